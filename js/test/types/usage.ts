@@ -1,0 +1,14 @@
+import { configureStore, createEntityAdapter } from "@reduxjs/toolkit";
+import { committed, reduxify, type FluxEvent } from "flux-capacitor";
+import { ObservableCollection } from "flux-capacitor/mobx";
+
+interface Note { id: string; title: string }
+declare const wasm: { reduce(event: FluxEvent): any };
+const store = configureStore({ reducer: { notes: reduxify<Note>(wasm, "notes") } });
+store.dispatch(committed([{ type: "addNote", payload: { id: "n1", title: "Hi" }, seq: 1 }]));
+const title: string | undefined = createEntityAdapter<Note>().getSelectors((s: ReturnType<typeof store.getState>) => s.notes)
+  .selectById(store.getState(), "n1")?.title;
+const notes = new ObservableCollection<Note>(wasm.reduce, "notes");
+notes.apply([{ type: "addNote", payload: { id: "n2", title: "Yo" } }]);
+const first: Note | undefined = notes.entities.get("n2");
+void title; void first;

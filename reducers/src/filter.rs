@@ -1,0 +1,301 @@
+//! Filters: a small predicate language over a row's top-level fields.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Error, Row};
+
+/// A predicate over a row's top-level fields, used by `update_where` and
+/// `destroy_where`. Runs in memory here; the server compiles the same value to
+/// parameterised SQL.
+///
+/// Wire form: `{ "op": "eq", "field": "done", "value": true }`,
+/// `{ "op": "in", "field": "id", "values": [1, 2] }`,
+/// `{ "op": "is_null", "field": "title" }`,
+/// `{ "op": "and", "filters": [ ... ] }`, `{ "op": "or", "filters": [ ... ] }`,
+/// `{ "op": "not", "filter": { ... } }`.
+///
+/// # Semantics (two-valued; the same on every backend)
+///
+/// * Compared values must be scalars: a string, a number or a boolean. A
+///   filter comparing with `null`, an array or an object is
+///   [`Error::InvalidFilter`] — use [`Filter::is_null`] for null checks.
+/// * A field that is missing or `null` makes `eq`, `lt`, `lte`, `gt`, `gte`
+///   and `in` **false**. `ne` is exactly `not(eq)`, so it is **true** for a
+///   missing field (like `!==` in JavaScript, `IS DISTINCT FROM` in SQL).
+/// * Values of different types are never equal and never ordered: `1` and
+///   `"1"` do not match, `lt(n, "5")` on a number is false. Numbers compare
+///   by value (`1 == 1.0`), strings by Unicode code point (case-sensitive,
+///   binary collation), `false < true`.
+/// * A field holding an array or object never matches a comparison.
+/// * `and([])` is true, `or([])` is false, `in` with no values is false.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Filter {
+    /// `field == value`.
+    Eq {
+        /// The field.
+        field: String,
+        /// A scalar.
+        value: Value,
+    },
+    /// `not(field == value)`.
+    Ne {
+        /// The field.
+        field: String,
+        /// A scalar.
+        value: Value,
+    },
+    /// `field < value`.
+    Lt {
+        /// The field.
+        field: String,
+        /// A scalar.
+        value: Value,
+    },
+    /// `field <= value`.
+    Lte {
+        /// The field.
+        field: String,
+        /// A scalar.
+        value: Value,
+    },
+    /// `field > value`.
+    Gt {
+        /// The field.
+        field: String,
+        /// A scalar.
+        value: Value,
+    },
+    /// `field >= value`.
+    Gte {
+        /// The field.
+        field: String,
+        /// A scalar.
+        value: Value,
+    },
+    /// `field` equals one of `values`.
+    In {
+        /// The field.
+        field: String,
+        /// Scalars.
+        values: Vec<Value>,
+    },
+    /// `field` is missing or `null`.
+    IsNull {
+        /// The field.
+        field: String,
+    },
+    /// All of the filters (true when empty).
+    And {
+        /// The operands.
+        filters: Vec<Filter>,
+    },
+    /// Any of the filters (false when empty).
+    Or {
+        /// The operands.
+        filters: Vec<Filter>,
+    },
+    /// The negation of a filter.
+    Not {
+        /// The operand.
+        filter: Box<Filter>,
+    },
+}
+
+/// The comparison operators of [`Filter`], for code that compiles filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `=`
+    Eq,
+    /// `<`
+    Lt,
+    /// `<=`
+    Lte,
+    /// `>`
+    Gt,
+    /// `>=`
+    Gte,
+}
+
+impl Comparison {
+    /// Whether an ordering satisfies this comparison.
+    pub fn holds(self, ordering: Ordering) -> bool {
+        match self {
+            Comparison::Eq => ordering == Ordering::Equal,
+            Comparison::Lt => ordering == Ordering::Less,
+            Comparison::Lte => ordering != Ordering::Greater,
+            Comparison::Gt => ordering == Ordering::Greater,
+            Comparison::Gte => ordering != Ordering::Less,
+        }
+    }
+}
+
+impl Filter {
+    /// `field == value`.
+    pub fn eq(field: impl Into<String>, value: impl Into<Value>) -> Self {
+        Filter::Eq {
+            field: field.into(),
+            value: value.into(),
+        }
+    }
+    /// `field != value` (true when the field is missing).
+    pub fn ne(field: impl Into<String>, value: impl Into<Value>) -> Self {
+        Filter::Ne {
+            field: field.into(),
+            value: value.into(),
+        }
+    }
+    /// `field < value`.
+    pub fn lt(field: impl Into<String>, value: impl Into<Value>) -> Self {
+        Filter::Lt {
+            field: field.into(),
+            value: value.into(),
+        }
+    }
+    /// `field <= value`.
+    pub fn lte(field: impl Into<String>, value: impl Into<Value>) -> Self {
+        Filter::Lte {
+            field: field.into(),
+            value: value.into(),
+        }
+    }
+    /// `field > value`.
+    pub fn gt(field: impl Into<String>, value: impl Into<Value>) -> Self {
+        Filter::Gt {
+            field: field.into(),
+            value: value.into(),
+        }
+    }
+    /// `field >= value`.
+    pub fn gte(field: impl Into<String>, value: impl Into<Value>) -> Self {
+        Filter::Gte {
+            field: field.into(),
+            value: value.into(),
+        }
+    }
+    /// `field` is one of `values`.
+    pub fn is_in<V: Into<Value>>(field: impl Into<String>, values: impl IntoIterator<Item = V>) -> Self {
+        Filter::In {
+            field: field.into(),
+            values: values.into_iter().map(Into::into).collect(),
+        }
+    }
+    /// `field` is missing or null.
+    pub fn is_null(field: impl Into<String>) -> Self {
+        Filter::IsNull { field: field.into() }
+    }
+    /// All of `filters`.
+    pub fn and(filters: impl IntoIterator<Item = Filter>) -> Self {
+        Filter::And {
+            filters: filters.into_iter().collect(),
+        }
+    }
+    /// Any of `filters`.
+    pub fn or(filters: impl IntoIterator<Item = Filter>) -> Self {
+        Filter::Or {
+            filters: filters.into_iter().collect(),
+        }
+    }
+    /// The negation of `filter`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(filter: Filter) -> Self {
+        Filter::Not {
+            filter: Box::new(filter),
+        }
+    }
+
+    /// Every field this filter reads, in order of appearance (with repeats).
+    pub fn fields(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.collect_fields(&mut out);
+        out
+    }
+
+    fn collect_fields<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Filter::Eq { field, .. }
+            | Filter::Ne { field, .. }
+            | Filter::Lt { field, .. }
+            | Filter::Lte { field, .. }
+            | Filter::Gt { field, .. }
+            | Filter::Gte { field, .. }
+            | Filter::In { field, .. }
+            | Filter::IsNull { field } => out.push(field),
+            Filter::And { filters } | Filter::Or { filters } => filters.iter().for_each(|f| f.collect_fields(out)),
+            Filter::Not { filter } => filter.collect_fields(out),
+        }
+    }
+
+    /// Checks that every compared value is a scalar.
+    pub fn validate(&self) -> Result<(), Error> {
+        match self {
+            Filter::Eq { field, value }
+            | Filter::Ne { field, value }
+            | Filter::Lt { field, value }
+            | Filter::Lte { field, value }
+            | Filter::Gt { field, value }
+            | Filter::Gte { field, value } => check_scalar(field, value),
+            Filter::In { field, values } => values.iter().try_for_each(|v| check_scalar(field, v)),
+            Filter::IsNull { .. } => Ok(()),
+            Filter::And { filters } | Filter::Or { filters } => filters.iter().try_for_each(Filter::validate),
+            Filter::Not { filter } => filter.validate(),
+        }
+    }
+
+    /// Whether `row` satisfies this filter. Call [`Filter::validate`] first;
+    /// an invalid comparison here is simply false.
+    pub fn matches(&self, row: &Row) -> bool {
+        match self {
+            Filter::Eq { field, value } => compares(row.get(field), value, Comparison::Eq),
+            Filter::Ne { field, value } => !compares(row.get(field), value, Comparison::Eq),
+            Filter::Lt { field, value } => compares(row.get(field), value, Comparison::Lt),
+            Filter::Lte { field, value } => compares(row.get(field), value, Comparison::Lte),
+            Filter::Gt { field, value } => compares(row.get(field), value, Comparison::Gt),
+            Filter::Gte { field, value } => compares(row.get(field), value, Comparison::Gte),
+            Filter::In { field, values } => values.iter().any(|v| compares(row.get(field), v, Comparison::Eq)),
+            Filter::IsNull { field } => row.get(field).is_none_or(Value::is_null),
+            Filter::And { filters } => filters.iter().all(|f| f.matches(row)),
+            Filter::Or { filters } => filters.iter().any(|f| f.matches(row)),
+            Filter::Not { filter } => !filter.matches(row),
+        }
+    }
+}
+
+fn check_scalar(field: &str, value: &Value) -> Result<(), Error> {
+    let reason = match value {
+        Value::Null => "cannot compare with null; use is_null",
+        Value::Array(_) => "cannot compare with an array",
+        Value::Object(_) => "cannot compare with an object",
+        _ => return Ok(()),
+    };
+    Err(Error::InvalidFilter {
+        field: field.into(),
+        reason,
+    })
+}
+
+fn compares(field: Option<&Value>, value: &Value, comparison: Comparison) -> bool {
+    field
+        .and_then(|f| compare_scalars(f, value))
+        .is_some_and(|ordering| comparison.holds(ordering))
+}
+
+/// Orders two scalars of the same JSON type; `None` for different types,
+/// nulls, arrays and objects. This is the one definition every backend follows.
+pub fn compare_scalars(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => Some(x.cmp(&y)),
+            _ => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        },
+        (Value::String(x), Value::String(y)) => Some(x.as_str().cmp(y.as_str())),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}

@@ -1,0 +1,151 @@
+//! Events: the FSA wire form, stored events, typed decoding and reducers.
+
+use flux_capacitor::{
+    Changeset, Collection, Error, Event, MemoryDatabase, Reducer, StoredEvent, aggregate_reducers, boxed,
+    combine_reducers, event_log,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[test]
+fn fsa_wire_form_round_trips() {
+    let wire = json!({ "type": "addNote", "payload": { "id": "n1" }, "meta": { "user": "Mary" } });
+    let event: Event = serde_json::from_value(wire.clone()).unwrap();
+    assert_eq!(event.event_type, "addNote");
+    assert_eq!(serde_json::to_value(&event).unwrap(), wire);
+
+    let bare: Event = serde_json::from_value(json!({ "type": "ping" })).unwrap();
+    assert_eq!(
+        serde_json::to_value(&bare).unwrap(),
+        json!({ "type": "ping", "payload": null })
+    );
+
+    let failed: Event =
+        serde_json::from_value(json!({ "type": "x", "payload": { "message": "m" }, "error": true })).unwrap();
+    assert!(failed.error);
+    assert_eq!(serde_json::to_value(&failed).unwrap()["error"], json!(true));
+}
+
+#[test]
+fn stored_event_adds_id_seq_timestamp_beside_the_fields() {
+    let stored = StoredEvent::at(7, "2026-11-22T19:20:51.000Z", Event::new("ping", json!({})));
+    let wire = serde_json::to_value(&stored).unwrap();
+    assert_eq!(
+        wire,
+        json!({ "id": "00000000-0000-0000-0000-000000000007", "seq": 7, "timestamp": "2026-11-22T19:20:51.000Z",
+                "type": "ping", "payload": {} })
+    );
+    assert_eq!(serde_json::from_value::<StoredEvent>(wire).unwrap(), stored);
+    assert_eq!(stored.event_type, "ping", "derefs to the event");
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload", rename_all = "camelCase")]
+enum NoteEvent {
+    AddNote { id: String, title: String },
+    RemoveNote { id: String },
+}
+
+#[test]
+fn typed_events_decode_and_unknown_types_are_none() {
+    let add = Event::new("addNote", json!({ "id": "n1", "title": "Hi" }));
+    assert_eq!(
+        add.decode::<NoteEvent>().unwrap(),
+        Some(NoteEvent::AddNote {
+            id: "n1".into(),
+            title: "Hi".into()
+        })
+    );
+    assert_eq!(
+        Event::new("somethingElse", json!({})).decode::<NoteEvent>().unwrap(),
+        None
+    );
+    let bad = Event::new("addNote", json!({ "id": "n1" }))
+        .decode::<NoteEvent>()
+        .unwrap_err();
+    assert_eq!(bad.kind(), "invalid_payload");
+    assert!(
+        bad.to_string()
+            .starts_with("event `addNote`: invalid payload: missing field `title`"),
+        "{bad}"
+    );
+    let typed = Event::from_typed(&NoteEvent::RemoveNote { id: "n1".into() }).unwrap();
+    assert_eq!(typed, Event::new("removeNote", json!({ "id": "n1" })));
+}
+
+#[derive(Serialize)]
+struct Note {
+    id: String,
+    title: String,
+    by: Option<String>,
+}
+
+fn notes(notes: &Collection<Note>, event: &StoredEvent) -> Result<Changeset, Error> {
+    Ok(match event.decode::<NoteEvent>()? {
+        Some(NoteEvent::AddNote { id, title }) => {
+            let by = event.meta.as_ref().and_then(|m| m["user"].as_str()).map(String::from);
+            notes.create(&Note { id, title, by })?
+        }
+        Some(NoteEvent::RemoveNote { id }) => notes.destroy_by_id(id),
+        None => notes.no_change(),
+    })
+}
+
+fn counter(counters: &Collection<serde_json::Value>, event: &StoredEvent) -> Changeset {
+    counters
+        .create(&json!({ "id": event.seq, "type": event.event_type }))
+        .unwrap()
+}
+
+#[test]
+fn combine_and_aggregate_run_in_order_and_concatenate() {
+    let combined = combine_reducers()
+        .collection("notes", notes)
+        .collection("counters", counter);
+    assert_eq!(combined.names().collect::<Vec<_>>(), ["notes", "counters"]);
+    let root = aggregate_reducers([boxed(combined), boxed(event_log("log"))]);
+    let event = StoredEvent::at(
+        1,
+        "t1",
+        Event::new("addNote", json!({ "id": "n1", "title": "Hi" })).with_meta(json!({ "user": "Mary" })),
+    );
+    let changeset = root.reduce(&event).unwrap();
+    let touched: Vec<&str> = changeset.operations().iter().map(|op| op.collection()).collect();
+    assert_eq!(touched, ["notes", "counters", "log"]);
+
+    let mut db = MemoryDatabase::new();
+    db.apply(&changeset).unwrap();
+    assert_eq!(
+        db.snapshot()["notes"],
+        json!([{ "id": "n1", "title": "Hi", "by": "Mary" }])
+    );
+    assert_eq!(
+        db.snapshot()["log"],
+        json!([{ "seq": 1, "id": "00000000-0000-0000-0000-000000000001", "timestamp": "t1", "type": "addNote",
+                 "payload": { "id": "n1", "title": "Hi" }, "meta": { "user": "Mary" } }])
+    );
+}
+
+#[test]
+fn a_reducer_error_stops_the_aggregate_and_writes_nothing() {
+    let reject = |event: &StoredEvent| -> Result<Changeset, Error> {
+        Err(Error::Rejected {
+            event_type: event.event_type.clone(),
+            message: "closed for today".into(),
+        })
+    };
+    let root = aggregate_reducers([boxed(event_log("log")), boxed(reject)]);
+    let mut db = MemoryDatabase::new();
+    let err = db
+        .dispatch(&root, &StoredEvent::at(1, "t", Event::new("x", json!({}))))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "event `x` rejected by reducer: closed for today");
+    assert_eq!(db.snapshot(), json!({}));
+}
+
+#[test]
+fn reducers_are_deterministic() {
+    let root = combine_reducers().collection("notes", notes);
+    let event = StoredEvent::at(3, "t", Event::new("addNote", json!({ "id": "a", "title": "b" })));
+    assert_eq!(root.reduce(&event).unwrap(), root.reduce(&event).unwrap());
+}

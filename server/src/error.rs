@@ -1,0 +1,213 @@
+//! [`StoreError`]: what went wrong, and where.
+
+use std::fmt;
+
+use flux_capacitor::Error as CoreError;
+
+/// Which event of a dispatch failed: its position in the batch and its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventAt {
+    /// Position in the dispatched batch, from 0.
+    pub index: usize,
+    /// The event's `type`.
+    pub event_type: String,
+}
+
+impl fmt::Display for EventAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "event #{} `{}`", self.index, self.event_type)
+    }
+}
+
+/// Which operation of an event's changeset failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationAt {
+    /// Position in the changeset, from 0.
+    pub index: usize,
+    /// The operation's wire name: `create`, `update_by_id`, ...
+    pub operation: &'static str,
+    /// The collection it writes to.
+    pub collection: String,
+}
+
+impl fmt::Display for OperationAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "operation #{} `{}` on `{}`",
+            self.index, self.operation, self.collection
+        )
+    }
+}
+
+fn context(event: &Option<EventAt>, operation: &Option<OperationAt>) -> String {
+    match (event, operation) {
+        (Some(e), Some(o)) => format!(" ({e}, {o})"),
+        (Some(e), None) => format!(" ({e})"),
+        _ => String::new(),
+    }
+}
+
+/// Everything a store operation can fail with. Whenever a dispatch fails,
+/// nothing of it was written and no subscriber was told.
+///
+/// [`StoreError::kind`] gives a stable snake_case name; for errors of the core
+/// crate (reducer and operation errors) it is the core
+/// [`kind`](flux_capacitor::Error::kind), so outcomes compare with
+/// `MemoryDatabase`'s on the conformance suite.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The event is not a valid Flux Standard Action (empty or non-string
+    /// `type`, `payload` neither an object nor null, unknown fields...).
+    #[error("event #{index}: invalid event: {reason}")]
+    InvalidEvent {
+        /// Position in the dispatched batch.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The event's serialized `payload` and `meta` exceed the configured limit.
+    #[error("{event}: too large ({size} bytes, the limit is {limit})")]
+    EventTooLarge {
+        /// The event.
+        event: EventAt,
+        /// Its serialized size in bytes.
+        size: usize,
+        /// The configured limit ([`Config::max_event_bytes`](crate::Config::max_event_bytes)).
+        limit: usize,
+    },
+    /// A middleware or command handler refused the dispatch.
+    #[error("rejected{}: {reason}", event_type.as_ref().map(|t| format!(" event `{t}`")).unwrap_or_default())]
+    Rejected {
+        /// The event type at fault, if the rejection names one.
+        event_type: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// The reducer failed on an event (including a reducer's own rejection).
+    #[error("{event}: reducer failed: {source}")]
+    Reducer {
+        /// The event.
+        event: EventAt,
+        /// The reducer's error.
+        source: Box<CoreError>,
+    },
+    /// An operation of an event's changeset cannot be applied: unknown
+    /// collection or field, type mismatch, key change, duplicate key...
+    #[error("{event}, {operation}: {source}")]
+    Operation {
+        /// The event.
+        event: EventAt,
+        /// The operation.
+        operation: OperationAt,
+        /// What `MemoryDatabase` would report.
+        source: Box<CoreError>,
+    },
+    /// A read names an unknown collection or field, or has an invalid filter.
+    #[error("query on `{collection}`: {source}")]
+    Query {
+        /// The collection read.
+        collection: String,
+        /// The error.
+        source: Box<CoreError>,
+    },
+    /// A read orders by a field that cannot be ordered (a `json` field).
+    #[error("query on `{collection}`: cannot order by json field `{field}`")]
+    InvalidOrder {
+        /// The collection read.
+        collection: String,
+        /// The field.
+        field: String,
+    },
+    /// No command handler of that name is registered.
+    #[error("unknown command `{command}`")]
+    UnknownCommand {
+        /// The command name.
+        command: String,
+    },
+    /// The database failed (lost connection, constraint, ...). The message
+    /// names the event and operation when the failure is theirs.
+    #[error("database error{}: {source}", context(event, operation))]
+    Database {
+        /// The event being written, if known.
+        event: Option<EventAt>,
+        /// The operation being applied, if known.
+        operation: Option<OperationAt>,
+        /// The driver's error.
+        source: Box<sqlx::Error>,
+    },
+    /// The dispatch was written in the same transaction as another dispatch
+    /// whose failure broke that transaction; nothing of it was written.
+    #[error("transaction aborted by another dispatch's failure: {reason}")]
+    Aborted {
+        /// The other failure, as text.
+        reason: String,
+    },
+    /// The store's writer has stopped (the runtime is shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl StoreError {
+    /// A stable snake_case name for the kind of error; the core kind for
+    /// reducer, operation and query errors (`duplicate_key`, `unknown_field`...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::InvalidEvent { .. } => "invalid_event",
+            StoreError::EventTooLarge { .. } => "event_too_large",
+            StoreError::Rejected { .. } => "rejected",
+            StoreError::Reducer { source, .. }
+            | StoreError::Operation { source, .. }
+            | StoreError::Query { source, .. } => source.kind(),
+            StoreError::InvalidOrder { .. } => "invalid_order",
+            StoreError::UnknownCommand { .. } => "unknown_command",
+            StoreError::Database { .. } => "database",
+            StoreError::Aborted { .. } => "aborted",
+            StoreError::Closed => "closed",
+        }
+    }
+
+    /// The core error, for reducer, operation and query errors.
+    pub fn core(&self) -> Option<&CoreError> {
+        match self {
+            StoreError::Reducer { source, .. }
+            | StoreError::Operation { source, .. }
+            | StoreError::Query { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// The failed event, when the error names one.
+    pub fn event(&self) -> Option<&EventAt> {
+        match self {
+            StoreError::EventTooLarge { event, .. }
+            | StoreError::Reducer { event, .. }
+            | StoreError::Operation { event, .. } => Some(event),
+            StoreError::Database { event, .. } => event.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// A rejection, for middleware and command handlers.
+    pub fn rejected(event_type: Option<&str>, reason: impl Into<String>) -> Self {
+        StoreError::Rejected {
+            event_type: event_type.map(Into::into),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn database(source: sqlx::Error) -> Self {
+        StoreError::Database {
+            event: None,
+            operation: None,
+            source: Box::new(source),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(source: sqlx::Error) -> Self {
+        StoreError::database(source)
+    }
+}

@@ -1,0 +1,102 @@
+//! Checks on events before anything is written: a Flux Standard Action with a
+//! non-empty string `type`, an object-or-null `payload`, within the size limit.
+
+use flux_capacitor::Event;
+use serde_json::Value;
+
+use crate::StoreError;
+use crate::error::EventAt;
+
+/// The longest accepted event type, in characters (it is an indexed column).
+pub const MAX_TYPE_CHARS: usize = 255;
+
+/// Reads an event from its wire form (`{ "type", "payload"?, "meta"?, "error"? }`),
+/// checking what the typed [`Event`] cannot: `type` must be a string and no
+/// other keys are allowed. `index` is the event's position in its batch.
+pub fn event_from_json(index: usize, value: Value) -> Result<Event, StoreError> {
+    let invalid = |reason: String| StoreError::InvalidEvent { index, reason };
+    let Value::Object(mut object) = value else {
+        return Err(invalid("an event must be a JSON object".into()));
+    };
+    if let Some(key) = object
+        .keys()
+        .find(|k| !matches!(k.as_str(), "type" | "payload" | "meta" | "error"))
+    {
+        return Err(invalid(format!(
+            "unknown field `{key}` (a Flux Standard Action has type, payload, meta, error)"
+        )));
+    }
+    let event_type = match object.remove("type") {
+        Some(Value::String(t)) => t,
+        Some(other) => return Err(invalid(format!("`type` must be a string, got {}", kind_of(&other)))),
+        None => return Err(invalid("`type` is missing".into())),
+    };
+    let error = match object.remove("error") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(other) => return Err(invalid(format!("`error` must be a boolean, got {}", kind_of(&other)))),
+    };
+    let meta = object.remove("meta").filter(|m| !m.is_null());
+    let event = Event {
+        event_type,
+        payload: object.remove("payload").unwrap_or(Value::Null),
+        meta,
+        error,
+    };
+    check_shape(index, &event)?;
+    Ok(event)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn check_shape(index: usize, event: &Event) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidEvent { index, reason };
+    if event.event_type.trim().is_empty() {
+        return Err(invalid("`type` must be a non-empty string".into()));
+    }
+    if event.event_type.chars().count() > MAX_TYPE_CHARS {
+        return Err(invalid(format!("`type` is longer than {MAX_TYPE_CHARS} characters")));
+    }
+    if event.event_type.contains('\0') {
+        return Err(invalid("`type` must not contain NUL characters".into()));
+    }
+    if !matches!(event.payload, Value::Object(_) | Value::Null) {
+        return Err(invalid(format!(
+            "`payload` must be an object or null, got {}",
+            kind_of(&event.payload)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an event about to be dispatched: its shape, and the serialized size
+/// of its `payload` and `meta` against `max_bytes`.
+pub(crate) fn check_event(index: usize, event: &Event, max_bytes: usize) -> Result<(), StoreError> {
+    check_shape(index, event)?;
+    let size = serde_json::to_string(&event.payload).map_or(0, |s| s.len())
+        + event
+            .meta
+            .as_ref()
+            .and_then(|m| serde_json::to_string(m).ok())
+            .map_or(0, |s| s.len());
+    if size > max_bytes {
+        return Err(StoreError::EventTooLarge {
+            event: EventAt {
+                index,
+                event_type: event.event_type.clone(),
+            },
+            size,
+            limit: max_bytes,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,441 @@
+//! [`Store`]: dispatch, subscribe, read.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use flux_capacitor::{Event, Filter, Key, Operation, Reducer, Row, Schema, StoredEvent};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::StoreError;
+use crate::command::CommandHandler;
+use crate::db::DbPool;
+use crate::input::{self, check_event};
+use crate::middleware::{Context, Middleware, Next};
+use crate::read::{Direction, EventQuery, FindOptions};
+use crate::schema::DbSchema;
+use crate::sql;
+use crate::subscribe::{self, Subscription};
+use crate::writer::{self, Batch, Request};
+
+/// Settings of a [`Store`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest accepted event: serialized `payload` plus `meta`, in bytes (default 1 MiB).
+    pub max_event_bytes: usize,
+    /// Pool size when the store connects by URL (default 10; SQLite in memory uses 1).
+    pub max_connections: u32,
+    /// Committed batches buffered per subscriber before it lags (default 1024).
+    pub subscriber_buffer: usize,
+    /// Most dispatches written in one transaction by the writer (default 256).
+    pub max_group: usize,
+    /// Dispatches waiting for the writer before `dispatch` waits to enqueue (default 4096).
+    pub queue: usize,
+    /// How often the writer looks for events committed by other processes on
+    /// the same database, to publish them to this store's subscribers
+    /// (default 1 s; `None` to never look).
+    pub poll_interval: Option<Duration>,
+    /// Events read per query when a subscription replays the log (default 500).
+    pub replay_page: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_event_bytes: 1024 * 1024,
+            max_connections: 10,
+            subscriber_buffer: 1024,
+            max_group: 256,
+            queue: 4096,
+            poll_interval: Some(Duration::from_secs(1)),
+            replay_page: 500,
+        }
+    }
+}
+
+/// What the writer task shares with the store handles.
+pub(crate) struct Shared {
+    pub pool: DbPool,
+    pub reducer: Arc<dyn Reducer>,
+    pub config: Config,
+    pub live: broadcast::Sender<Arc<[StoredEvent]>>,
+    /// The last `seq` published to the live feed.
+    pub head: AtomicU64,
+    schema: RwLock<Arc<DbSchema>>,
+}
+
+impl Shared {
+    pub fn schema(&self) -> Arc<DbSchema> {
+        self.schema.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_schema(&self, schema: Arc<DbSchema>) {
+        *self.schema.write().unwrap_or_else(|e| e.into_inner()) = schema;
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    requests: mpsc::Sender<Request>,
+    middleware: Vec<Arc<dyn Middleware>>,
+    commands: HashMap<String, Arc<dyn CommandHandler>>,
+}
+
+/// The store: dispatches events in one transaction each, tells subscribers,
+/// and reads the read model. Cheap to clone (all clones share one writer);
+/// the writer stops when the last clone is dropped. Needs a Tokio runtime.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.inner.shared.pool.dialect())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Store`]: the reducer, then middleware, commands and settings.
+pub struct StoreBuilder {
+    reducer: Arc<dyn Reducer>,
+    config: Config,
+    middleware: Vec<Arc<dyn Middleware>>,
+    commands: HashMap<String, Arc<dyn CommandHandler>>,
+}
+
+impl StoreBuilder {
+    /// Replaces the settings.
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Adds a middleware; middleware runs in the order added.
+    #[must_use]
+    pub fn middleware(mut self, middleware: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// Registers the handler of command `name`.
+    #[must_use]
+    pub fn command(mut self, name: impl Into<String>, handler: impl CommandHandler) -> Self {
+        self.commands.insert(name.into(), Arc::new(handler));
+        self
+    }
+
+    /// Connects by URL (see [`DbPool::connect`]) and opens the store.
+    pub async fn connect(self, url: &str) -> Result<Store, StoreError> {
+        let pool = DbPool::connect(url, self.config.max_connections).await?;
+        self.open(pool).await
+    }
+
+    /// Opens the store on an existing pool: creates the store's own tables if
+    /// missing (`flux_events`, and `flux_store_lock` on MySQL — idempotent,
+    /// safe to run from several processes), reads the read model's schema and
+    /// starts the writer task.
+    pub async fn open(self, pool: impl Into<DbPool>) -> Result<Store, StoreError> {
+        let pool = pool.into();
+        pool.migrate().await?;
+        let schema = pool.introspect().await?;
+        let head = pool.last_seq().await?;
+        let (live, _) = broadcast::channel(self.config.subscriber_buffer.max(1));
+        let shared = Arc::new(Shared {
+            pool,
+            reducer: self.reducer,
+            config: self.config,
+            live,
+            head: AtomicU64::new(head),
+            schema: RwLock::new(Arc::new(schema)),
+        });
+        let (requests, receiver) = mpsc::channel(shared.config.queue.max(1));
+        tokio::spawn(writer::run(shared.clone(), receiver));
+        Ok(Store {
+            inner: Arc::new(Inner {
+                shared,
+                requests,
+                middleware: self.middleware,
+                commands: self.commands,
+            }),
+        })
+    }
+}
+
+impl Store {
+    /// Starts building a store that runs `reducer` on every event.
+    pub fn builder(reducer: impl Reducer + 'static) -> StoreBuilder {
+        StoreBuilder {
+            reducer: Arc::new(reducer),
+            config: Config::default(),
+            middleware: Vec::new(),
+            commands: HashMap::new(),
+        }
+    }
+
+    /// Shorthand for `Store::builder(reducer).connect(url)`.
+    pub async fn connect(url: &str, reducer: impl Reducer + 'static) -> Result<Store, StoreError> {
+        Store::builder(reducer).connect(url).await
+    }
+
+    /// The database pool, to query the read model with sqlx directly.
+    pub fn pool(&self) -> &DbPool {
+        &self.inner.shared.pool
+    }
+
+    /// The read model's schema, as last read from the database.
+    pub fn schema(&self) -> Schema {
+        self.inner.shared.schema().schema.clone()
+    }
+
+    /// Re-reads the read model's schema (after a migration). The store also
+    /// does this by itself when an operation names an unknown table or column.
+    pub async fn refresh_schema(&self) -> Result<Schema, StoreError> {
+        let schema = Arc::new(self.inner.shared.pool.introspect().await?);
+        self.inner.shared.set_schema(schema.clone());
+        Ok(schema.schema.clone())
+    }
+
+    /// Dispatches one event with an empty [`Context`]; see [`Store::dispatch_all_with`].
+    pub async fn dispatch(&self, event: Event) -> Result<StoredEvent, StoreError> {
+        let mut stored = self.dispatch_all_with(vec![event], &Context::default()).await?;
+        stored.pop().ok_or(StoreError::Closed)
+    }
+
+    /// Dispatches events given in their wire form (checked by
+    /// [`event_from_json`](crate::event_from_json)), all in one transaction.
+    pub async fn dispatch_json(&self, events: Vec<Value>, ctx: &Context) -> Result<Vec<StoredEvent>, StoreError> {
+        let events = events
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| input::event_from_json(index, value))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.dispatch_all_with(events, ctx).await
+    }
+
+    /// Dispatches events with an empty [`Context`]; see [`Store::dispatch_all_with`].
+    pub async fn dispatch_all(&self, events: Vec<Event>) -> Result<Vec<StoredEvent>, StoreError> {
+        self.dispatch_all_with(events, &Context::default()).await
+    }
+
+    /// Dispatches `events` through the middleware, then writes them in **one
+    /// transaction**: each gets an `id`, `seq` and `timestamp`, the reducer
+    /// runs on it, and its changeset and log row are written. Returns the
+    /// stored events once committed (and published to subscribers). On any
+    /// error nothing is written and no subscriber hears of it.
+    pub async fn dispatch_all_with(&self, events: Vec<Event>, ctx: &Context) -> Result<Vec<StoredEvent>, StoreError> {
+        let span = tracing::info_span!(
+            "dispatch",
+            events = events.len(),
+            first_type = events.first().map(|e| e.event_type.as_str()).unwrap_or(""),
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let next = Next {
+            store: self,
+            chain: &self.inner.middleware,
+        };
+        let result = next.run(events, ctx).instrument(span.clone()).await;
+        span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+        match &result {
+            Ok(_) => span.record("outcome", "ok"),
+            Err(err) => span.record("outcome", err.kind()),
+        };
+        result
+    }
+
+    /// The end of the middleware chain: checks the events and queues them.
+    pub(crate) async fn write(&self, events: Vec<Event>) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = self.inner.shared.config.max_event_bytes;
+        for (index, event) in events.iter().enumerate() {
+            check_event(index, event, limit)?;
+        }
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.send(Batch::New(events)).await
+    }
+
+    async fn send(&self, batch: Batch) -> Result<Vec<StoredEvent>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            batch,
+            reply,
+            span: tracing::Span::current(),
+        };
+        self.inner
+            .requests
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Appends already stored events verbatim — their `id`, `seq` and
+    /// `timestamp` kept — running the reducer on each, in one transaction.
+    /// Their `seq`s must continue this store's log (1, 2, ... on an empty
+    /// one). This is how a log is replayed into fresh tables (restore, time
+    /// travel, replay instead of migration). Middleware does not run.
+    pub async fn replay(&self, events: Vec<StoredEvent>) -> Result<Vec<StoredEvent>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.send(Batch::Stored(events)).await
+    }
+
+    /// Runs the command handler `name` on `payload`, then dispatches the
+    /// events it returns, together, with `ctx`.
+    pub async fn command(&self, name: &str, payload: Value, ctx: &Context) -> Result<Vec<StoredEvent>, StoreError> {
+        let handler = self
+            .inner
+            .commands
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StoreError::UnknownCommand { command: name.into() })?;
+        let events = handler.handle(self, payload, ctx).await?;
+        self.dispatch_all_with(events, ctx).await
+    }
+
+    /// Committed events from now on, as a stream of batches in `seq` order.
+    /// Dropping the stream unsubscribes.
+    pub fn subscribe(&self) -> Subscription {
+        subscribe::subscribe(&self.inner.shared, None)
+    }
+
+    /// Every stored event after `seq` (from the log), then the live events,
+    /// without a gap or a duplicate at the seam.
+    pub fn subscribe_from(&self, seq: u64) -> Subscription {
+        subscribe::subscribe(&self.inner.shared, Some(seq))
+    }
+
+    /// Events of the log, in `seq` order.
+    pub async fn events(&self, query: EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(self.inner.shared.pool.fetch_events(&query).await?)
+    }
+
+    /// The `seq` of the last event this store has seen committed.
+    pub fn head(&self) -> u64 {
+        self.inner.shared.head.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The schema of `collection`, re-reading the database once if unknown.
+    async fn table_schema(&self, collection: &str, check: &Operation) -> Result<Arc<DbSchema>, StoreError> {
+        let query = |source| StoreError::Query {
+            collection: collection.into(),
+            source: Box::new(source),
+        };
+        let schema = self.inner.shared.schema();
+        match check.validate(Some(&schema.schema)) {
+            Ok(()) => Ok(schema),
+            Err(flux_capacitor::Error::UnknownCollection { .. } | flux_capacitor::Error::UnknownField { .. }) => {
+                self.refresh_schema().await?;
+                let schema = self.inner.shared.schema();
+                check.validate(Some(&schema.schema)).map_err(query)?;
+                Ok(schema)
+            }
+            Err(err) => Err(query(err)),
+        }
+    }
+
+    fn key_of(&self, collection: &str) -> String {
+        self.inner
+            .shared
+            .schema()
+            .tables
+            .get(collection)
+            .map_or_else(|| flux_capacitor::DEFAULT_KEY.to_string(), |t| t.key.clone())
+    }
+
+    /// Rows of `collection` (see [`FindOptions`]); `null` columns are left
+    /// out of each row, as in `MemoryDatabase`.
+    pub async fn find_all(&self, collection: &str, options: FindOptions) -> Result<Vec<Row>, StoreError> {
+        let mut key = self.key_of(collection);
+        if !self.inner.shared.schema().tables.contains_key(collection) {
+            self.refresh_schema().await?;
+            key = self.key_of(collection);
+        }
+        let check = Operation::DestroyWhere {
+            collection: collection.into(),
+            key,
+            filter: Filter::and(
+                options
+                    .filter
+                    .iter()
+                    .cloned()
+                    .chain(options.order.iter().map(|(field, _)| Filter::is_null(field.clone()))),
+            ),
+        };
+        let schema = self.table_schema(collection, &check).await?;
+        let table = &schema.tables[collection];
+        let mut order = Vec::new();
+        for (field, direction) in &options.order {
+            let column = table.column(field).ok_or_else(|| StoreError::Query {
+                collection: collection.into(),
+                source: Box::new(flux_capacitor::Error::UnknownField {
+                    collection: collection.into(),
+                    field: field.clone(),
+                }),
+            })?;
+            if column.ty == flux_capacitor::FieldType::Json {
+                return Err(StoreError::InvalidOrder {
+                    collection: collection.into(),
+                    field: field.clone(),
+                });
+            }
+            order.push((column, *direction == Direction::Desc));
+        }
+        let dialect = self.inner.shared.pool.dialect();
+        let (statement, columns) = sql::find_sql(
+            dialect,
+            table,
+            options.filter.as_ref(),
+            &order,
+            options.limit,
+            options.offset,
+        );
+        Ok(self.inner.shared.pool.fetch_rows(&statement, &columns).await?)
+    }
+
+    /// The row of `collection` with key `id`.
+    pub async fn find_by_id(&self, collection: &str, id: impl Into<Key>) -> Result<Option<Row>, StoreError> {
+        let id = id.into();
+        let key = self.key_of(collection);
+        let check = Operation::DestroyById {
+            collection: collection.into(),
+            key: key.clone(),
+            id: id.clone(),
+        };
+        let schema = self.table_schema(collection, &check).await?;
+        let table = &schema.tables[collection];
+        let options = FindOptions {
+            filter: Some(Filter::eq(table.key.clone(), id.to_value())),
+            limit: Some(1),
+            ..FindOptions::default()
+        };
+        Ok(self.find_all(collection, options).await?.pop())
+    }
+
+    /// Every non-empty table of the read model, in the shape of
+    /// [`MemoryDatabase::snapshot`](flux_capacitor::MemoryDatabase::snapshot):
+    /// `{ table: [rows in key order] }`.
+    pub async fn snapshot(&self) -> Result<Value, StoreError> {
+        let schema = self.refresh_schema().await?;
+        let mut out = serde_json::Map::new();
+        for name in schema.collections.keys() {
+            let rows = self.find_all(name, FindOptions::all()).await?;
+            if !rows.is_empty() {
+                out.insert(
+                    name.clone(),
+                    Value::Array(rows.into_iter().map(Value::Object).collect()),
+                );
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
