@@ -12,3 +12,18 @@ const notes = new ObservableCollection<Note>(wasm.reduce, "notes");
 notes.apply([{ type: "addNote", payload: { id: "n2", title: "Yo" } }]);
 const first: Note | undefined = notes.entities.get("n2");
 void title; void first;
+
+import { connectLive, type LiveStatus } from "flux-capacitor/live";
+declare const SocketImpl: new (url: string) => { onopen: any; onmessage: any; onerror: any; onclose: any; close(): void };
+const live = connectLive({
+  url: "ws://localhost:8080/events/live",
+  after: 0,
+  token: "Mary",
+  WebSocket: SocketImpl,
+  retry: { minDelay: 100, maxDelay: 5000 },
+  onEvents: (events) => store.dispatch(committed(events)),
+  onStatus: (status: LiveStatus, detail) => void [status, detail.lastSeq, detail.delay],
+});
+const seen: number = live.lastSeq;
+live.close();
+void seen;
