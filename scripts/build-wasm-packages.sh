@@ -2,8 +2,14 @@
 # Builds the wasm npm packages (conformance suite: nodejs, web; notes example:
 # nodejs, bundler, web) with cargo +
 # wasm-bindgen directly. Idempotent. Output: js/pkg-<name>/<target>/.
+#   scripts/build-wasm-packages.sh [all|notes|conformance]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only=${1:-all}
+case $only in
+    all|notes|conformance) ;;
+    *) echo "usage: $0 [all|notes|conformance]" >&2; exit 2 ;;
+esac
 bash scripts/setup-wasm-toolchain.sh >/dev/null
 export PATH="$HOME/.cache/flux-capacitor/tools/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/wasm}
@@ -32,5 +38,9 @@ build() { # <package> <lib name> <out name> <targets...>
 JSON
     done
 }
-build flux-capacitor-conformance-wasm flux_capacitor_conformance_wasm conformance nodejs web
-build notes-wasm notes_wasm notes nodejs bundler web
+if [ "$only" != notes ]; then
+    build flux-capacitor-conformance-wasm flux_capacitor_conformance_wasm conformance nodejs web
+fi
+if [ "$only" != conformance ]; then
+    build notes-wasm notes_wasm notes nodejs bundler web
+fi

@@ -1,0 +1,189 @@
+// The notes app in a real headless Chromium against the real notes server:
+// two pages as two users; what one does shows up live in the other.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { chromium } from "playwright-core";
+import { REPO_ROOT, getJson, startServer, tempDatabase } from "./server.js";
+
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const SCREENSHOT = join(REPO_ROOT, "artifacts/notes-browser.png");
+const WAIT = { timeout: 15_000 };
+
+let db;
+let server;
+let profile;
+let browser;
+const problems = []; // page errors and console errors: none expected
+before(async () => {
+  db = tempDatabase();
+  server = await startServer({ database: db.url });
+  profile = mkdtempSync(join(tmpdir(), "notes-chromium-"));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1200, height: 820 },
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+});
+after(async () => {
+  try {
+    await browser?.close();
+  } finally {
+    await server?.stop();
+    db?.remove();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+async function open(user) {
+  const page = await browser.newPage();
+  page.on("pageerror", (err) => problems.push(`[${user}] page error: ${err.message}`));
+  page.on("console", (msg) => msg.type() === "error" && problems.push(`[${user}] console: ${msg.text()}`));
+  await page.goto(`${server.url}/?user=${user}`);
+  await page.waitForSelector('body[data-ready="true"]', WAIT);
+  await page.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
+  assert.equal(await page.inputValue('[data-testid="user-select"]'), user);
+  return page;
+}
+
+/** The page's notes as `{ id, title, text, author }`, in display order. */
+const notesOf = (page) =>
+  page.$$eval('[data-testid="note"]', (els) =>
+    els.map((el) => ({
+      id: el.dataset.id,
+      author: el.dataset.author,
+      title: el.querySelector('[data-testid="note-title"]').value,
+      text: el.querySelector('[data-testid="note-text"]').value,
+    })),
+  );
+
+/** The page's event log, oldest first. */
+const logOf = (page) =>
+  page.$$eval('[data-testid="log-entry"]', (els) =>
+    els.reverse().map((el) => ({
+      type: el.dataset.type,
+      user: el.querySelector('[data-testid="log-user"]').textContent,
+      what: el.querySelector('[data-testid="log-what"]').textContent,
+      when: el.querySelector('[data-testid="log-when"]').textContent,
+      timestamp: el.querySelector('[data-testid="log-when"]').getAttribute("datetime"),
+      noteId: el.dataset.noteId,
+    })),
+  );
+
+/** Waits until the page shows exactly the notes with these titles. */
+async function waitForTitles(page, titles) {
+  await page.waitForFunction(
+    (want) => {
+      const got = [...document.querySelectorAll('[data-testid="note-title"]')].map((el) => el.value);
+      return JSON.stringify(got.sort()) === JSON.stringify([...want].sort());
+    },
+    titles,
+    WAIT,
+  );
+}
+
+const waitForLog = (page, n) =>
+  page.waitForFunction((n) => document.querySelectorAll('[data-testid="log-entry"]').length === n, n, WAIT);
+
+test("two users, one live notes list", async () => {
+  const george = await open("George");
+  const mary = await open("Mary");
+
+  // George adds a note; it shows up in Mary's page (pushed over the WebSocket)
+  await george.fill('[data-testid="add-title"]', "Groceries");
+  await george.fill('[data-testid="add-text"]', "milk, eggs, coffee");
+  await george.click('[data-testid="add-submit"]');
+  await waitForTitles(mary, ["Groceries"]);
+  await waitForTitles(george, ["Groceries"]);
+  const [added] = await notesOf(mary);
+  assert.equal(added.author, "George");
+  assert.equal(added.text, "milk, eggs, coffee");
+  assert.equal(await george.inputValue('[data-testid="add-title"]'), "", "the form is cleared");
+
+  // Mary renames it inline (Enter commits); George sees the new title
+  const maryTitle = mary.locator(`[data-testid="note"][data-id="${added.id}"] [data-testid="note-title"]`);
+  await maryTitle.fill("Groceries for Sunday");
+  await maryTitle.press("Enter");
+  await waitForTitles(george, ["Groceries for Sunday"]);
+  await waitForTitles(mary, ["Groceries for Sunday"]);
+
+  // George removes it; it disappears from both
+  await george.click(`[data-testid="note"][data-id="${added.id}"] [data-testid="note-remove"]`);
+  await waitForTitles(mary, []);
+  await waitForTitles(george, []);
+  assert.equal(await mary.textContent('[data-testid="notes-count"]'), "0");
+
+  // both logs: the three events, who did them, what and when
+  const stored = await getJson(server.url, "/events?after=0");
+  assert.deepEqual(stored.map((e) => [e.type, e.meta.user]), [["addNote", "George"], ["editNoteTitle", "Mary"], ["removeNote", "George"]]);
+  for (const page of [george, mary]) {
+    await waitForLog(page, 3);
+    const log = await logOf(page);
+    assert.deepEqual(log.map((e) => [e.type, e.user]), [["addNote", "George"], ["editNoteTitle", "Mary"], ["removeNote", "George"]]);
+    assert.deepEqual(log.map((e) => e.what), [
+      "added “Groceries”",
+      "renamed “Groceries” to “Groceries for Sunday”",
+      "removed “Groceries for Sunday”",
+    ]);
+    assert.deepEqual(log.map((e) => e.timestamp), stored.map((e) => e.timestamp));
+    assert.ok(log.every((e) => e.noteId === added.id));
+    for (const e of log) assert.match(e.when, /\d{1,2}:\d{2}:\d{2}/, "a human-readable time");
+  }
+
+  // a server error shows in the status line: the same id twice is a duplicate key
+  await george.evaluate(() => {
+    crypto.randomUUID = () => "00000000-0000-4000-8000-000000000001";
+  });
+  await george.fill('[data-testid="add-title"]', "Twice");
+  await george.click('[data-testid="add-submit"]');
+  await waitForTitles(mary, ["Twice"]);
+  await george.waitForSelector('[data-testid="add-submit"]:not([disabled])', WAIT);
+  await george.fill('[data-testid="add-title"]', "Twice again");
+  await george.click('[data-testid="add-submit"]');
+  await george.waitForSelector('[data-testid="status"][data-kind="error"]', WAIT);
+  const status = await george.textContent('[data-testid="status"]');
+  assert.match(status, /addNote failed: .+/);
+  assert.equal(await george.inputValue('[data-testid="add-title"]'), "Twice again", "the form keeps what failed");
+  await george.click('[data-testid="note"] [data-testid="note-remove"]');
+  await waitForTitles(mary, []);
+
+  // the user picker: George's page becomes Tony's; what Tony does is Tony's
+  await george.selectOption('[data-testid="user-select"]', "Tony");
+  await george.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
+  assert.match(george.url(), /[?&]user=Tony\b/);
+  await george.fill('[data-testid="add-title"]', "Ideas");
+  await george.fill('[data-testid="add-text"]', "A time machine out of a DeLorean?");
+  await george.click('[data-testid="add-submit"]');
+  await mary.fill('[data-testid="add-title"]', "Read");
+  await mary.fill('[data-testid="add-text"]', "Fluxes, capacitors, and other things.");
+  await mary.click('[data-testid="add-submit"]');
+  for (const page of [george, mary]) await waitForTitles(page, ["Ideas", "Read"]);
+  assert.deepEqual((await notesOf(mary)).map((n) => [n.title, n.author]).sort(), [["Ideas", "Tony"], ["Read", "Mary"]]);
+  for (const page of [george, mary]) await waitForLog(page, 7);
+  const log = await logOf(mary);
+  assert.deepEqual(log.map((e) => e.user), ["George", "Mary", "George", "George", "George", "Tony", "Mary"]);
+  assert.deepEqual(await logOf(george), log, "both pages saw the same log");
+
+  // reload: the page rebuilds the same state from the log (after=0), no doubles
+  await mary.reload();
+  await mary.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
+  await waitForLog(mary, 7);
+  assert.deepEqual(await logOf(mary), log);
+  await waitForTitles(mary, ["Ideas", "Read"]);
+  assert.deepEqual(
+    (await notesOf(mary)).map((n) => n.id).sort(),
+    (await getJson(server.url, "/collections/notes")).map((n) => n.id).sort(),
+  );
+
+  mkdirSync(join(REPO_ROOT, "artifacts"), { recursive: true });
+  await george.screenshot({ path: SCREENSHOT, fullPage: true });
+  console.log(`screenshot: ${relative(process.cwd(), SCREENSHOT) || SCREENSHOT}`);
+
+  assert.deepEqual(problems.filter((p) => !/status of 4\d\d/.test(p)), [], "no errors in the pages");
+});
