@@ -166,9 +166,11 @@
 //! SQLite. [`Store::replay`] appends stored events verbatim into a fresh
 //! store: replaying a log into empty tables gives the live tables.
 
+pub mod cli;
 mod command;
 mod db;
 mod error;
+pub mod http;
 mod input;
 mod middleware;
 mod read;

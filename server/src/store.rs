@@ -292,14 +292,21 @@ impl Store {
     /// Runs the command handler `name` on `payload`, then dispatches the
     /// events it returns, together, with `ctx`.
     pub async fn command(&self, name: &str, payload: Value, ctx: &Context) -> Result<Vec<StoredEvent>, StoreError> {
+        let events = self.command_events(name, payload, ctx).await?;
+        self.dispatch_all_with(events, ctx).await
+    }
+
+    /// Runs the command handler `name` on `payload` and returns its events
+    /// without dispatching them (e.g. to authorize each event type first,
+    /// as the HTTP service does).
+    pub async fn command_events(&self, name: &str, payload: Value, ctx: &Context) -> Result<Vec<Event>, StoreError> {
         let handler = self
             .inner
             .commands
             .get(name)
             .cloned()
             .ok_or_else(|| StoreError::UnknownCommand { command: name.into() })?;
-        let events = handler.handle(self, payload, ctx).await?;
-        self.dispatch_all_with(events, ctx).await
+        handler.handle(self, payload, ctx).await
     }
 
     /// Committed events from now on, as a stream of batches in `seq` order.

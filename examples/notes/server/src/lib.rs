@@ -1,0 +1,83 @@
+//! The notes app's server: the [`notes_reducers`] in a Flux Capacitor store,
+//! its commands, its users, and its migrations for SQLite, PostgreSQL and
+//! MySQL/MariaDB.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use flux_capacitor_server::Context;
+//! use serde_json::json;
+//!
+//! let store = notes_server::open("sqlite::memory:").await?;
+//! let ctx = Context::user("Mary");
+//! store.command("addNote", json!({ "id": "n1", "title": "Hi", "text": "" }), &ctx).await?;
+//! assert_eq!(store.find_by_id("notes", "n1").await?.unwrap()["title"], "Hi");
+//! # Ok(())
+//! # }
+//! ```
+
+use flux_capacitor::Event;
+use flux_capacitor_server::http::{BearerTokens, HttpConfig};
+use flux_capacitor_server::{Context, DbPool, Store, StoreError, command_fn};
+use notes_reducers::NoteEvent;
+use serde_json::Value;
+
+/// The demo's users; each one's bearer token is the name itself.
+pub const USERS: [&str; 3] = ["George", "Tony", "Mary"];
+
+/// The commands: one per notes event, named like it.
+pub const COMMANDS: [&str; 4] = ["addNote", "editNoteTitle", "editNoteText", "removeNote"];
+
+/// Connects to `url`, runs the notes migrations of its dialect (the store
+/// creates its own event log) and opens the store with the notes commands.
+pub async fn open(url: &str) -> Result<Store, StoreError> {
+    let pool = DbPool::connect(url, 10).await?;
+    let migrated = match &pool {
+        DbPool::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
+        DbPool::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
+        DbPool::MySql(p) => sqlx::migrate!("migrations/mysql").run(p).await,
+        _ => return Err(StoreError::rejected(None, "unsupported database")),
+    };
+    migrated.map_err(|e| StoreError::from(sqlx::Error::from(e)))?;
+    let mut builder = Store::builder(notes_reducers::root());
+    for name in COMMANDS {
+        builder = builder.command(
+            name,
+            command_fn(move |store, payload, ctx| note_command(store, name, payload, ctx)),
+        );
+    }
+    builder.open(pool).await
+}
+
+/// A notes command: the payload must decode as the event of the same name,
+/// and a note must exist before it is edited or removed.
+async fn note_command(
+    store: Store,
+    name: &'static str,
+    payload: Value,
+    _ctx: Context,
+) -> Result<Vec<Event>, StoreError> {
+    let event = Event::new(name, payload);
+    let typed = event
+        .decode::<NoteEvent>()
+        .map_err(|e| StoreError::rejected(Some(name), e.to_string()))?;
+    let id = match &typed {
+        Some(NoteEvent::AddNote { .. }) | None => None,
+        Some(
+            NoteEvent::EditNoteTitle { id, .. } | NoteEvent::EditNoteText { id, .. } | NoteEvent::RemoveNote { id },
+        ) => Some(id.as_str()),
+    };
+    if let Some(id) = id
+        && store.find_by_id("notes", id).await?.is_none()
+    {
+        return Err(StoreError::rejected(Some(name), format!("no note `{id}`")));
+    }
+    Ok(vec![event])
+}
+
+/// The service's settings: the demo users' bearer tokens and the frontend's files.
+pub fn http_config(web_dir: impl Into<std::path::PathBuf>) -> HttpConfig {
+    HttpConfig::default()
+        .authenticator(BearerTokens::new(USERS.map(|u| (u, u))))
+        .static_dir(web_dir)
+}

@@ -1,0 +1,57 @@
+//! `notes`: the notes app. Serves the frontend and the store.
+//!
+//! ```sh
+//! notes                                   # sqlite://notes.db, http://127.0.0.1:8080/
+//! notes --database postgres://localhost/notes --port 0
+//! notes events --follow                   # print the log as it grows
+//! ```
+
+use clap::{Parser, Subcommand};
+use flux_capacitor_server::cli::{self, EventsArgs, ServeArgs};
+
+/// The notes app: Redux on the backend and in the browser, the same reducers.
+#[derive(Debug, Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// The database: sqlite://notes.db (created if missing), postgres://..., mysql://...
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = "sqlite://notes.db")]
+    database: String,
+    /// The frontend's directory.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web"))]
+    web: std::path::PathBuf,
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the app (the default).
+    Serve(ServeArgs),
+    /// Print the event log as JSON lines.
+    Events(EventsArgs),
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    cli::init_tracing();
+    let cli = Cli::parse();
+    let store = notes_server::open(&cli.database).await?;
+    match cli.command {
+        Some(Command::Events(args)) => cli::print_events(&store, &args, &mut std::io::stdout().lock()).await?,
+        Some(Command::Serve(args)) => serve(store, &cli.web, &args).await?,
+        None => serve(store, &cli.web, &cli.serve).await?,
+    }
+    Ok(())
+}
+
+async fn serve(store: flux_capacitor_server::Store, web: &std::path::Path, args: &ServeArgs) -> std::io::Result<()> {
+    if !web.join("index.html").is_file() {
+        tracing::warn!(web = %web.display(), "no index.html in the web directory: build it with scripts/build-notes-web.sh");
+    }
+    cli::serve(store, notes_server::http_config(web), args, |address| {
+        println!("notes app listening on http://{address}/");
+    })
+    .await
+}

@@ -1,0 +1,107 @@
+//! Who is asking ([`Authenticator`]) and what they may do ([`Access`]).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+use flux_capacitor::StoredEvent;
+
+use super::ApiError;
+use crate::Context;
+
+/// Turns a request's credentials into the [`Context`] its dispatches carry
+/// (the user ends up in the events' `meta` through middleware or the
+/// service's own stamping, see [`HttpConfig`](super::HttpConfig)).
+///
+/// `token` is the bearer token of the `Authorization: Bearer ...` header or,
+/// for WebSockets (browsers cannot set headers there), the `token` query
+/// parameter. Return [`ApiError::Unauthorized`] to refuse the request.
+#[async_trait]
+pub trait Authenticator: Send + Sync + 'static {
+    /// The context of a request.
+    async fn authenticate(&self, token: Option<&str>, headers: &HeaderMap) -> Result<Context, ApiError>;
+}
+
+/// Lets every request in, anonymously (an empty [`Context`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Anonymous;
+
+#[async_trait]
+impl Authenticator for Anonymous {
+    async fn authenticate(&self, _token: Option<&str>, _headers: &HeaderMap) -> Result<Context, ApiError> {
+        Ok(Context::default())
+    }
+}
+
+/// A fixed table of bearer tokens and their users; anything else is 401.
+#[derive(Debug, Clone, Default)]
+pub struct BearerTokens {
+    users: HashMap<String, String>,
+}
+
+impl BearerTokens {
+    /// Tokens mapped to user names.
+    pub fn new<T: Into<String>, U: Into<String>>(tokens: impl IntoIterator<Item = (T, U)>) -> Self {
+        BearerTokens {
+            users: tokens.into_iter().map(|(t, u)| (t.into(), u.into())).collect(),
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticator for BearerTokens {
+    async fn authenticate(&self, token: Option<&str>, _headers: &HeaderMap) -> Result<Context, ApiError> {
+        let token = token.ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
+        let user = self
+            .users
+            .get(token)
+            .ok_or_else(|| ApiError::Unauthorized("unknown bearer token".into()))?;
+        Ok(Context::user(user.clone()))
+    }
+}
+
+/// What an authenticated user may do. Every method defaults to allowing;
+/// override the ones your app restricts.
+///
+/// * [`may_command`](Access::may_command): checked before the command handler runs;
+/// * [`may_dispatch`](Access::may_dispatch): checked for every event a command
+///   produced, before anything is written (a refusal writes nothing);
+/// * [`may_read`](Access::may_read): `GET /collections/{name}[/{id}]`;
+/// * [`may_receive`](Access::may_receive): every event of `GET /events` and of
+///   the WebSocket feed; events a user may not receive are left out (the
+///   feed stays in `seq` order, with gaps where events were withheld).
+pub trait Access: Send + Sync + 'static {
+    /// May `ctx` run command `command`?
+    fn may_command(&self, _ctx: &Context, _command: &str) -> bool {
+        true
+    }
+    /// May `ctx` dispatch an event of type `event_type`?
+    fn may_dispatch(&self, _ctx: &Context, _event_type: &str) -> bool {
+        true
+    }
+    /// May `ctx` read collection `collection`?
+    fn may_read(&self, _ctx: &Context, _collection: &str) -> bool {
+        true
+    }
+    /// May `ctx` receive `event`?
+    fn may_receive(&self, _ctx: &Context, _event: &StoredEvent) -> bool {
+        true
+    }
+}
+
+/// Allows everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllowAll;
+
+impl Access for AllowAll {}
+
+/// The bearer token of a request: the `Authorization: Bearer` header, else the
+/// `token` query parameter.
+pub(crate) fn bearer<'a>(headers: &'a HeaderMap, query_token: Option<&'a str>) -> Option<&'a str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .or(query_token)
+}

@@ -1,0 +1,96 @@
+//! [`ApiError`]: every error the service answers with, as
+//! `{"error": {"code", "message"}}` and the matching status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::StoreError;
+
+/// An error response. Database internals never reach the client: a
+/// [`StoreError::Database`] (or a closed store) is logged in full and
+/// answered with a generic `500 internal`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// No or unknown credentials (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The user may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such collection or row (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is malformed: bad JSON, bad query parameter,
+    /// unknown command (400).
+    #[error("{code}: {message}")]
+    BadRequest {
+        /// A stable snake_case code.
+        code: &'static str,
+        /// What was wrong, naming the parameter or field.
+        message: String,
+    },
+    /// The request body is larger than the configured limit (413).
+    #[error("request body too large (the limit is {limit} bytes)")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The store refused or failed the operation.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// A 400 with `code` and `message`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The status, the stable code and the client-facing message.
+    pub fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.clone()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
+            ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", self.to_string()),
+            ApiError::Store(err) => {
+                let status = match err {
+                    StoreError::Database { .. } | StoreError::Aborted { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+                    StoreError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+                    StoreError::UnknownCommand { .. }
+                    | StoreError::InvalidEvent { .. }
+                    | StoreError::InvalidOrder { .. }
+                    | StoreError::Query { .. } => StatusCode::BAD_REQUEST,
+                    StoreError::EventTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ if err.kind() == "duplicate_key" => StatusCode::CONFLICT,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                let message = if status.is_server_error() {
+                    "internal error; see the server log".to_owned()
+                } else {
+                    err.to_string()
+                };
+                (status, err.kind(), message)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::debug!(%status, code, %message, "request refused");
+        }
+        (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+    }
+}

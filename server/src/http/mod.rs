@@ -1,0 +1,168 @@
+//! The HTTP + WebSocket service over a [`Store`]: `app(store, config)` is an
+//! [`axum::Router`] to serve as it is or to nest into your own.
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `POST /dispatch/{command}` | runs command handler `command` on the JSON body, dispatches its events in one transaction, answers the stored events (`id`, `seq`, `timestamp` added) |
+//! | `GET /collections/{name}` | rows, in key order; `limit` (default and maximum [`HttpConfig::max_page`]), `offset`, `order=field,-other` (`-` descending; the key breaks ties), and `field=value` equality filters typed by the column (`done=true`, `priority=2`) |
+//! | `GET /collections/{name}/{id}` | one row, or 404 |
+//! | `GET /events?after=&limit=&type=` | the log after `seq` `after` (default 0), at most `limit` (default and maximum [`HttpConfig::max_page`]) events, optionally only of the given `type`s (repeatable) |
+//! | `GET /events/live?after=&type=&token=` (WebSocket) | committed batches as they commit, each a text message holding a JSON array of stored events; with `after`, first every stored event after that `seq`: a client that reconnects with its last `seq` misses nothing and sees nothing twice |
+//!
+//! Errors are `{"error": {"code", "message"}}` ([`ApiError`]) with the
+//! matching status: 400 for malformed requests and unknown commands or
+//! fields, 401/403 for authentication and authorization, 404 for unknown
+//! collections and rows, 409 for a duplicate key, 413 for a body over
+//! [`HttpConfig::body_limit`], 422 for events the reducers or the schema
+//! refuse, 500 (with no database detail) for failures of the database.
+//!
+//! **Authentication** ([`Authenticator`]) turns the bearer token (header, or
+//! `token` query parameter for WebSockets) into a [`Context`]. The service
+//! stamps the context into every dispatched event's `meta`: `meta.user` and
+//! `meta.request_id` (from an `x-request-id` header), replacing whatever the
+//! client sent under those names, so the log says who did what.
+//! **Authorization** ([`Access`]) decides which commands and event types a
+//! user may dispatch, which collections they may read, and which events
+//! each reader of `/events` and `/events/live` may receive.
+//!
+//! ```
+//! use flux_capacitor::testing::conformance;
+//! use flux_capacitor_server::Store;
+//! use flux_capacitor_server::http::{app, BearerTokens, HttpConfig};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::connect("sqlite::memory:", conformance::reducer()).await?;
+//! let config = HttpConfig::default().authenticator(BearerTokens::new([("secret", "doc")]));
+//! let router = app(store, config);
+//! // axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8080").await?, router).await?;
+//! # drop(router);
+//! # Ok(())
+//! # }
+//! ```
+
+mod access;
+mod error;
+mod live;
+mod routes;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+pub use access::{Access, AllowAll, Anonymous, Authenticator, BearerTokens};
+pub use error::ApiError;
+
+use crate::{Context, Store};
+
+/// Settings of the service: authentication, authorization, limits and an
+/// optional directory of static files.
+#[derive(Clone)]
+pub struct HttpConfig {
+    /// Who is asking (default: [`Anonymous`]).
+    pub authenticator: Arc<dyn Authenticator>,
+    /// What they may do (default: [`AllowAll`]).
+    pub access: Arc<dyn Access>,
+    /// Largest accepted request body in bytes (default 1 MiB).
+    pub body_limit: usize,
+    /// Default and largest page of `/collections` and `/events` (default 1000).
+    pub max_page: u64,
+    /// Files served for every other path (`index.html` for directories),
+    /// e.g. a frontend (default: none).
+    pub static_dir: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            authenticator: Arc::new(Anonymous),
+            access: Arc::new(AllowAll),
+            body_limit: 1024 * 1024,
+            max_page: 1000,
+            static_dir: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("body_limit", &self.body_limit)
+            .field("max_page", &self.max_page)
+            .field("static_dir", &self.static_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpConfig {
+    /// Sets the authenticator.
+    #[must_use]
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Arc::new(authenticator);
+        self
+    }
+
+    /// Sets the access policy.
+    #[must_use]
+    pub fn access(mut self, access: impl Access) -> Self {
+        self.access = Arc::new(access);
+        self
+    }
+
+    /// Serves the files of `dir` for every path no route takes.
+    #[must_use]
+    pub fn static_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.static_dir = Some(dir.into());
+        self
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub store: Store,
+    pub config: HttpConfig,
+}
+
+impl AppState {
+    /// The context of a request, or 401.
+    pub async fn context(
+        &self,
+        headers: &axum::http::HeaderMap,
+        query_token: Option<&str>,
+    ) -> Result<Context, ApiError> {
+        let token = access::bearer(headers, query_token);
+        let mut ctx = self.config.authenticator.authenticate(token, headers).await?;
+        if ctx.request_id.is_none() {
+            ctx.request_id = headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+        }
+        Ok(ctx)
+    }
+}
+
+/// The service's router over `store`.
+pub fn app(store: Store, config: HttpConfig) -> Router {
+    let static_dir = config.static_dir.clone();
+    let body_limit = config.body_limit;
+    let router = Router::new()
+        .route("/dispatch/{command}", post(routes::dispatch))
+        .route("/collections/{name}", get(routes::find_all))
+        .route("/collections/{name}/{id}", get(routes::find_by_id))
+        .route("/events", get(routes::events))
+        .route("/events/live", get(live::live))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(AppState { store, config });
+    let router = match static_dir {
+        Some(dir) => router.fallback_service(ServeDir::new(dir)),
+        None => router.fallback(|| async { ApiError::NotFound("no such route".into()) }),
+    };
+    router.layer(TraceLayer::new_for_http())
+}
