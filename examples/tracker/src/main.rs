@@ -12,10 +12,19 @@ fn main() {
     let mut db = MemoryDatabase::new();
     let events = [
         Event::new("addUser", json!({ "handle": "mary", "name": "Mary" })),
-        Event::new("addIssue", json!({ "id": "1", "title": "Flux capacitor leaks", "author": "mary", "priority": 2 })),
-        Event::new("addIssue", json!({ "id": "2", "title": "Needs 1.21 gigawatts", "author": "mary" })),
+        Event::new(
+            "addIssue",
+            json!({ "id": "1", "title": "Flux capacitor leaks", "author": "mary", "priority": 2 }),
+        ),
+        Event::new(
+            "addIssue",
+            json!({ "id": "2", "title": "Needs 1.21 gigawatts", "author": "mary" }),
+        ),
         Event::new("closeIssue", json!({ "id": "1" })),
-        Event::new("addIssue", json!({ "id": "2", "title": "Same id again", "author": "mary" })),
+        Event::new(
+            "addIssue",
+            json!({ "id": "2", "title": "Same id again", "author": "mary" }),
+        ),
         Event::new("purgeClosed", json!({})),
         Event::new("somethingNoReducerKnows", json!({})),
     ];
@@ -24,7 +33,10 @@ fn main() {
     for event in events {
         seq += 1;
         let stored = StoredEvent::at(seq, flux_capacitor::testing::timestamp_for(seq), event);
-        println!("#{seq} {}", serde_json::to_string(&stored.event).expect("event serializes"));
+        println!(
+            "#{seq} {}",
+            serde_json::to_string(&stored.event).expect("event serializes")
+        );
         match db.dispatch(&root, &stored) {
             Ok(changeset) => println!("   -> {}", changeset.to_string().replace('\n', "\n      ")),
             Err(err) => {
