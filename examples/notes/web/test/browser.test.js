@@ -11,6 +11,7 @@ import { REPO_ROOT, getJson, startServer, tempDatabase } from "./server.js";
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const SCREENSHOT = join(REPO_ROOT, "artifacts/notes-browser.png");
 const WAIT = { timeout: 15_000 };
+const POLL = { ...WAIT, polling: 50 }; // not requestAnimationFrame: a background page may not paint
 
 let db;
 let server;
@@ -84,18 +85,22 @@ async function waitForTitles(page, titles) {
       return JSON.stringify(got.sort()) === JSON.stringify([...want].sort());
     },
     titles,
-    WAIT,
+    POLL,
   );
 }
 
 const waitForLog = (page, n) =>
-  page.waitForFunction((n) => document.querySelectorAll('[data-testid="log-entry"]').length === n, n, WAIT);
+  page.waitForFunction((n) => document.querySelectorAll('[data-testid="log-entry"]').length === n, n, POLL);
 
 test("two users, one live notes list", async () => {
   const george = await open("George");
   const mary = await open("Mary");
 
-  // George adds a note; it shows up in Mary's page (pushed over the WebSocket)
+  // George adds a note; it shows up in Mary's page (pushed over the WebSocket).
+  // The page a user acts in is brought to the front (a background tab paints
+  // rarely, and Playwright waits for paints before a click); the other one
+  // stays in the background and still gets every push.
+  await george.bringToFront();
   await george.fill('[data-testid="add-title"]', "Groceries");
   await george.fill('[data-testid="add-text"]', "milk, eggs, coffee");
   await george.click('[data-testid="add-submit"]');
@@ -107,6 +112,7 @@ test("two users, one live notes list", async () => {
   assert.equal(await george.inputValue('[data-testid="add-title"]'), "", "the form is cleared");
 
   // Mary renames it inline (Enter commits); George sees the new title
+  await mary.bringToFront();
   const maryTitle = mary.locator(`[data-testid="note"][data-id="${added.id}"] [data-testid="note-title"]`);
   await maryTitle.fill("Groceries for Sunday");
   await maryTitle.press("Enter");
@@ -114,6 +120,7 @@ test("two users, one live notes list", async () => {
   await waitForTitles(mary, ["Groceries for Sunday"]);
 
   // George removes it; it disappears from both
+  await george.bringToFront();
   await george.click(`[data-testid="note"][data-id="${added.id}"] [data-testid="note-remove"]`);
   await waitForTitles(mary, []);
   await waitForTitles(george, []);
@@ -160,6 +167,7 @@ test("two users, one live notes list", async () => {
   await george.fill('[data-testid="add-title"]', "Ideas");
   await george.fill('[data-testid="add-text"]', "A time machine out of a DeLorean?");
   await george.click('[data-testid="add-submit"]');
+  await mary.bringToFront();
   await mary.fill('[data-testid="add-title"]', "Read");
   await mary.fill('[data-testid="add-text"]', "Fluxes, capacitors, and other things.");
   await mary.click('[data-testid="add-submit"]');
@@ -182,8 +190,9 @@ test("two users, one live notes list", async () => {
   );
 
   mkdirSync(join(REPO_ROOT, "artifacts"), { recursive: true });
+  await george.bringToFront();
   await george.screenshot({ path: SCREENSHOT, fullPage: true });
-  console.log(`screenshot: ${relative(process.cwd(), SCREENSHOT) || SCREENSHOT}`);
+  console.log(`screenshot: ${relative(REPO_ROOT, SCREENSHOT)} (in the repository root)`);
 
   assert.deepEqual(problems.filter((p) => !/status of 4\d\d/.test(p)), [], "no errors in the pages");
 });
