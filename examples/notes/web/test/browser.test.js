@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { chromium } from "playwright-core";
-import { REPO_ROOT, getJson, startServer, tempDatabase } from "./server.js";
+import { REPO_ROOT, dispatch, getJson, startServer, tempDatabase } from "./server.js";
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const SCREENSHOT = join(REPO_ROOT, "artifacts/notes-browser.png");
@@ -152,10 +152,15 @@ test("two users, one live notes list", async () => {
   await waitForTitles(mary, ["Twice"]);
   await george.waitForSelector('[data-testid="add-submit"]:not([disabled])', WAIT);
   await george.fill('[data-testid="add-title"]', "Twice again");
+  const refused = george.waitForResponse((r) => r.url().endsWith("/dispatch/addNote"), WAIT);
   await george.click('[data-testid="add-submit"]');
+  const response = await refused;
+  assert.equal(response.status() >= 400 && response.status() < 500, true, `a 4xx, not ${response.status()}`);
+  const { error } = await response.json();
   await george.waitForSelector('[data-testid="status"][data-kind="error"]', WAIT);
   const status = await george.textContent('[data-testid="status"]');
-  assert.match(status, /addNote failed: .+/);
+  assert.ok(status.startsWith("addNote failed: "), status);
+  assert.ok(status.includes(error.message), `the status line shows the server's message: ${status}`);
   assert.equal(await george.inputValue('[data-testid="add-title"]'), "Twice again", "the form keeps what failed");
   await george.click('[data-testid="note"] [data-testid="note-remove"]');
   await waitForTitles(mary, []);
@@ -189,10 +194,34 @@ test("two users, one live notes list", async () => {
     (await getJson(server.url, "/collections/notes")).map((n) => n.id).sort(),
   );
 
+  // the server goes away; while both pages are cut off, a note is added (through
+  // another server on the same database); the server comes back on its port and
+  // both pages catch up from their last seq, once
+  const { port } = server;
+  await server.stop();
+  for (const page of [george, mary]) await page.waitForSelector('[data-testid="connection"][data-status="retrying"]', WAIT);
+  const other = await startServer({ database: db.url });
+  const meanwhile = await dispatch(other.url, "Tony", "addNote", { id: crypto.randomUUID(), title: "While you were away", text: "" });
+  assert.equal(meanwhile.status, 200, JSON.stringify(meanwhile.body));
+  await other.stop();
+  server = await startServer({ database: db.url, port });
+  for (const page of [george, mary]) {
+    await page.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
+    await waitForTitles(page, ["Ideas", "Read", "While you were away"]);
+    await waitForLog(page, 8);
+    const entries = await logOf(page);
+    assert.deepEqual(entries.slice(0, 7), log);
+    assert.deepEqual([entries[7].type, entries[7].user], ["addNote", "Tony"]);
+  }
+
   mkdirSync(join(REPO_ROOT, "artifacts"), { recursive: true });
   await george.bringToFront();
   await george.screenshot({ path: SCREENSHOT, fullPage: true });
   console.log(`screenshot: ${relative(REPO_ROOT, SCREENSHOT)} (in the repository root)`);
 
-  assert.deepEqual(problems.filter((p) => !/status of 4\d\d/.test(p)), [], "no errors in the pages");
+  const expected = [
+    /Failed to load resource: the server responded with a status of 4\d\d/, // the duplicate id
+    /WebSocket connection to .* failed: .*ERR_CONNECTION_REFUSED/, // while the server was down
+  ];
+  assert.deepEqual(problems.filter((p) => !expected.some((re) => re.test(p))), [], "no other errors in the pages");
 });
