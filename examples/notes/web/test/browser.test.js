@@ -216,7 +216,7 @@ test("two users, one live notes list", async () => {
 
   mkdirSync(join(REPO_ROOT, "artifacts"), { recursive: true });
   await george.bringToFront();
-  await george.screenshot({ path: SCREENSHOT, fullPage: true });
+  await george.screenshot({ path: SCREENSHOT, fullPage: true, animations: "disabled" });
   console.log(`screenshot: ${relative(REPO_ROOT, SCREENSHOT)} (in the repository root)`);
 
   const expected = [
