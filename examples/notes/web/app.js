@@ -130,17 +130,22 @@ async function send(store, command, payload) {
   return body; // the stored events: applied when the live push brings them
 }
 
+/** Sends a command and tells the status line; resolves to the stored events, or null on failure. */
 async function run(store, command, payload, done) {
   try {
     const events = await send(store, command, payload);
-    const seqs = Array.isArray(events) ? events.map((e) => e.seq).join(", ") : "";
+    const list = Array.isArray(events) ? events : [];
+    const seqs = list.map((e) => e.seq).join(", ");
     store.dispatch(info(`${done}${seqs ? ` (seq ${seqs})` : ""}`));
-    return true;
+    return list;
   } catch (err) {
     store.dispatch(failure(`${command} failed: ${err.message}`));
-    return false;
+    return null;
   }
 }
+
+/** The seq of the last event the store has applied. */
+const appliedSeq = (state) => state.log.events.at(-1)?.seq ?? 0;
 
 // ---------------------------------------------------------------- the view
 
@@ -150,8 +155,9 @@ function noteView(store, id) {
   const title = $("note-title", el);
   const text = $("note-text", el);
   const current = () => store.getState().notes.entities[id];
+  const refresh = () => fill(el, current(), appliedSeq(store.getState()));
 
-  const commit = (input, field, command) => {
+  const commit = async (input, field, command) => {
     const row = current();
     const value = input.value;
     if (!row || value === row[field]) return;
@@ -160,7 +166,13 @@ function noteView(store, id) {
       store.dispatch(failure("A note needs a title."));
       return;
     }
-    run(store, command, { id, [field]: value }, field === "title" ? `Renamed to ${quote(value)}` : "Text saved");
+    // Keep showing the new value until the push that carries it is applied
+    // (no flicker back to the old one in between; no optimistic state either).
+    pending.set(input, Infinity);
+    const events = await run(store, command, { id, [field]: value }, field === "title" ? `Renamed to ${quote(value)}` : "Text saved");
+    if (events?.length) pending.set(input, Math.max(...events.map((e) => e.seq)));
+    else pending.delete(input); // failed: show the store's value again
+    refresh();
   };
   title.addEventListener("change", () => commit(title, "title", "editNoteTitle"));
   text.addEventListener("change", () => commit(text, "text", "editNoteText"));
@@ -175,7 +187,7 @@ function noteView(store, id) {
       }
     });
     // a remote change that arrived while this field had focus shows now
-    input.addEventListener("blur", () => queueMicrotask(() => fill(el, current())));
+    input.addEventListener("blur", () => queueMicrotask(refresh));
   }
   $("note-remove", el).addEventListener("click", () => {
     const row = current();
@@ -184,26 +196,35 @@ function noteView(store, id) {
   return el;
 }
 
-/** Shows `row` in a note's element, leaving alone a field the user is editing. */
-function fill(el, row) {
+/** Edited fields waiting for their event: input -> the seq that carries the edit (Infinity while sending). */
+const pending = new WeakMap();
+
+/**
+ * Shows `row` in a note's element, leaving alone a field the user is editing
+ * and a field whose edit is not yet applied (`applied`: the store's last seq).
+ */
+function fill(el, row, applied) {
   if (!row) return;
-  const title = $("note-title", el);
-  const text = $("note-text", el);
-  if (document.activeElement !== title && title.value !== row.title) title.value = row.title;
-  if (document.activeElement !== text && text.value !== (row.text ?? "")) text.value = row.text ?? "";
+  for (const [input, value] of [[$("note-title", el), row.title], [$("note-text", el), row.text ?? ""]]) {
+    if (pending.has(input)) {
+      if (applied < pending.get(input)) continue;
+      pending.delete(input);
+    }
+    if (document.activeElement !== input && input.value !== value) input.value = value;
+  }
   const edited = row.updated && row.updated !== row.created ? ` · edited ${formatWhen(row.updated)}` : "";
   $("note-meta", el).textContent = `by ${row.author} · ${formatWhen(row.created)}${edited}`;
   el.dataset.author = row.author;
 }
 
-function renderNotes(store, views, notes) {
+function renderNotes(store, views, notes, applied) {
   const list = $("notes");
   let previous = null;
   const seen = new Set();
   for (const row of notes) {
     let el = views.get(row.id);
     if (!el) views.set(row.id, (el = noteView(store, row.id)));
-    fill(el, row);
+    fill(el, row, applied);
     const wanted = previous ? previous.nextSibling : list.firstChild;
     if (wanted !== el) list.insertBefore(el, wanted); // only moves what moved
     previous = el;
@@ -249,7 +270,7 @@ const CONNECTION_TEXT = { connecting: "connecting…", open: "live", retrying: "
 
 function render(store, views, shown, previous) {
   const state = store.getState();
-  if (state.notes !== previous.notes) renderNotes(store, views, selectNotes(state));
+  if (state.notes !== previous.notes) renderNotes(store, views, selectNotes(state), appliedSeq(state));
   if (state.log.events !== previous.log?.events) renderLog(shown, state.log.events);
   if (state.ui !== previous.ui) {
     const { user, status, connection } = state.ui;
@@ -335,7 +356,7 @@ async function main() {
     }
     const button = $("add-submit");
     button.disabled = true;
-    const ok = await run(store, "addNote", { id: uuid(), title, text }, `Added ${quote(title)}`);
+    const ok = (await run(store, "addNote", { id: uuid(), title, text }, `Added ${quote(title)}`)) !== null;
     button.disabled = false;
     if (ok) {
       form.reset();

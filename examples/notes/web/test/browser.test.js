@@ -172,21 +172,35 @@ test("two users, one live notes list", async () => {
   await george.fill('[data-testid="add-title"]', "Ideas");
   await george.fill('[data-testid="add-text"]', "A time machine out of a DeLorean?");
   await george.click('[data-testid="add-submit"]');
+  await waitForTitles(george, ["Ideas"]);
   await mary.bringToFront();
   await mary.fill('[data-testid="add-title"]', "Read");
   await mary.fill('[data-testid="add-text"]', "Fluxes, capacitors, and other things.");
   await mary.click('[data-testid="add-submit"]');
   for (const page of [george, mary]) await waitForTitles(page, ["Ideas", "Read"]);
   assert.deepEqual((await notesOf(mary)).map((n) => [n.title, n.author]).sort(), [["Ideas", "Tony"], ["Read", "Mary"]]);
-  for (const page of [george, mary]) await waitForLog(page, 7);
+
+  // Mary edits the text of Tony's note inline (leaving the field commits it)
+  const ideas = (await notesOf(mary)).find((n) => n.title === "Ideas");
+  const ideasText = `[data-testid="note"][data-id="${ideas.id}"] [data-testid="note-text"]`;
+  await mary.fill(ideasText, "A time machine out of a DeLorean. Needs 1.21 gigawatts.");
+  await mary.press(ideasText, "Tab");
+  await george.waitForFunction(
+    (sel) => document.querySelector(sel)?.value === "A time machine out of a DeLorean. Needs 1.21 gigawatts.",
+    ideasText,
+    POLL,
+  );
+  assert.equal(await mary.inputValue(ideasText), "A time machine out of a DeLorean. Needs 1.21 gigawatts.");
+  for (const page of [george, mary]) await waitForLog(page, 8);
   const log = await logOf(mary);
-  assert.deepEqual(log.map((e) => e.user), ["George", "Mary", "George", "George", "George", "Tony", "Mary"]);
+  assert.deepEqual(log.map((e) => e.user), ["George", "Mary", "George", "George", "George", "Tony", "Mary", "Mary"]);
+  assert.deepEqual(log.at(-1).what, "edited the text of “Ideas”");
   assert.deepEqual(await logOf(george), log, "both pages saw the same log");
 
   // reload: the page rebuilds the same state from the log (after=0), no doubles
   await mary.reload();
   await mary.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
-  await waitForLog(mary, 7);
+  await waitForLog(mary, 8);
   assert.deepEqual(await logOf(mary), log);
   await waitForTitles(mary, ["Ideas", "Read"]);
   assert.deepEqual(
@@ -208,10 +222,10 @@ test("two users, one live notes list", async () => {
   for (const page of [george, mary]) {
     await page.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
     await waitForTitles(page, ["Ideas", "Read", "While you were away"]);
-    await waitForLog(page, 8);
+    await waitForLog(page, 9);
     const entries = await logOf(page);
-    assert.deepEqual(entries.slice(0, 7), log);
-    assert.deepEqual([entries[7].type, entries[7].user], ["addNote", "Tony"]);
+    assert.deepEqual(entries.slice(0, 8), log);
+    assert.deepEqual([entries[8].type, entries[8].user], ["addNote", "Tony"]);
   }
 
   mkdirSync(join(REPO_ROOT, "artifacts"), { recursive: true });
