@@ -1,0 +1,620 @@
+//! The service through its router (`tower::ServiceExt::oneshot`) and, for the
+//! WebSocket, over a real loopback socket — on SQLite, PostgreSQL and MariaDB.
+
+mod support;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use flux_capacitor::testing::conformance;
+use flux_capacitor::{Event, Schema, StoredEvent};
+use flux_capacitor_server::http::{Access, BearerTokens, HttpConfig, app};
+use flux_capacitor_server::{Context, Store, command_fn};
+use futures::StreamExt;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use support::{TestDb, execute, for_each_backend, test_config};
+use tokio_tungstenite::tungstenite::Message;
+use tower::ServiceExt;
+
+const COMMANDS: [&str; 5] = ["addIssue", "closeIssue", "renameIssue", "addUser", "closeAllBy"];
+
+/// `guest` may not add users, close issues, read `users` or see `addUser` events.
+struct GuestRules;
+
+fn is_guest(ctx: &Context) -> bool {
+    ctx.user.as_deref() == Some("guest")
+}
+
+impl Access for GuestRules {
+    fn may_command(&self, ctx: &Context, command: &str) -> bool {
+        !(is_guest(ctx) && command == "addUser")
+    }
+    fn may_dispatch(&self, ctx: &Context, event_type: &str) -> bool {
+        !(is_guest(ctx) && event_type == "closeIssue")
+    }
+    fn may_read(&self, ctx: &Context, collection: &str) -> bool {
+        !(is_guest(ctx) && collection == "users")
+    }
+    fn may_receive(&self, ctx: &Context, event: &StoredEvent) -> bool {
+        !(is_guest(ctx) && event.event_type == "addUser")
+    }
+}
+
+fn tracker_schema() -> Schema {
+    serde_json::from_value(json!({
+        "issues": { "fields": { "author": "text", "closed": "boolean", "id": "text", "priority": "integer", "title": "text" } },
+        "users": { "key": "handle", "fields": { "handle": "text", "name": "text" } }
+    }))
+    .unwrap()
+}
+
+/// A tracker store whose commands dispatch the event of the same name.
+async fn tracker(db: &TestDb) -> Store {
+    let pool = db.pool().await;
+    db.create_tables(&pool, &tracker_schema()).await;
+    let mut builder = Store::builder(conformance::reducer()).config(test_config());
+    for name in COMMANDS {
+        builder = builder.command(
+            name,
+            command_fn(move |_store, payload, _ctx| async move { Ok(vec![Event::new(name, payload)]) }),
+        );
+    }
+    builder.open(pool).await.expect("open store")
+}
+
+fn config() -> HttpConfig {
+    HttpConfig {
+        body_limit: 4096,
+        max_page: 50,
+        ..HttpConfig::default()
+    }
+    .authenticator(BearerTokens::new([("t-mary", "mary"), ("t-guest", "guest")]))
+    .access(GuestRules)
+}
+
+/// Sends one request; answers the status and the JSON body (`null` if none).
+async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request
+        .header("content-type", "application/json")
+        .header("x-request-id", "req-1")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, body)
+}
+
+async fn post(router: &Router, command: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    call(
+        router,
+        "POST",
+        &format!("/dispatch/{command}"),
+        Some(token),
+        Some(&body.to_string()),
+    )
+    .await
+}
+
+fn assert_error(response: &(StatusCode, Value), status: StatusCode, code: &str, mentions: &str) {
+    assert_eq!(response.0, status, "{}", response.1);
+    assert_eq!(response.1["error"]["code"], code, "{}", response.1);
+    let message = response.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains(mentions), "`{message}` should mention `{mentions}`");
+}
+
+async fn log_len(store: &Store) -> usize {
+    store.events(Default::default()).await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_answers_the_stored_events_with_who_did_it() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        let (status, body) = post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "1", "title": "Leaks", "author": "mary" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let event = &body[0];
+        assert_eq!(
+            (event["seq"].clone(), event["type"].clone()),
+            (json!(1), json!("addIssue"))
+        );
+        assert_eq!(event["meta"], json!({ "user": "mary", "request_id": "req-1" }));
+        assert!(event["id"].as_str().unwrap().len() == 36 && event["timestamp"].as_str().unwrap().ends_with('Z'));
+
+        let (status, rows) = call(&router, "GET", "/collections/issues", Some("t-mary"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            rows,
+            json!([{ "id": "1", "title": "Leaks", "author": "mary", "closed": false }])
+        );
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_errors_are_typed_json_and_write_nothing() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        assert_eq!(
+            post(
+                &router,
+                "addIssue",
+                "t-mary",
+                json!({ "id": "1", "title": "A", "author": "mary" })
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+
+        let unknown = post(&router, "launchRocket", "t-mary", json!({})).await;
+        assert_error(&unknown, StatusCode::BAD_REQUEST, "unknown_command", "launchRocket");
+        let bad_json = call(&router, "POST", "/dispatch/addIssue", Some("t-mary"), Some("{nope")).await;
+        assert_error(&bad_json, StatusCode::BAD_REQUEST, "invalid_json", "invalid JSON");
+        let anonymous = call(&router, "POST", "/dispatch/addIssue", None, Some("{}")).await;
+        assert_error(&anonymous, StatusCode::UNAUTHORIZED, "unauthorized", "missing");
+        let forged = post(&router, "addIssue", "t-nobody", json!({})).await;
+        assert_error(&forged, StatusCode::UNAUTHORIZED, "unauthorized", "unknown");
+        let huge = post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "2", "title": "x".repeat(5000), "author": "mary" }),
+        )
+        .await;
+        assert_error(&huge, StatusCode::PAYLOAD_TOO_LARGE, "too_large", "4096");
+        let duplicate = post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "1", "title": "B", "author": "mary" }),
+        )
+        .await;
+        assert_error(&duplicate, StatusCode::CONFLICT, "duplicate_key", "issues");
+        let invalid = post(&router, "addIssue", "t-mary", json!({ "id": "3" })).await;
+        assert_error(
+            &invalid,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_payload",
+            "addIssue",
+        );
+        let not_object = post(&router, "addIssue", "t-mary", json!([1, 2])).await;
+        assert_error(&not_object, StatusCode::BAD_REQUEST, "invalid_event", "payload");
+
+        assert_eq!(
+            log_len(&store).await,
+            1,
+            "nothing of the refused dispatches was written"
+        );
+        let (_, rows) = call(&router, "GET", "/collections/issues", Some("t-mary"), None).await;
+        assert_eq!(rows.as_array().unwrap().len(), 1);
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_failures_are_500_without_internals() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        // A constraint the reducers do not know about: the database refuses the row.
+        execute(
+            store.pool(),
+            "CREATE TABLE audit_notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+        )
+        .await;
+        store.refresh_schema().await.unwrap();
+        let router = app(store.clone(), config());
+        let payload = json!({ "ops": [{ "op": "create", "collection": "audit_notes", "row": { "id": 1 } }] });
+        let store2 = Store::builder(conformance::reducer())
+            .command(
+                "raw",
+                command_fn(|_s, payload, _c| async move { Ok(vec![Event::new("conformance/apply", payload)]) }),
+            )
+            .open(store.pool().clone())
+            .await
+            .unwrap();
+        let router2 = app(store2.clone(), config());
+        let failed = post(&router2, "raw", "t-mary", payload).await;
+        assert_error(&failed, StatusCode::INTERNAL_SERVER_ERROR, "database", "internal error");
+        let message = failed.1["error"]["message"].as_str().unwrap().to_lowercase();
+        for secret in ["null", "constraint", "body", "audit_notes", "sql"] {
+            assert!(!message.contains(secret), "`{message}` leaks `{secret}`");
+        }
+        assert_eq!(log_len(&store).await, 0);
+        // Both keep working.
+        assert_eq!(
+            post(
+                &router,
+                "addUser",
+                "t-mary",
+                json!({ "handle": "mary", "name": "Mary" })
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_allows_and_denies() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        // may_command
+        let denied = post(&router, "addUser", "t-guest", json!({ "handle": "g", "name": "G" })).await;
+        assert_error(&denied, StatusCode::FORBIDDEN, "forbidden", "addUser");
+        assert_eq!(
+            post(
+                &router,
+                "addUser",
+                "t-mary",
+                json!({ "handle": "mary", "name": "Mary" })
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        // may_dispatch: the command runs, its event type is refused, nothing is written.
+        assert_eq!(
+            post(
+                &router,
+                "addIssue",
+                "t-guest",
+                json!({ "id": "1", "title": "A", "author": "mary" })
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        let denied = post(&router, "closeIssue", "t-guest", json!({ "id": "1" })).await;
+        assert_error(&denied, StatusCode::FORBIDDEN, "forbidden", "closeIssue");
+        assert_eq!(store.find_by_id("issues", "1").await.unwrap().unwrap()["closed"], false);
+        assert_eq!(
+            post(&router, "closeIssue", "t-mary", json!({ "id": "1" })).await.0,
+            StatusCode::OK
+        );
+        // may_read
+        let denied = call(&router, "GET", "/collections/users", Some("t-guest"), None).await;
+        assert_error(&denied, StatusCode::FORBIDDEN, "forbidden", "users");
+        let denied = call(&router, "GET", "/collections/users/mary", Some("t-guest"), None).await;
+        assert_error(&denied, StatusCode::FORBIDDEN, "forbidden", "users");
+        assert_eq!(
+            call(&router, "GET", "/collections/users/mary", Some("t-mary"), None)
+                .await
+                .1["name"],
+            "Mary"
+        );
+        // may_receive
+        let types = |body: Value| {
+            body.as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["type"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let (_, mary) = call(&router, "GET", "/events", Some("t-mary"), None).await;
+        assert_eq!(types(mary), ["addUser", "addIssue", "closeIssue"]);
+        let (_, guest) = call(&router, "GET", "/events?limit=1", Some("t-guest"), None).await;
+        assert_eq!(types(guest), ["addIssue"], "a page holds `limit` visible events");
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collections_page_order_and_filter() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        for (id, title, priority) in [("a", "Zed", 1), ("b", "Alpha", 2), ("c", "Mid", 2)] {
+            let body = json!({ "id": id, "title": title, "author": "mary", "priority": priority });
+            assert_eq!(post(&router, "addIssue", "t-mary", body).await.0, StatusCode::OK);
+        }
+        post(&router, "closeIssue", "t-mary", json!({ "id": "c" })).await;
+        let ids = |body: Value| {
+            body.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let get = |uri: &'static str| call(&router, "GET", uri, Some("t-mary"), None);
+        assert_eq!(ids(get("/collections/issues").await.1), ["a", "b", "c"]);
+        assert_eq!(ids(get("/collections/issues?order=title").await.1), ["b", "c", "a"]);
+        assert_eq!(
+            ids(get("/collections/issues?order=-priority,title").await.1),
+            ["b", "c", "a"]
+        );
+        assert_eq!(
+            ids(get("/collections/issues?order=title&limit=1&offset=1").await.1),
+            ["c"]
+        );
+        assert_eq!(ids(get("/collections/issues?priority=2").await.1), ["b", "c"]);
+        assert_eq!(ids(get("/collections/issues?priority=2&closed=false").await.1), ["b"]);
+        assert_eq!(get("/collections/issues/c").await.1["closed"], true);
+
+        assert_error(
+            &get("/collections/issues?colour=red").await,
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            "colour",
+        );
+        assert_error(
+            &get("/collections/issues?priority=high").await,
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "priority",
+        );
+        assert_error(
+            &get("/collections/issues?limit=-1").await,
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "limit",
+        );
+        assert_error(
+            &get("/collections/issues?order=nope").await,
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            "nope",
+        );
+        assert_error(
+            &get("/collections/spaceships").await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "spaceships",
+        );
+        assert_error(
+            &get("/collections/issues/zz").await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "zz",
+        );
+        assert_error(
+            &get("/collections/flux_events").await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "flux_events",
+        );
+        assert_error(
+            &call(
+                &router,
+                "GET",
+                "/collections/issues%22%3B%20DROP%20TABLE%20issues%3B--",
+                Some("t-mary"),
+                None,
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "DROP TABLE",
+        );
+        assert_error(
+            &call(&router, "GET", "/collections/issues", None, None).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "token",
+        );
+        assert_eq!(ids(get("/collections/issues").await.1).len(), 3, "still there");
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_page_through_the_log() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        post(
+            &router,
+            "addUser",
+            "t-mary",
+            json!({ "handle": "mary", "name": "Mary" }),
+        )
+        .await;
+        for i in 0..60 {
+            post(
+                &router,
+                "addIssue",
+                "t-mary",
+                json!({ "id": format!("{i:02}"), "title": "T", "author": "mary" }),
+            )
+            .await;
+        }
+        let seqs = |body: &Value| {
+            body.as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let router = &router;
+        let get = |uri: String| async move { call(router, "GET", &uri, Some("t-mary"), None).await };
+        let (status, all) = get("/events".into()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            seqs(&all),
+            (1..=50).collect::<Vec<_>>(),
+            "the page is capped at max_page"
+        );
+        assert_eq!(seqs(&get("/events?after=58".into()).await.1), [59, 60, 61]);
+        assert_eq!(seqs(&get("/events?after=10&limit=2".into()).await.1), [11, 12]);
+        assert_eq!(seqs(&get("/events?type=addUser&type=nothing".into()).await.1), [1]);
+        assert_error(
+            &get("/events?after=x".into()).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "after",
+        );
+        assert_error(
+            &get("/events?since=3".into()).await,
+            StatusCode::BAD_REQUEST,
+            "unknown_parameter",
+            "since",
+        );
+        assert_error(
+            &get("/nowhere".into()).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "route",
+        );
+        db.drop_db().await;
+    })
+    .await;
+}
+
+/// Serves `router` on a loopback port; answers its `ws://` base.
+async fn listen(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("ws://{address}")
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next batch pushed on `socket`.
+async fn next_batch(socket: &mut Socket) -> Vec<Value> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a batch within 10 s")
+            .expect("socket open")
+            .expect("valid frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str::<Vec<Value>>(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_filters_by_user_and_type_and_refuses_strangers() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let base = listen(app(store.clone(), config())).await;
+        let refused = tokio_tungstenite::connect_async(format!("{base}/events/live?token=t-nobody")).await;
+        assert!(matches!(
+            refused,
+            Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == StatusCode::UNAUTHORIZED
+        ));
+        let (mut mary, _) = tokio_tungstenite::connect_async(format!("{base}/events/live?after=0&token=t-mary"))
+            .await
+            .unwrap();
+        let (mut guest, _) = tokio_tungstenite::connect_async(format!("{base}/events/live?after=0&token=t-guest"))
+            .await
+            .unwrap();
+        let (mut closes, _) =
+            tokio_tungstenite::connect_async(format!("{base}/events/live?after=0&type=closeIssue&token=t-mary"))
+                .await
+                .unwrap();
+        let ctx = Context::user("mary");
+        store
+            .command("addUser", json!({ "handle": "mary", "name": "Mary" }), &ctx)
+            .await
+            .unwrap();
+        store
+            .command("addIssue", json!({ "id": "1", "title": "A", "author": "mary" }), &ctx)
+            .await
+            .unwrap();
+        store.command("closeIssue", json!({ "id": "1" }), &ctx).await.unwrap();
+        let types = |batch: Vec<Value>| {
+            batch
+                .iter()
+                .map(|e| e["type"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            seen.extend(types(next_batch(&mut mary).await));
+        }
+        assert_eq!(seen, ["addUser", "addIssue", "closeIssue"]);
+        assert_eq!(
+            types(next_batch(&mut guest).await),
+            ["addIssue"],
+            "addUser is withheld from guests"
+        );
+        assert_eq!(types(next_batch(&mut guest).await), ["closeIssue"]);
+        assert_eq!(types(next_batch(&mut closes).await), ["closeIssue"]);
+        mary.close(None).await.ok();
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_resume_after_reconnect_misses_nothing_while_events_race() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let base = listen(app(store.clone(), config())).await;
+        const TOTAL: u64 = 120;
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..TOTAL {
+                    let ctx = Context::user("mary");
+                    let payload = json!({ "id": format!("{i:03}"), "title": "T", "author": "mary" });
+                    store.command("addIssue", payload, &ctx).await.unwrap();
+                    if i % 10 == 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            })
+        };
+        let mut received = Vec::new();
+        let mut connections = 0;
+        while received.last().copied().unwrap_or(0) < TOTAL {
+            let after = received.last().copied().unwrap_or(0);
+            let url = format!("{base}/events/live?after={after}&token=t-mary");
+            let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            connections += 1;
+            // Take a couple of batches, then drop the connection mid-stream.
+            for _ in 0..2 {
+                received.extend(next_batch(&mut socket).await.iter().map(|e| e["seq"].as_u64().unwrap()));
+                if received.last() == Some(&TOTAL) {
+                    break;
+                }
+            }
+            drop(socket);
+        }
+        writer.await.unwrap();
+        assert!(connections > 2, "the test reconnected ({connections} connections)");
+        assert_eq!(
+            received,
+            (1..=TOTAL).collect::<Vec<_>>(),
+            "every event once, in seq order"
+        );
+        db.drop_db().await;
+    })
+    .await;
+}
