@@ -20,7 +20,7 @@ for _ in $(seq 1 600); do
     sleep 1
 done
 [ -n "$url" ] || { echo "error: the demo printed no URL within 10 minutes" >&2; exit 1; }
-echo "==> the demo printed: $(head -1 "$out")"
+echo "==> the demo printed: $(grep -m1 "http://" "$out")"
 curl -fsS "$url" | grep -q '<title>' || { echo "error: $url serves no page" >&2; exit 1; }
 curl -fsS -X POST "${url}dispatch/addNote" -H 'Authorization: Bearer Mary' \
     -H 'content-type: application/json' -d '{"id":"quickstart","title":"Needs 1.21 gigawatts","text":""}' >/dev/null
