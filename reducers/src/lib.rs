@@ -82,8 +82,8 @@ pub use filter::{Comparison, Filter, compare_scalars};
 pub use key::Key;
 pub use memory::MemoryDatabase;
 pub use reducer::{
-    Aggregate, BoundReducer, BoxReducer, Combined, Reducer, Reduction, aggregate_reducers, boxed, combine_reducers,
-    event_log,
+    Aggregate, BoundReducer, BoxReducer, Combined, RESTORE_EVENT, Reducer, Reduction, aggregate_reducers, boxed,
+    combine_reducers, event_log, restore,
 };
 pub use schema::{CollectionSchema, FieldType, Schema};
 pub use validate::row_key;

@@ -201,3 +201,46 @@ pub fn event_log(collection: &'static str) -> impl Reducer {
         })
     }
 }
+
+/// The event type of a restore: payload `{ "collection", "key", "row" }`.
+/// The server's `Store::restore` dispatches it to bring a destroyed row back;
+/// the [`restore`] reducer turns it into a `create`.
+pub const RESTORE_EVENT: &str = "flux/restore";
+
+/// The reducer of [`RESTORE_EVENT`]: creates `row` (keyed by `key`, default
+/// `id`) in `collection`; every other event is no change. Add it to your root
+/// reducer (`aggregate_reducers([boxed(restore()), boxed(root)])`) to let the
+/// store restore destroyed rows with an ordinary, logged event — the browser
+/// then applies it too. Only trusted code should dispatch this event (the
+/// HTTP service dispatches only what command handlers return).
+pub fn restore() -> impl Reducer {
+    |event: &StoredEvent| -> Result<Changeset, Error> {
+        if event.event_type != RESTORE_EVENT {
+            return Ok(Changeset::no_change());
+        }
+        let invalid = |message: &str| Error::InvalidPayload {
+            event_type: RESTORE_EVENT.into(),
+            message: message.into(),
+        };
+        let collection = event
+            .payload
+            .get("collection")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("`collection` must be a string"))?;
+        let key = match event.payload.get("key") {
+            None | Some(Value::Null) => crate::DEFAULT_KEY,
+            Some(Value::String(key)) => key.as_str(),
+            Some(_) => return Err(invalid("`key` must be a string")),
+        };
+        let row = event
+            .payload
+            .get("row")
+            .and_then(Value::as_object)
+            .ok_or_else(|| invalid("`row` must be an object"))?;
+        Ok(Changeset::single(Operation::Create {
+            collection: collection.into(),
+            key: key.into(),
+            row: row.clone(),
+        }))
+    }
+}

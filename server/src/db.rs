@@ -147,6 +147,19 @@ impl DbPool {
         })
     }
 
+    /// The `seq` of the newest read-model snapshot (0 when none).
+    pub(crate) fn last_snapshot_seq<'a>(&'a self) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+        Box::pin(async move {
+            let select = format!("SELECT MAX(seq) FROM {}", crate::SNAPSHOTS_TABLE);
+            let seq: Option<i64> = match self {
+                DbPool::Sqlite(p) => sqlx::query_scalar(&select).fetch_one(p).await?,
+                DbPool::Postgres(p) => sqlx::query_scalar(&select).fetch_one(p).await?,
+                DbPool::MySql(p) => sqlx::query_scalar(&select).fetch_one(p).await?,
+            };
+            Ok(seq.map_or(0, |s| u64::try_from(s).unwrap_or(0)))
+        })
+    }
+
     /// Starts the writer's transaction holding the writers' lock.
     pub(crate) fn begin_write<'a>(&'a self) -> BoxFuture<'a, Result<WriteTx, sqlx::Error>> {
         Box::pin(async move {

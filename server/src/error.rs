@@ -144,6 +144,33 @@ pub enum StoreError {
         /// The other failure, as text.
         reason: String,
     },
+    /// Replaying the log failed: the reducers refuse a stored event (they
+    /// changed since it was committed?).
+    #[error("replaying event {seq} `{event_type}`: {source}")]
+    Replay {
+        /// The event's `seq`.
+        seq: u64,
+        /// Its type.
+        event_type: String,
+        /// The reducer's or the operation's error.
+        source: Box<CoreError>,
+    },
+    /// A point of the log that cannot be resolved (an invalid time), or an unreadable snapshot.
+    #[error("invalid point in time: {reason}")]
+    InvalidPoint {
+        /// Why.
+        reason: String,
+    },
+    /// [`Store::restore`](crate::Store::restore) found nothing to restore.
+    #[error("cannot restore `{id}` of `{collection}`: {reason}")]
+    NotRestorable {
+        /// The collection.
+        collection: String,
+        /// The row's key.
+        id: String,
+        /// Why: it exists, or it never existed.
+        reason: String,
+    },
     /// The store's writer has stopped (the runtime is shutting down).
     #[error("the store is closed")]
     Closed,
@@ -164,6 +191,9 @@ impl StoreError {
             StoreError::UnknownCommand { .. } => "unknown_command",
             StoreError::Database { .. } => "database",
             StoreError::Aborted { .. } => "aborted",
+            StoreError::Replay { .. } => "replay",
+            StoreError::InvalidPoint { .. } => "invalid_point",
+            StoreError::NotRestorable { .. } => "not_restorable",
             StoreError::Closed => "closed",
         }
     }

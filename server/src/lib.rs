@@ -170,6 +170,7 @@ pub mod cli;
 mod command;
 mod db;
 mod error;
+mod history;
 pub mod http;
 mod input;
 mod middleware;
@@ -183,6 +184,7 @@ mod writer;
 pub use command::{CommandHandler, command_fn};
 pub use db::DbPool;
 pub use error::{EventAt, OperationAt, StoreError};
+pub use history::{AsOf, Change, Point};
 pub use input::{MAX_TYPE_CHARS, event_from_json};
 pub use middleware::{Context, Middleware, Next};
 pub use read::{Direction, EventQuery, FindOptions};
@@ -192,5 +194,7 @@ pub use subscribe::{Subscription, SubscriptionItem};
 
 /// The store's event log table.
 pub const EVENTS_TABLE: &str = "flux_events";
+/// The read-model snapshots of [`Store::as_of`] (`seq`, `state` as JSON text).
+pub const SNAPSHOTS_TABLE: &str = "flux_snapshots";
 /// The writers' lock table (MySQL/MariaDB).
 pub const LOCK_TABLE: &str = "flux_store_lock";

@@ -8,7 +8,12 @@ use std::collections::BTreeMap;
 use flux_capacitor::{CollectionSchema, FieldType, Schema};
 
 /// Tables of the store itself, never part of the user's schema.
-pub(crate) const STORE_TABLES: &[&str] = &[crate::EVENTS_TABLE, crate::LOCK_TABLE, "_sqlx_migrations"];
+pub(crate) const STORE_TABLES: &[&str] = &[
+    crate::EVENTS_TABLE,
+    crate::LOCK_TABLE,
+    crate::SNAPSHOTS_TABLE,
+    "_sqlx_migrations",
+];
 
 /// One column of a read-model table.
 #[derive(Debug, Clone, PartialEq)]

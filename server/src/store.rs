@@ -1,7 +1,7 @@
 //! [`Store`]: dispatch, subscribe, read.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,9 @@ pub struct Config {
     pub poll_interval: Option<Duration>,
     /// Events read per query when a subscription replays the log (default 500).
     pub replay_page: usize,
+    /// Take a read-model snapshot in the background every this many events,
+    /// to make [`Store::as_of`] fast (default 1000; `None`: only on demand).
+    pub snapshot_every: Option<u64>,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             queue: 4096,
             poll_interval: Some(Duration::from_secs(1)),
             replay_page: 500,
+            snapshot_every: Some(1000),
         }
     }
 }
@@ -59,15 +63,28 @@ impl Default for Config {
 /// What the writer task shares with the store handles.
 pub(crate) struct Shared {
     pub pool: DbPool,
-    pub reducer: Arc<dyn Reducer>,
+    reducer: RwLock<Arc<dyn Reducer>>,
     pub config: Config,
     pub live: broadcast::Sender<Arc<[StoredEvent]>>,
     /// The last `seq` published to the live feed.
     pub head: AtomicU64,
+    /// The `seq` of the newest read-model snapshot.
+    pub snapshot_seq: AtomicU64,
+    /// Whether a background snapshot is being taken.
+    pub snapshotting: AtomicBool,
     schema: RwLock<Arc<DbSchema>>,
 }
 
 impl Shared {
+    /// The reducers in use (replaced by [`Store::rebuild`]).
+    pub fn reducer(&self) -> Arc<dyn Reducer> {
+        self.reducer.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_reducer(&self, reducer: Arc<dyn Reducer>) {
+        *self.reducer.write().unwrap_or_else(|e| e.into_inner()) = reducer;
+    }
+
     pub fn schema(&self) -> Arc<DbSchema> {
         self.schema.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -145,13 +162,16 @@ impl StoreBuilder {
         pool.migrate().await?;
         let schema = pool.introspect().await?;
         let head = pool.last_seq().await?;
+        let snapshot_seq = pool.last_snapshot_seq().await?;
         let (live, _) = broadcast::channel(self.config.subscriber_buffer.max(1));
         let shared = Arc::new(Shared {
             pool,
-            reducer: self.reducer,
+            reducer: RwLock::new(self.reducer),
             config: self.config,
             live,
             head: AtomicU64::new(head),
+            snapshot_seq: AtomicU64::new(snapshot_seq),
+            snapshotting: AtomicBool::new(false),
             schema: RwLock::new(Arc::new(schema)),
         });
         let (requests, receiver) = mpsc::channel(shared.config.queue.max(1));
@@ -181,6 +201,10 @@ impl Store {
     /// Shorthand for `Store::builder(reducer).connect(url)`.
     pub async fn connect(url: &str, reducer: impl Reducer + 'static) -> Result<Store, StoreError> {
         Store::builder(reducer).connect(url).await
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 
     /// The database pool, to query the read model with sqlx directly.

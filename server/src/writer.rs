@@ -86,6 +86,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
                     if let Some(last) = events.last() {
                         shared.head.fetch_max(last.seq, Ordering::SeqCst);
                         let _ = shared.live.send(Arc::from(events.as_slice()));
+                        crate::history::after_commit(&shared);
                     }
                 }
                 Err(err) => tracing::debug!(kind = err.kind(), error = %err, "rolled back"),
@@ -238,6 +239,7 @@ async fn apply(
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let mut out = Vec::with_capacity(batch.len());
     let mut time = last_time;
+    let reducer = shared.reducer();
     for index in 0..batch.len() {
         let stored = match batch {
             Batch::New(events) => {
@@ -272,7 +274,7 @@ async fn apply(
             index,
             event_type: stored.event_type.clone(),
         };
-        let reduced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.reducer.reduce(&stored)))
+        let reduced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reducer.reduce(&stored)))
             .unwrap_or_else(|panic| {
                 let message = panic
                     .downcast_ref::<&str>()

@@ -62,11 +62,15 @@ impl ApiError {
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", self.to_string()),
             ApiError::Store(err) => {
                 let status = match err {
-                    StoreError::Database { .. } | StoreError::Aborted { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+                    StoreError::Database { .. } | StoreError::Aborted { .. } | StoreError::Replay { .. } => {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
+                    StoreError::NotRestorable { .. } => StatusCode::CONFLICT,
                     StoreError::Closed => StatusCode::SERVICE_UNAVAILABLE,
                     StoreError::UnknownCommand { .. }
                     | StoreError::InvalidEvent { .. }
                     | StoreError::InvalidOrder { .. }
+                    | StoreError::InvalidPoint { .. }
                     | StoreError::Query { .. } => StatusCode::BAD_REQUEST,
                     StoreError::EventTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                     _ if err.kind() == "duplicate_key" => StatusCode::CONFLICT,

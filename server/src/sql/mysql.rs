@@ -27,6 +27,7 @@ pub(crate) const MIGRATION: &[&str] = &[
     ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
     "CREATE TABLE IF NOT EXISTS flux_store_lock (id INT NOT NULL PRIMARY KEY) ENGINE = InnoDB",
     "INSERT IGNORE INTO flux_store_lock (id) VALUES (1)",
+    "CREATE TABLE IF NOT EXISTS flux_snapshots (seq BIGINT NOT NULL PRIMARY KEY, state LONGTEXT NOT NULL) ENGINE = InnoDB",
 ];
 
 pub(crate) async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::Error> {

@@ -27,6 +27,7 @@ pub(crate) const MIGRATION: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
     "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
+    "CREATE TABLE IF NOT EXISTS flux_snapshots (seq BIGINT PRIMARY KEY, state TEXT NOT NULL)",
 ];
 
 pub(crate) async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {

@@ -23,6 +23,7 @@ pub(crate) const MIGRATION: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
     "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
+    "CREATE TABLE IF NOT EXISTS flux_snapshots (seq INTEGER PRIMARY KEY NOT NULL, state TEXT NOT NULL)",
 ];
 
 pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {

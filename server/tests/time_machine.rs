@@ -1,0 +1,267 @@
+//! As of, history and restore on every backend.
+
+mod support;
+
+use flux_capacitor::testing::conformance;
+use flux_capacitor::{
+    Event, Key, MemoryDatabase, RESTORE_EVENT, Schema, StoredEvent, aggregate_reducers, boxed, restore,
+};
+use flux_capacitor_server::{Config, Context, FindOptions, Point, Store, StoreError};
+use serde_json::{Value, json};
+use support::{TestDb, count, for_each_backend, test_config};
+
+fn tracker_schema() -> Schema {
+    serde_json::from_value(json!({
+        "issues": { "fields": { "author": "text", "closed": "boolean", "id": "text", "priority": "integer", "title": "text" } },
+        "users": { "key": "handle", "fields": { "handle": "text", "name": "text" } }
+    }))
+    .unwrap()
+}
+
+async fn store(db: &TestDb, snapshot_every: Option<u64>) -> Store {
+    let pool = db.pool().await;
+    db.create_tables(&pool, &tracker_schema()).await;
+    Store::builder(aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]))
+        .config(Config {
+            snapshot_every,
+            ..test_config()
+        })
+        .open(pool)
+        .await
+        .expect("open store")
+}
+
+/// A deterministic stream of tracker events over few ids and users, so that
+/// events collide (duplicates are refused and never reach the log).
+fn random_events(count: usize, mut seed: u64) -> Vec<Event> {
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    (0..count)
+        .map(|_| {
+            let id = format!("i{}", next(12));
+            let user = ["mary", "tony", "george"][next(3) as usize];
+            match next(8) {
+                0 | 1 => Event::new(
+                    "addIssue",
+                    json!({ "id": id, "title": format!("t{}", next(100)), "author": user, "priority": next(5) }),
+                ),
+                2 => Event::new("renameIssue", json!({ "id": id, "title": format!("r{}", next(100)) })),
+                3 => Event::new("closeIssue", json!({ "id": id })),
+                4 => Event::new("removeIssue", json!({ "id": id })),
+                5 => Event::new("closeAllBy", json!({ "author": user })),
+                6 => Event::new("addUser", json!({ "handle": user, "name": user.to_uppercase() })),
+                _ => Event::new(
+                    if next(2) == 0 { "purgeClosed" } else { "removeUser" },
+                    json!({ "handle": user }),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Dispatches `events` one at a time; answers the log.
+async fn dispatch_each(store: &Store, events: Vec<Event>) -> Vec<StoredEvent> {
+    for event in events {
+        let _ = store.dispatch(event).await; // refused events are part of the test
+    }
+    store
+        .events(flux_capacitor_server::EventQuery::after(0, 100_000))
+        .await
+        .unwrap()
+}
+
+/// The state after each prefix of the log, replayed from scratch.
+fn expected_states(store: &Store, log: &[StoredEvent]) -> Vec<Value> {
+    let reducer = aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]);
+    let mut db = MemoryDatabase::with_schema(store.schema());
+    let mut states = vec![db.snapshot()];
+    for event in log {
+        db.dispatch(&reducer, event).expect("the log replays");
+        states.push(db.snapshot());
+    }
+    states
+}
+
+async fn check_every_seq(store: &Store, states: &[Value]) {
+    for (seq, expected) in states.iter().enumerate() {
+        let as_of = store.as_of(seq as u64).await.unwrap();
+        assert_eq!(as_of.seq, seq as u64);
+        assert_eq!(&as_of.db.snapshot(), expected, "as_of({seq})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_every_seq_equals_a_replay_of_the_prefix() {
+    for_each_backend(|db| async move {
+        // Without snapshots.
+        let plain = store(&db, None).await;
+        let log = dispatch_each(&plain, random_events(300, 0x5eed)).await;
+        assert!(log.len() > 150, "most events commit ({})", log.len());
+        let states = expected_states(&plain, &log);
+        check_every_seq(&plain, &states).await;
+        assert_eq!(count(plain.pool(), "flux_snapshots").await, 0);
+        assert_eq!(
+            plain.snapshot().await.unwrap(),
+            states[log.len()],
+            "the live tables are the replayed log"
+        );
+
+        // With snapshots: taken in the background every 37 events, and one on demand.
+        let snapshotting = Store::builder(aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]))
+            .config(Config {
+                snapshot_every: Some(37),
+                ..test_config()
+            })
+            .open(plain.pool().clone())
+            .await
+            .unwrap();
+        let more = dispatch_each(&snapshotting, random_events(200, 0xfeed)).await;
+        assert_eq!(snapshotting.take_snapshot().await.unwrap(), more.len() as u64);
+        let snapshots = count(plain.pool(), "flux_snapshots").await;
+        assert!(snapshots >= 3, "snapshots were taken ({snapshots})");
+        let states = expected_states(&snapshotting, &more);
+        check_every_seq(&snapshotting, &states).await;
+        assert_eq!(
+            snapshotting.as_of(u64::MAX).await.unwrap().seq,
+            more.len() as u64,
+            "after the head is the head"
+        );
+
+        // By time: the last event at or before it.
+        for probe in [0, 1, more.len() / 2, more.len() - 1] {
+            let time = more[probe].timestamp.clone();
+            let last = more
+                .iter()
+                .filter(|e| e.timestamp <= time)
+                .map(|e| e.seq)
+                .max()
+                .unwrap();
+            let as_of = snapshotting.as_of(Point::Time(time.clone())).await.unwrap();
+            assert_eq!(as_of.seq, last, "as of {time}");
+            assert_eq!(as_of.db.snapshot(), states[last as usize]);
+        }
+        let before = snapshotting
+            .as_of(Point::Time("2000-01-01T00:00:00Z".into()))
+            .await
+            .unwrap();
+        assert_eq!((before.seq, before.db.snapshot()), (0, json!({})));
+        let bad = snapshotting.as_of(Point::Time("yesterday".into())).await.unwrap_err();
+        assert!(matches!(bad, StoreError::InvalidPoint { .. }), "{bad}");
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_and_restore_bring_back_the_exact_last_state() {
+    for_each_backend(|db| async move {
+        let store = store(&db, Some(2)).await;
+        let as_user = |user: &str, event: Event| event.with_meta(json!({ "user": user }));
+        store
+            .dispatch(as_user(
+                "mary",
+                Event::new(
+                    "addIssue",
+                    json!({ "id": "1", "title": "Leaks", "author": "mary", "priority": 3 }),
+                ),
+            ))
+            .await
+            .unwrap();
+        store
+            .dispatch(as_user(
+                "tony",
+                Event::new("addIssue", json!({ "id": "2", "title": "Other", "author": "tony" })),
+            ))
+            .await
+            .unwrap();
+        store
+            .dispatch(as_user(
+                "tony",
+                Event::new("renameIssue", json!({ "id": "1", "title": "Leaks badly" })),
+            ))
+            .await
+            .unwrap();
+        store
+            .dispatch(as_user("george", Event::new("closeAllBy", json!({ "author": "mary" }))))
+            .await
+            .unwrap();
+        store
+            .dispatch(as_user("mary", Event::new("purgeClosed", json!({}))))
+            .await
+            .unwrap();
+
+        let history = store.history("issues", "1").await.unwrap();
+        let summary: Vec<(u64, String, Value)> = history
+            .iter()
+            .map(|c| {
+                (
+                    c.event.seq,
+                    c.event.meta.clone().unwrap()["user"].as_str().unwrap().to_owned(),
+                    json!([c.before, c.after]),
+                )
+            })
+            .collect();
+        let v1 = json!({ "id": "1", "title": "Leaks", "author": "mary", "priority": 3, "closed": false });
+        let v2 = json!({ "id": "1", "title": "Leaks badly", "author": "mary", "priority": 3, "closed": false });
+        let v3 = json!({ "id": "1", "title": "Leaks badly", "author": "mary", "priority": 3, "closed": true });
+        assert_eq!(
+            summary,
+            vec![
+                (1, "mary".into(), json!([null, v1])),
+                (3, "tony".into(), json!([v1, v2])),
+                (4, "george".into(), json!([v2, v3])),
+                (5, "mary".into(), json!([v3, null])),
+            ]
+        );
+        assert!(store.find_by_id("issues", "1").await.unwrap().is_none());
+
+        let restored = store.restore("issues", "1", &Context::user("mary")).await.unwrap();
+        assert_eq!((restored.seq, restored.event_type.as_str()), (6, RESTORE_EVENT));
+        assert_eq!(
+            store.find_by_id("issues", "1").await.unwrap().map(Value::Object),
+            Some(v3.clone())
+        );
+        let log = store.events(Default::default()).await.unwrap();
+        assert_eq!(
+            log.last().unwrap().payload["row"],
+            v3,
+            "the restore is an ordinary logged event"
+        );
+        assert_eq!(store.history("issues", "1").await.unwrap().len(), 5);
+
+        let exists = store.restore("issues", "1", &Context::default()).await.unwrap_err();
+        assert!(
+            matches!(exists, StoreError::NotRestorable { ref reason, .. } if reason == "it exists"),
+            "{exists}"
+        );
+        let never = store
+            .restore("issues", Key::from("nope"), &Context::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(never, StoreError::NotRestorable { ref reason, .. } if reason == "it never existed"),
+            "{never}"
+        );
+        assert_eq!(
+            store.events(Default::default()).await.unwrap().len(),
+            6,
+            "refused restores write nothing"
+        );
+
+        // The rows as of before the purge, through the read API.
+        let then = store.as_of(4).await.unwrap();
+        let open = then
+            .find_all(
+                "issues",
+                &FindOptions::filter(flux_capacitor::Filter::eq("closed", true)),
+            )
+            .unwrap();
+        assert_eq!(Value::Object(open[0].clone()), v3);
+        db.drop_db().await;
+    })
+    .await;
+}
