@@ -105,7 +105,7 @@ impl AsOf {
 }
 
 /// One event's effect on one row: see [`Store::history`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Change {
     /// The event (who: `meta`, when: `timestamp`).
     pub event: StoredEvent,
@@ -346,6 +346,14 @@ impl Store {
         id: impl Into<Key>,
         ctx: &Context,
     ) -> Result<StoredEvent, StoreError> {
+        let event = self.restore_event(collection, id).await?;
+        let mut stored = self.dispatch_all_with(vec![event], ctx).await?;
+        stored.pop().ok_or(StoreError::Closed)
+    }
+
+    /// The [`RESTORE_EVENT`] that [`Store::restore`] dispatches, without
+    /// dispatching it (to authorize or stamp it first, as the HTTP service does).
+    pub async fn restore_event(&self, collection: &str, id: impl Into<Key>) -> Result<Event, StoreError> {
         let id = id.into();
         let not = |reason: &str| StoreError::NotRestorable {
             collection: collection.into(),
@@ -360,9 +368,6 @@ impl Store {
         let row = last.before.clone().ok_or_else(|| not("it never existed"))?;
         let key = self.shared().schema().tables.get(collection).map(|t| t.key.clone());
         let payload = json!({ "collection": collection, "key": key, "row": row });
-        let mut stored = self
-            .dispatch_all_with(vec![Event::new(RESTORE_EVENT, payload)], ctx)
-            .await?;
-        stored.pop().ok_or(StoreError::Closed)
+        Ok(Event::new(RESTORE_EVENT, payload))
     }
 }

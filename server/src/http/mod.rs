@@ -6,6 +6,9 @@
 //! | `POST /dispatch/{command}` | runs command handler `command` on the JSON body, dispatches its events in one transaction, answers the stored events (`id`, `seq`, `timestamp` added) |
 //! | `GET /collections/{name}` | rows, in key order; `limit` (default and maximum [`HttpConfig::max_page`]), `offset`, `order=field,-other` (`-` descending; the key breaks ties), and `field=value` equality filters typed by the column (`done=true`, `priority=2`) |
 //! | `GET /collections/{name}/{id}` | one row, or 404 |
+//! | `GET /collections/{name}?as_of=` | the rows as they were right after a `seq` (a number) or an RFC 3339 time ([`Store::as_of`]); the other parameters apply as above |
+//! | `GET /collections/{name}/{id}/history` | every event that changed the row: `[{ "event", "before", "after" }]` ([`Store::history`]) |
+//! | `POST /collections/{name}/{id}/restore` | brings a destroyed row back with a logged `flux/restore` event ([`Store::restore`]); answers the stored event; 409 when it exists or never existed |
 //! | `GET /events?after=&limit=&type=` | the log after `seq` `after` (default 0), at most `limit` (default and maximum [`HttpConfig::max_page`]) events, optionally only of the given `type`s (repeatable) |
 //! | `GET /events/live?after=&type=&token=` (WebSocket) | committed batches as they commit, each a text message holding a JSON array of stored events; with `after`, first every stored event after that `seq`: a client that reconnects with its last `seq` misses nothing and sees nothing twice |
 //!
@@ -156,6 +159,8 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
         .route("/dispatch/{command}", post(routes::dispatch))
         .route("/collections/{name}", get(routes::find_all))
         .route("/collections/{name}/{id}", get(routes::find_by_id))
+        .route("/collections/{name}/{id}/history", get(routes::history))
+        .route("/collections/{name}/{id}/restore", post(routes::restore))
         .route("/events", get(routes::events))
         .route("/events/live", get(live::live))
         .layer(DefaultBodyLimit::max(body_limit))

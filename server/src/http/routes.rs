@@ -9,7 +9,7 @@ use flux_capacitor::{CollectionSchema, Event, FieldType, Filter, Key, Row, Store
 use serde_json::{Map, Value};
 
 use super::{ApiError, AppState};
-use crate::{Context, Direction, EventQuery, FindOptions};
+use crate::{Change, Context, Direction, EventQuery, FindOptions, Point};
 
 type Params = Query<Vec<(String, String)>>;
 
@@ -126,8 +126,15 @@ pub(crate) async fn find_all(
         ..FindOptions::default()
     };
     let mut filters = Vec::new();
+    let mut as_of = None;
     for (param, raw) in &params {
         match param.as_str() {
+            "as_of" => {
+                as_of = Some(match raw.parse::<u64>() {
+                    Ok(seq) => Point::Seq(seq),
+                    Err(_) => Point::Time(raw.clone()),
+                })
+            }
             "limit" => options.limit = Some(number::<u64>(param, raw)?.min(app.config.max_page)),
             "offset" => options.offset = number(param, raw)?,
             "order" => {
@@ -150,7 +157,10 @@ pub(crate) async fn find_all(
     if !filters.is_empty() {
         options.filter = Some(Filter::and(filters));
     }
-    Ok(Json(app.store.find_all(&name, options).await?))
+    match as_of {
+        Some(point) => Ok(Json(app.store.as_of(point).await?.find_all(&name, &options)?)),
+        None => Ok(Json(app.store.find_all(&name, options).await?)),
+    }
 }
 
 /// `GET /collections/{name}/{id}`.
@@ -161,19 +171,60 @@ pub(crate) async fn find_by_id(
 ) -> Result<Json<Row>, ApiError> {
     let ctx = app.context(&headers, None).await?;
     let schema = readable(&app, &ctx, &name).await?;
-    let key = match schema.fields.get(&schema.key) {
-        Some(FieldType::Integer) => match id.parse::<i64>() {
-            Ok(n) => Key::from(n),
-            // An integer key never equals a non-integer id.
-            Err(_) => return Err(ApiError::NotFound(format!("no row `{id}` in `{name}`"))),
-        },
-        _ => Key::from(id.as_str()),
-    };
+    let key = key_of(&schema, &name, &id)?;
     app.store
         .find_by_id(&name, key)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no row `{id}` in `{name}`")))
+}
+
+/// The key of `id` in a collection, or 404 when it cannot be one.
+fn key_of(schema: &CollectionSchema, name: &str, id: &str) -> Result<Key, ApiError> {
+    match schema.fields.get(&schema.key) {
+        Some(FieldType::Integer) => id
+            .parse::<i64>()
+            .map(Key::from)
+            // An integer key never equals a non-integer id.
+            .map_err(|_| ApiError::NotFound(format!("no row `{id}` in `{name}`"))),
+        _ => Ok(Key::from(id)),
+    }
+}
+
+/// `GET /collections/{name}/{id}/history`.
+pub(crate) async fn history(
+    State(app): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Change>>, ApiError> {
+    let ctx = app.context(&headers, None).await?;
+    let schema = readable(&app, &ctx, &name).await?;
+    let key = key_of(&schema, &name, &id)?;
+    let mut changes = app.store.history(&name, key).await?;
+    changes.retain(|c| app.config.access.may_receive(&ctx, &c.event));
+    Ok(Json(changes))
+}
+
+/// `POST /collections/{name}/{id}/restore`.
+pub(crate) async fn restore(
+    State(app): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<StoredEvent>, ApiError> {
+    let ctx = app.context(&headers, None).await?;
+    let schema = readable(&app, &ctx, &name).await?;
+    let key = key_of(&schema, &name, &id)?;
+    if !app.config.access.may_dispatch(&ctx, flux_capacitor::RESTORE_EVENT) {
+        return Err(ApiError::Forbidden(format!(
+            "may not dispatch events of type `{}`",
+            flux_capacitor::RESTORE_EVENT
+        )));
+    }
+    let mut event = app.store.restore_event(&name, key).await?;
+    stamp(&mut event, &ctx);
+    tracing::info!(collection = name, id, user = ctx.user.as_deref(), "restore");
+    let mut stored = app.store.dispatch_all_with(vec![event], &ctx).await?;
+    stored.pop().map(Json).ok_or(ApiError::Store(crate::StoreError::Closed))
 }
 
 /// `after`, `limit` and `type`s of `/events` and `/events/live`.

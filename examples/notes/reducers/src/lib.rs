@@ -16,7 +16,9 @@ extern crate alloc;
 
 use alloc::string::String;
 
-use flux_capacitor::{Changeset, Collection, Combined, Error, StoredEvent, combine_reducers};
+use flux_capacitor::{
+    Aggregate, Changeset, Collection, Error, StoredEvent, aggregate_reducers, boxed, combine_reducers,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -97,7 +99,11 @@ pub fn notes(notes: &Collection<Note>, event: &StoredEvent) -> Result<Changeset,
     })
 }
 
-/// The root reducer of the notes app.
-pub fn root() -> Combined {
-    combine_reducers().collection(NOTES, notes)
+/// The root reducer of the notes app: the notes, and `flux/restore` (so a
+/// removed note can be brought back with an ordinary, logged event).
+pub fn root() -> Aggregate {
+    aggregate_reducers([
+        boxed(flux_capacitor::restore()),
+        boxed(combine_reducers().collection(NOTES, notes)),
+    ])
 }
