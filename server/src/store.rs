@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     pub snapshot_seq: AtomicU64,
     /// Whether a background snapshot is being taken.
     pub snapshotting: AtomicBool,
+    /// Held by the writer around each group, and by a rebuild's switch to pause writes.
+    pub write_gate: tokio::sync::Mutex<()>,
     schema: RwLock<Arc<DbSchema>>,
 }
 
@@ -172,6 +174,7 @@ impl StoreBuilder {
             head: AtomicU64::new(head),
             snapshot_seq: AtomicU64::new(snapshot_seq),
             snapshotting: AtomicBool::new(false),
+            write_gate: tokio::sync::Mutex::new(()),
             schema: RwLock::new(Arc::new(schema)),
         });
         let (requests, receiver) = mpsc::channel(shared.config.queue.max(1));

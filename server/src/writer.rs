@@ -72,7 +72,9 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
             }
         }
         let started = Instant::now();
+        let gate = shared.write_gate.lock().await;
         let results = write_group(&shared, &group).await;
+        drop(gate);
         for (request, result) in group.into_iter().zip(results) {
             let _enter = request.span.enter();
             match &result {

@@ -1,0 +1,311 @@
+//! Replay instead of migrations: [`Store::rebuild`] fills fresh tables from
+//! the log with new reducers while the store keeps taking dispatches, then
+//! switches atomically.
+//!
+//! 1. **Check**: every target table exists (the user's new migrations made
+//!    it, with the new schema) and is empty; the retired names are free.
+//! 2. **Replay** the log, page by page (one transaction each), through the
+//!    new reducers, each operation on collection `c` redirected to its target
+//!    table. Dispatches go on meanwhile, with the old reducers, into the live
+//!    tables; they wait at most one page for the writers' lock.
+//! 3. **Catch up** with the events committed meanwhile, until a page comes back empty.
+//! 4. **Switch**, with writes paused (this store's writer waits, and the
+//!    writers' lock holds other processes' writers): replay the last events,
+//!    rename each live table `c` to `c_before_<seq>` and each target to `c`,
+//!    delete the read-model snapshots (they belong to the old reducers), and
+//!    commit; then the store dispatches with the new reducers. The pause
+//!    lasts one catch-up page plus the renames.
+//!
+//! A failure at any step before the switch's commit leaves the live tables,
+//! the log and the reducers as they were (the target tables may hold a
+//! partial replay: drop or empty them before trying again). The retired
+//! tables are kept until you drop them.
+//!
+//! Other processes writing to the same database must run the new reducers
+//! after the switch (restart them). On MySQL/MariaDB `RENAME TABLE` commits
+//! by itself, so the switch commits the catch-up first and renames right
+//! after: stop other processes' writers during a rebuild there.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use flux_capacitor::{Error as CoreError, Operation, Reducer, StoredEvent};
+
+use crate::db::WriteTx;
+use crate::sql::{Dialect, compile_operation};
+use crate::store::Shared;
+use crate::{DbPool, EventQuery, FindOptions, SNAPSHOTS_TABLE, Store, StoreError};
+
+/// How far a rebuild has come, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildProgress {
+    /// Events replayed so far.
+    pub replayed: u64,
+    /// The log's head when last looked at.
+    pub head: u64,
+}
+
+/// What a finished rebuild did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// Events replayed (the whole log at the switch).
+    pub replayed: u64,
+    /// The old live tables, renamed (drop them when no longer needed).
+    pub retired: Vec<String>,
+    /// How long writes were paused for the switch.
+    pub paused: Duration,
+}
+
+/// Points `operation` at `collection`.
+fn retarget(operation: &Operation, collection: &str) -> Operation {
+    let mut out = operation.clone();
+    match &mut out {
+        Operation::Create { collection: c, .. }
+        | Operation::UpdateById { collection: c, .. }
+        | Operation::DestroyById { collection: c, .. }
+        | Operation::UpdateWhere { collection: c, .. }
+        | Operation::DestroyWhere { collection: c, .. } => *c = collection.to_owned(),
+    }
+    out
+}
+
+struct Plan<'a> {
+    shared: &'a Shared,
+    reducer: &'a dyn Reducer,
+    /// (collection of the new reducers, table filled during the rebuild).
+    tables: &'a [(String, String)],
+}
+
+impl Plan<'_> {
+    fn fail(event: &StoredEvent, source: CoreError) -> StoreError {
+        StoreError::Replay {
+            seq: event.seq,
+            event_type: event.event_type.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Applies the new reducers' changeset of `event` to the target tables.
+    async fn apply(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), StoreError> {
+        let reduced = std::panic::catch_unwind(AssertUnwindSafe(|| self.reducer.reduce(event)))
+            .unwrap_or_else(|_| {
+                Err(CoreError::Rejected {
+                    event_type: event.event_type.clone(),
+                    message: "reducer panicked".into(),
+                })
+            })
+            .map_err(|e| Self::fail(event, e))?;
+        let schema = self.shared.schema();
+        for operation in reduced.operations() {
+            let target = self
+                .tables
+                .iter()
+                .find(|(live, _)| live == operation.collection())
+                .map(|(_, target)| target.as_str())
+                .ok_or_else(|| {
+                    Self::fail(
+                        event,
+                        CoreError::UnknownCollection {
+                            collection: operation.collection().into(),
+                        },
+                    )
+                })?;
+            let operation = retarget(operation, target);
+            operation
+                .validate(Some(&schema.schema))
+                .map_err(|e| Self::fail(event, e))?;
+            let table = &schema.tables[target];
+            if let Some(statement) = compile_operation(self.shared.pool.dialect(), table, &operation) {
+                tx.execute(&statement).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replays one page of events after `after` in `tx`; answers the last `seq` (or `after`).
+    async fn page(&self, tx: &mut WriteTx, after: u64, events: &[StoredEvent]) -> Result<u64, StoreError> {
+        let mut last = after;
+        for event in events {
+            self.apply(tx, event).await?;
+            last = event.seq;
+        }
+        Ok(last)
+    }
+}
+
+fn rename_sql(dialect: Dialect, renames: &[(String, String)]) -> Vec<String> {
+    match dialect {
+        Dialect::MySql => vec![format!(
+            "RENAME TABLE {}",
+            renames
+                .iter()
+                .map(|(from, to)| format!("{} TO {}", dialect.quote(from), dialect.quote(to)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )],
+        _ => renames
+            .iter()
+            .map(|(from, to)| format!("ALTER TABLE {} RENAME TO {}", dialect.quote(from), dialect.quote(to)))
+            .collect(),
+    }
+}
+
+impl Store {
+    /// Rebuilds the read model with `reducer` from the whole log, into the
+    /// tables `tables` names — `(collection, new table)` pairs covering every
+    /// collection the new reducers write — then switches: each `new table`
+    /// becomes `collection`, the old one `collection_before_<seq>`. See the
+    /// [module docs](crate::rebuild) for the steps, the pause and failures.
+    /// `progress` is called after every page.
+    pub async fn rebuild(
+        &self,
+        reducer: impl Reducer + 'static,
+        tables: &[(&str, &str)],
+        mut progress: impl FnMut(RebuildProgress),
+    ) -> Result<RebuildReport, StoreError> {
+        let shared = self.shared().clone();
+        let reducer: Arc<dyn Reducer> = Arc::new(reducer);
+        let tables: Vec<(String, String)> = tables.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
+        let schema = self.refresh_schema().await?;
+        let invalid = |reason: String| StoreError::rejected(None, format!("rebuild: {reason}"));
+        for (collection, target) in &tables {
+            if !schema.collections.contains_key(target) {
+                return Err(invalid(format!(
+                    "no table `{target}` (create it with your new migrations first)"
+                )));
+            }
+            if !self
+                .find_all(
+                    target,
+                    FindOptions {
+                        limit: Some(1),
+                        ..FindOptions::all()
+                    },
+                )
+                .await?
+                .is_empty()
+            {
+                return Err(invalid(format!("table `{target}` is not empty")));
+            }
+            if tables.iter().filter(|(c, _)| c == collection).count() > 1 {
+                return Err(invalid(format!("collection `{collection}` is mapped twice")));
+            }
+        }
+        let plan = Plan {
+            shared: &shared,
+            reducer: &*reducer,
+            tables: &tables,
+        };
+        let page_size = shared.config.replay_page.max(1) as u64 * 2;
+        let started = Instant::now();
+        tracing::info!(tables = ?tables, "rebuild: replaying the log");
+
+        // 2 + 3: replay and catch up, one transaction per page.
+        let mut done = 0;
+        loop {
+            let events = shared.pool.fetch_events(&EventQuery::after(done, page_size)).await?;
+            if events.is_empty() {
+                break;
+            }
+            let mut tx = shared.pool.begin_write().await?;
+            match plan.page(&mut tx, done, &events).await {
+                Ok(last) => {
+                    tx.commit().await?;
+                    done = last;
+                }
+                Err(err) => {
+                    let _ = tx.rollback().await;
+                    tracing::warn!(error = %err, "rebuild failed; the live tables are untouched");
+                    return Err(err);
+                }
+            }
+            progress(RebuildProgress {
+                replayed: done,
+                head: shared.head.load(Ordering::SeqCst).max(done),
+            });
+        }
+
+        // 4: the switch, with this store's writer paused and the writers' lock held.
+        let gate = shared.write_gate.lock().await;
+        let pause = Instant::now();
+        let mut tx = shared.pool.begin_write().await?;
+        let switched: Result<(u64, Vec<(String, String)>), StoreError> = async {
+            loop {
+                let events = shared.pool.fetch_events(&EventQuery::after(done, page_size)).await?;
+                if events.is_empty() {
+                    break;
+                }
+                done = plan.page(&mut tx, done, &events).await?;
+            }
+            let mut renames = Vec::new();
+            let mut retired = Vec::new();
+            for (collection, target) in &tables {
+                if schema.collections.contains_key(collection) {
+                    let old = format!("{collection}_before_{done}");
+                    if schema.collections.contains_key(&old) {
+                        return Err(invalid(format!("table `{old}` exists already")));
+                    }
+                    retired.push((collection.clone(), old));
+                }
+                renames.push((target.clone(), collection.clone()));
+            }
+            let mut all = retired.clone();
+            all.extend(renames);
+            tx.raw(&format!("DELETE FROM {SNAPSHOTS_TABLE}")).await?;
+            Ok((done, all))
+        }
+        .await;
+        let (done, renames) = match switched {
+            Ok(ok) => ok,
+            Err(err) => {
+                let _ = tx.rollback().await;
+                return Err(err);
+            }
+        };
+        let statements = rename_sql(shared.pool.dialect(), &renames);
+        if matches!(shared.pool, DbPool::MySql(_)) {
+            tx.commit().await?;
+            let mut tx = shared.pool.begin_write().await?;
+            for statement in &statements {
+                tx.raw(statement).await?;
+            }
+            tx.commit().await?;
+        } else {
+            for statement in &statements {
+                if let Err(err) = tx.raw(statement).await {
+                    let _ = tx.rollback().await;
+                    return Err(err.into());
+                }
+            }
+            tx.commit().await?;
+        }
+        shared.set_reducer(reducer);
+        shared.snapshot_seq.store(0, Ordering::SeqCst);
+        self.refresh_schema().await?;
+        let paused = pause.elapsed();
+        drop(gate);
+        let retired: Vec<String> = renames
+            .iter()
+            .filter(|(from, _)| tables.iter().any(|(c, _)| c == from))
+            .map(|(_, to)| to.clone())
+            .collect();
+        tracing::info!(
+            replayed = done,
+            ?retired,
+            paused_ms = paused.as_secs_f64() * 1000.0,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "rebuild: switched"
+        );
+        progress(RebuildProgress {
+            replayed: done,
+            head: done,
+        });
+        Ok(RebuildReport {
+            replayed: done,
+            retired,
+            paused,
+        })
+    }
+}

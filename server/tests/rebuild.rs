@@ -1,0 +1,216 @@
+//! Replay instead of migrations: rebuild under load, and a failing rebuild.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use flux_capacitor::testing::conformance;
+use flux_capacitor::{
+    Aggregate, Error, Event, MemoryDatabase, Schema, StoredEvent, aggregate_reducers, boxed, event_log,
+};
+use flux_capacitor_server::{EventQuery, Store, StoreError};
+use serde_json::{Value, json};
+use support::{TestDb, for_each_backend, test_config};
+
+fn tables(suffix: &str, with_audit: bool) -> Schema {
+    let mut schema = json!({
+        format!("issues{suffix}"): { "fields": { "author": "text", "closed": "boolean", "id": "text", "priority": "integer", "title": "text" } },
+        format!("users{suffix}"): { "key": "handle", "fields": { "handle": "text", "name": "text" } },
+    });
+    if with_audit {
+        schema[format!("audit{suffix}")] = json!({ "key": "seq", "fields": {
+            "seq": "integer", "id": "text", "timestamp": "text", "type": "text", "payload": "json", "meta": "json", "error": "boolean"
+        }});
+    }
+    serde_json::from_value(schema).unwrap()
+}
+
+/// The new reducers: the tracker as before, plus an `audit` table of every event.
+fn v2() -> Aggregate {
+    aggregate_reducers([boxed(conformance::reducer()), boxed(event_log("audit"))])
+}
+
+fn issue(i: usize) -> Event {
+    Event::new(
+        "addIssue",
+        json!({ "id": format!("{i:04}"), "title": format!("t{i}"), "author": "mary", "priority": i % 5 }),
+    )
+}
+
+/// The live tables' contents, for every table of `names`.
+async fn contents(store: &Store, names: &[&str]) -> Value {
+    let snapshot = store.snapshot().await.unwrap();
+    json!(
+        names
+            .iter()
+            .map(|n| (n.to_string(), snapshot.get(*n).cloned().unwrap_or(json!(null))))
+            .collect::<serde_json::Map<_, _>>()
+    )
+}
+
+async fn tracker(db: &TestDb) -> Store {
+    let pool = db.pool().await;
+    db.create_tables(&pool, &tables("", false)).await;
+    Store::builder(conformance::reducer())
+        .config(test_config())
+        .open(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuild_under_load_switches_to_tables_replayed_from_the_whole_log() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        store
+            .dispatch(Event::new("addUser", json!({ "handle": "mary", "name": "Mary" })))
+            .await
+            .unwrap();
+        for i in 0..400 {
+            store.dispatch(issue(i)).await.unwrap();
+        }
+        store
+            .dispatch(Event::new("closeAllBy", json!({ "author": "mary" })))
+            .await
+            .unwrap();
+        // The user's new migration: the next tables, empty.
+        db.create_tables(store.pool(), &tables("_next", true)).await;
+
+        // Writers keep dispatching during the whole rebuild.
+        let stop = Arc::new(AtomicBool::new(false));
+        let failures = Arc::new(AtomicUsize::new(0));
+        let writer = {
+            let (store, stop, failures) = (store.clone(), stop.clone(), failures.clone());
+            tokio::spawn(async move {
+                let mut i = 1000;
+                while !stop.load(Ordering::SeqCst) || i < 1020 {
+                    if store.dispatch(issue(i)).await.is_err() {
+                        failures.fetch_add(1, Ordering::SeqCst);
+                    }
+                    i += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                i - 1000
+            })
+        };
+        let mut pages = 0;
+        let report = store
+            .rebuild(
+                v2(),
+                &[
+                    ("issues", "issues_next"),
+                    ("users", "users_next"),
+                    ("audit", "audit_next"),
+                ],
+                |_| pages += 1,
+            )
+            .await
+            .unwrap();
+        // After the switch the new reducers run: dispatches keep landing in `audit`.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.store(true, Ordering::SeqCst);
+        let written = writer.await.unwrap();
+        assert_eq!(
+            failures.load(Ordering::SeqCst),
+            0,
+            "no dispatch failed during the rebuild"
+        );
+        assert!(
+            written >= 20 && pages >= 1,
+            "{written} dispatches during the rebuild, {pages} progress reports"
+        );
+        assert_eq!(
+            report.retired,
+            [
+                "issues_before_".to_owned() + &report.replayed.to_string(),
+                format!("users_before_{}", report.replayed)
+            ]
+        );
+
+        let log: Vec<StoredEvent> = store.events(EventQuery::after(0, 1_000_000)).await.unwrap();
+        assert_eq!(log.len() as u64, 402 + written as u64, "the log kept every event");
+        assert!(report.replayed > 402 && report.replayed <= log.len() as u64);
+        let mut expected = MemoryDatabase::new();
+        for event in &log {
+            expected.dispatch(&v2(), event).unwrap();
+        }
+        let expected = expected.snapshot();
+        let live = contents(&store, &["issues", "users", "audit"]).await;
+        assert_eq!(live["issues"], expected["issues"]);
+        assert_eq!(live["users"], expected["users"]);
+        assert_eq!(live["audit"].as_array().unwrap().len(), log.len());
+        assert_eq!(live["audit"], expected["audit"]);
+        // The old tables are kept, as they were at the switch.
+        let old = contents(&store, &[report.retired[0].as_str()]).await;
+        assert_eq!(
+            old[&report.retired[0]].as_array().unwrap().len() as u64,
+            report.replayed - 2
+        );
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_rebuild_leaves_the_live_tables_and_the_log_untouched() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        for i in 0..30 {
+            store.dispatch(issue(i)).await.unwrap();
+        }
+        db.create_tables(store.pool(), &tables("_next", false)).await;
+        let before = (
+            contents(&store, &["issues", "users"]).await,
+            store.events(Default::default()).await.unwrap(),
+        );
+        let breaks_at_17 = move |event: &StoredEvent| -> Result<flux_capacitor::Changeset, Error> {
+            if event.seq == 17 {
+                return Err(Error::Rejected {
+                    event_type: event.event_type.clone(),
+                    message: "cannot read this".into(),
+                });
+            }
+            conformance::reducer().reduce(event)
+        };
+        use flux_capacitor::Reducer;
+        let failed = store
+            .rebuild(
+                breaks_at_17,
+                &[("issues", "issues_next"), ("users", "users_next")],
+                |_| {},
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(failed, StoreError::Replay { seq: 17, .. }), "{failed}");
+        let after = (
+            contents(&store, &["issues", "users"]).await,
+            store.events(Default::default()).await.unwrap(),
+        );
+        assert_eq!(before, after, "live tables and log untouched");
+
+        // Refusals before any replay: a missing or non-empty target, an unmapped collection.
+        let missing = store.rebuild(v2(), &[("issues", "nowhere")], |_| {}).await.unwrap_err();
+        assert!(missing.to_string().contains("nowhere"), "{missing}");
+        let unmapped = store
+            .rebuild(v2(), &[("issues", "issues_next"), ("users", "users_next")], |_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(unmapped, StoreError::Replay { seq: 1, .. }) && unmapped.to_string().contains("audit"),
+            "{unmapped}"
+        );
+        assert_eq!(
+            contents(&store, &["issues_next"]).await,
+            json!({ "issues_next": null }),
+            "the failed page wrote nothing"
+        );
+
+        // The store keeps working with the old reducers.
+        store.dispatch(issue(99)).await.unwrap();
+        assert!(store.find_by_id("issues", "0099").await.unwrap().is_some());
+        db.drop_db().await;
+    })
+    .await;
+}
