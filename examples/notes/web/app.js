@@ -8,24 +8,45 @@ import { connectLive } from "flux-capacitor/live";
 import init, * as notesWasm from "notes-wasm";
 
 const USERS = ["George", "Tony", "Mary"];
+const RESTORE = "flux/restore";
 
 // ---------------------------------------------------------------- the store
 
-/** The stored events, in seq order, plus the last title of every note they name. */
+/** The note an event is about: `payload.id`, or the restored row's key for `flux/restore`. */
+function noteIdOf(event) {
+  const p = event.payload ?? {};
+  if (event.type === RESTORE) return p.row?.[p.key ?? "id"];
+  return p.id;
+}
+
+/** The title a note has after `event`, when the event sets one. */
+function titleAfter(event) {
+  const p = event.payload ?? {};
+  if (event.type === "addNote" || event.type === "editNoteTitle") return p.title;
+  if (event.type === RESTORE) return p.row?.title;
+  return undefined;
+}
+
+/**
+ * The stored events, in seq order and as pushed (the very objects the notes
+ * reducer saw, so replaying them hits its changeset cache), plus the last title
+ * of every note they name and, by seq, the title a note had before that event.
+ */
 const logSlice = createSlice({
   name: "log",
-  initialState: { events: [], titles: {} },
+  initialState: { events: [], titles: {}, before: {} },
   reducers: {},
   extraReducers: (builder) => {
     builder.addCase(COMMITTED, (state, action) => {
       const last = state.events.length ? state.events[state.events.length - 1].seq : 0;
       for (const event of action.payload) {
         if (event.seq <= last) continue;
-        const p = event.payload ?? {};
+        const id = noteIdOf(event);
         // The title as it was at this event (a removed note keeps its last one).
-        const before = state.titles[p.id];
-        if (event.type === "addNote" || event.type === "editNoteTitle") state.titles[p.id] = p.title;
-        state.events.push({ ...event, before });
+        if (state.titles[id] !== undefined) state.before[event.seq] = state.titles[id];
+        const title = titleAfter(event);
+        if (title !== undefined) state.titles[id] = title;
+        state.events.push(event);
       }
     });
   },
@@ -33,22 +54,107 @@ const logSlice = createSlice({
 
 const uiSlice = createSlice({
   name: "ui",
-  initialState: { user: "George", status: { kind: "info", text: "Loading…" }, connection: "connecting" },
+  // asOf: null when live, else the seq whose notes are shown (read-only)
+  initialState: { user: "George", status: { kind: "info", text: "Loading…" }, connection: "connecting", asOf: null },
   reducers: {
     userChanged: (state, action) => void (state.user = action.payload),
+    asOfChosen: (state, action) => void (state.asOf = action.payload),
     statusShown: (state, action) => void (state.status = action.payload),
     connectionChanged: (state, action) => void (state.connection = action.payload),
   },
 });
-const { userChanged, statusShown, connectionChanged } = uiSlice.actions;
+const { userChanged, asOfChosen, statusShown, connectionChanged } = uiSlice.actions;
 const info = (text) => statusShown({ kind: "info", text });
 const failure = (text) => statusShown({ kind: "error", text });
 
 const time = (ts) => Date.parse(ts) || 0;
+/** Rows of a notes EntityState, newest first. */
+const newestFirst = (notes) =>
+  rowsOf(notes).sort((a, b) => time(b.created) - time(a.created) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 /** Notes, newest first. */
-const selectNotes = createSelector([(s) => s.notes], (notes) =>
-  rowsOf(notes).sort((a, b) => time(b.created) - time(a.created) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-);
+const selectNotes = createSelector([(s) => s.notes], newestFirst);
+
+/** How many of `events` (in seq order) have a seq <= `seq`. */
+function prefixLength(events, seq) {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (events[mid].seq <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The notes as they were right after `seq`: the log's prefix up to it applied
+ * by the same reducers to a fresh state (`committed(prefix)`), no server call.
+ * Memoized on the prefix (the log only grows, so a prefix never changes).
+ * Resolves to `{ seq, event, notes }`, `event` the last one applied (null at 0).
+ */
+function asOfSelector(notesReducer) {
+  let cache = null;
+  return (events, seq) => {
+    const end = prefixLength(events, seq);
+    const event = events[end - 1] ?? null;
+    if (cache && cache.seq === seq && cache.end === end && cache.event === event) return cache.view;
+    const prefix = events.slice(0, end);
+    const view = { seq, event, notes: newestFirst(notesReducer(undefined, committed(prefix))) };
+    cache = { seq, end, event, view };
+    return view;
+  };
+}
+
+/**
+ * The notes that were removed and are not back, derived from the log: it is
+ * replayed one event at a time through the same reducers (incrementally: only
+ * events not seen yet), and a note that leaves the state is remembered with its
+ * last row and the event that removed it, until an event brings it back.
+ * Newest removal first; the same array while nothing changes.
+ */
+function removedSelector(notesReducer) {
+  let seen = 0;
+  let lastEvent = null;
+  let notes;
+  let gone = new Map();
+  let list = [];
+  return (events) => {
+    if (events.length < seen || (seen > 0 && events[seen - 1] !== lastEvent)) {
+      // not the log we followed (never happens: it only grows): start over
+      seen = 0;
+      notes = undefined;
+      gone = new Map();
+      list = [];
+    }
+    if (events.length === seen) return list;
+    let changed = false;
+    for (let i = seen; i < events.length; i++) {
+      const event = events[i];
+      const before = notes ?? { ids: [], entities: {} };
+      let after;
+      try {
+        after = notesReducer(before, committed([event]));
+      } catch {
+        continue; // the live store refused it too (and said so in the status line)
+      }
+      if (after.ids !== before.ids) {
+        const present = new Set(after.ids);
+        for (const id of before.ids) {
+          if (!present.has(id)) {
+            gone.set(id, { id, row: before.entities[id], event });
+            changed = true;
+          }
+        }
+        for (const id of after.ids) if (gone.delete(id)) changed = true;
+      }
+      notes = after;
+    }
+    seen = events.length;
+    lastEvent = events[seen - 1];
+    if (changed) list = [...gone.values()].sort((a, b) => b.event.seq - a.event.seq);
+    return list;
+  };
+}
 
 // ------------------------------------------------------------------ helpers
 
@@ -72,26 +178,28 @@ function uuid() {
 }
 
 const sameDay = (a, b) => a.toDateString() === b.toDateString();
-function formatWhen(ts) {
+/** "today 01:02:03", or with the date when not today; `today` is the word for today. */
+function formatWhen(ts, today = "today ") {
   const d = new Date(ts);
   if (Number.isNaN(d.getTime())) return ts || "—";
   const clock = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  if (sameDay(d, new Date())) return `today ${clock}`;
+  if (sameDay(d, new Date())) return `${today}${clock}`;
   return `${d.toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" })} ${clock}`;
 }
 
 const quote = (title) => `“${title}”`;
 const shortId = (id) => String(id ?? "?").slice(0, 8);
 
-/** Who did what, in words, for the log. */
-function describe(event) {
+/** What an event did, in words, for the log (`before`: the note's title before it). */
+function describe(event, before) {
   const p = event.payload ?? {};
-  const name = (title) => (title ? quote(title) : `note ${shortId(p.id)}`);
+  const name = (title) => (title ? quote(title) : `note ${shortId(noteIdOf(event))}`);
   switch (event.type) {
     case "addNote": return `added ${name(p.title)}`;
-    case "editNoteTitle": return `renamed ${name(event.before)} to ${quote(p.title)}`;
-    case "editNoteText": return `edited the text of ${name(event.before)}`;
-    case "removeNote": return `removed ${name(event.before)}`;
+    case "editNoteTitle": return `renamed ${name(before)} to ${quote(p.title)}`;
+    case "editNoteText": return `edited the text of ${name(before)}`;
+    case "removeNote": return `removed ${name(before)}`;
+    case RESTORE: return `restored ${name(p.row?.title ?? before)}`;
     default: return event.type;
   }
 }
@@ -103,15 +211,17 @@ function setAvatar(el, user) {
 
 // ------------------------------------------------------------- the server
 
-/** POST /dispatch/{command} as the current user; throws an Error with the server's message. */
-async function send(store, command, payload) {
+/** POST to `path` (relative to the page) as the current user; throws an Error with the server's message. */
+async function post(store, path, payload) {
   const { user } = store.getState().ui;
+  const headers = { Authorization: `Bearer ${user}` };
+  if (payload !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(`./dispatch/${encodeURIComponent(command)}`, {
+    response = await fetch(path, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${user}` },
-      body: JSON.stringify(payload),
+      headers,
+      body: payload === undefined ? undefined : JSON.stringify(payload),
     });
   } catch (err) {
     throw new Error(`cannot reach the server (${err.message})`);
@@ -130,6 +240,9 @@ async function send(store, command, payload) {
   return body; // the stored events: applied when the live push brings them
 }
 
+/** POST /dispatch/{command}: resolves to the stored events. */
+const send = (store, command, payload) => post(store, `./dispatch/${encodeURIComponent(command)}`, payload);
+
 /** Sends a command and tells the status line; resolves to the stored events, or null on failure. */
 async function run(store, command, payload, done) {
   try {
@@ -146,6 +259,28 @@ async function run(store, command, payload, done) {
 
 /** The seq of the last event the store has applied. */
 const appliedSeq = (state) => state.log.events.at(-1)?.seq ?? 0;
+
+/** Notes being restored (their Restore button stays disabled meanwhile). */
+const restoring = new Set();
+
+/**
+ * POST /collections/notes/{id}/restore: the server logs a `flux/restore` event
+ * with the note's last state. Its answer is not applied either: the note comes
+ * back, here and in every other tab, when the push carrying that event arrives.
+ */
+async function restoreNote(store, id, title) {
+  restoring.add(id);
+  try {
+    const event = await post(store, `./collections/notes/${encodeURIComponent(id)}/restore`);
+    store.dispatch(info(`Restored ${quote(title)}${event?.seq ? ` (seq ${event.seq})` : ""}`));
+    return event;
+  } catch (err) {
+    store.dispatch(failure(`restore failed: ${err.message}`));
+    return null;
+  } finally {
+    restoring.delete(id);
+  }
+}
 
 // ---------------------------------------------------------------- the view
 
@@ -240,7 +375,8 @@ function renderNotes(store, views, notes, applied) {
   $("notes-empty").hidden = notes.length > 0;
 }
 
-function renderLog(shown, events) {
+function renderLog(shown, log) {
+  const { events, before } = log;
   const list = $("log");
   const template = document.getElementById("log-template").content.firstElementChild;
   for (let i = shown.count; i < events.length; i++) {
@@ -250,28 +386,151 @@ function renderLog(shown, events) {
     el.dataset.type = event.type;
     el.dataset.user = user;
     el.dataset.seq = String(event.seq);
-    el.dataset.noteId = event.payload?.id ?? "";
+    el.dataset.noteId = noteIdOf(event) ?? "";
     setAvatar(el.querySelector(".avatar"), user);
     $("log-user", el).textContent = user;
-    $("log-what", el).textContent = describe(event);
+    $("log-what", el).textContent = describe(event, before[event.seq]);
     $("log-type", el).textContent = event.type;
     const when = $("log-when", el);
     when.dateTime = event.timestamp;
     when.title = event.timestamp;
     when.textContent = formatWhen(event.timestamp);
-    el.querySelector(".log-seq").textContent = `#${event.seq}`;
+    const seq = $("log-seq", el);
+    seq.textContent = `#${event.seq}`;
+    seq.dataset.seq = String(event.seq);
+    seq.title = `View the notes as of #${event.seq}`;
     list.prepend(el);
   }
   shown.count = events.length;
   $("log-count").textContent = String(events.length);
 }
 
+/** In the log, dims the events after `asOf` and marks the last one applied (none when live). */
+function markLog(asOf) {
+  let current = null;
+  for (const el of $("log").children) {
+    const seq = Number(el.dataset.seq);
+    const future = asOf !== null && seq > asOf;
+    el.classList.toggle("future", future);
+    el.classList.remove("current");
+    if (asOf !== null && !future && (!current || seq > Number(current.dataset.seq))) current = el;
+  }
+  current?.classList.add("current");
+}
+
+/** "#12 — 01:02:03 by Mary": the state right after `seq`, and the event that made it. */
+function fillMoment(el, seq, event) {
+  el.replaceChildren();
+  const strong = (text) => Object.assign(document.createElement("strong"), { textContent: text });
+  el.append(strong(`#${seq}`), " — ");
+  if (!event) {
+    el.append("before the first event");
+    return;
+  }
+  const when = document.createElement("time");
+  when.dateTime = event.timestamp;
+  when.title = event.timestamp;
+  when.textContent = formatWhen(event.timestamp, "");
+  el.append(when, " by ", strong(event.meta?.user ?? "anonymous"));
+}
+
+/** The slider, the readout beside it, and which view shows (live, or as of a seq). */
+function renderTimeTravel(state, view) {
+  const head = appliedSeq(state);
+  const { asOf } = state.ui;
+  const viewing = asOf !== null;
+  const slider = $("as-of-slider");
+  slider.max = String(head);
+  slider.value = String(viewing ? asOf : head);
+  slider.disabled = head === 0;
+  slider.setAttribute("aria-valuetext", viewing ? `as of #${asOf}` : `live, #${head}`);
+  document.body.dataset.mode = viewing ? "as-of" : "live";
+  $("live-view").hidden = viewing;
+  $("removed-section").hidden = viewing;
+  $("as-of-view").hidden = !viewing;
+  $("time-travel").dataset.mode = viewing ? "as-of" : "live";
+
+  const readout = $("as-of-readout");
+  if (viewing) {
+    readout.textContent = `#${asOf} of ${head} · ${head - asOf} event${head - asOf === 1 ? "" : "s"} later`;
+  } else {
+    readout.textContent = head ? `Live · #${head}` : "Live · no events yet";
+  }
+  if (!viewing) return;
+
+  fillMoment($("as-of-caption"), view.seq, view.event);
+  const what = view.event ? `after ${view.event.meta?.user ?? "anonymous"} ${describe(view.event, state.log.before[view.event.seq])}` : "";
+  $("as-of-what").textContent = `${what ? `${what} · ` : ""}read-only; live updates keep arriving`;
+  $("as-of-heading-seq").textContent = `#${view.seq}`;
+}
+
+/** The notes of the as-of view, read-only. */
+function renderAsOf(view) {
+  const template = document.getElementById("as-of-template").content.firstElementChild;
+  const items = view.notes.map((row) => {
+    const el = template.cloneNode(true);
+    el.dataset.id = row.id;
+    el.dataset.author = row.author;
+    $("as-of-title", el).textContent = row.title;
+    const text = $("as-of-text", el);
+    text.textContent = row.text ?? "";
+    text.hidden = !row.text;
+    const edited = row.updated && row.updated !== row.created ? ` · edited ${formatWhen(row.updated)}` : "";
+    $("as-of-meta", el).textContent = `by ${row.author} · ${formatWhen(row.created)}${edited}`;
+    return el;
+  });
+  $("as-of-notes").replaceChildren(...items);
+  $("as-of-count").textContent = String(view.notes.length);
+  $("as-of-empty").hidden = view.notes.length > 0;
+}
+
+/** The removed notes, each with its Restore button. */
+function renderRemoved(store, removed) {
+  const template = document.getElementById("removed-template").content.firstElementChild;
+  const items = removed.map(({ id, row, event }) => {
+    const el = template.cloneNode(true);
+    el.dataset.id = id;
+    el.dataset.author = row.author;
+    $("removed-title", el).textContent = row.title;
+    const text = $("removed-text", el);
+    text.textContent = row.text ?? "";
+    text.hidden = !row.text;
+    const who = event.meta?.user ?? "anonymous";
+    $("removed-meta", el).textContent = `by ${row.author} · removed by ${who} ${formatWhen(event.timestamp)} (#${event.seq})`;
+    const button = $("removed-restore", el);
+    button.disabled = restoring.has(id);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const ok = await restoreNote(store, id, row.title);
+      // on success the element goes when the push arrives (it may have already)
+      if (!ok) button.disabled = false;
+    });
+    return el;
+  });
+  $("removed").replaceChildren(...items);
+  $("removed-count").textContent = String(removed.length);
+  $("removed-empty").hidden = removed.length > 0;
+}
+
 const CONNECTION_TEXT = { connecting: "connecting…", open: "live", retrying: "reconnecting…", closed: "offline" };
 
-function render(store, views, shown, previous) {
+function render(store, views, shown, previous, derived) {
   const state = store.getState();
+  const logChanged = state.log !== previous.log;
+  const asOfChanged = state.ui.asOf !== previous.ui?.asOf;
   if (state.notes !== previous.notes) renderNotes(store, views, selectNotes(state), appliedSeq(state));
-  if (state.log.events !== previous.log?.events) renderLog(shown, state.log.events);
+  if (logChanged) renderLog(shown, state.log);
+  if (logChanged) {
+    const removed = derived.removed(state.log.events);
+    if (removed !== derived.shownRemoved) renderRemoved(store, (derived.shownRemoved = removed));
+  }
+  if (logChanged || asOfChanged) {
+    const { asOf } = state.ui;
+    const view = asOf === null ? null : derived.asOf(state.log.events, asOf);
+    if (view && view !== derived.shownAsOf) renderAsOf((derived.shownAsOf = view));
+    renderTimeTravel(state, view);
+    markLog(asOf);
+  }
   if (state.ui !== previous.ui) {
     const { user, status, connection } = state.ui;
     $("user-select").value = user;
@@ -291,10 +550,11 @@ function render(store, views, shown, previous) {
 async function main() {
   await init(); // the wasm module, before the first event reaches the reducers
 
+  // Only committed events change notes: no local (optimistic) events.
+  const notesReducer = reduxify(notesWasm, "notes", { localEvents: false });
   const store = configureStore({
     reducer: {
-      // Only committed events change notes: no local (optimistic) events.
-      notes: reduxify(notesWasm, "notes", { localEvents: false }),
+      notes: notesReducer,
       log: logSlice.reducer,
       ui: uiSlice.reducer,
     },
@@ -303,9 +563,36 @@ async function main() {
 
   const views = new Map();
   const shown = { count: 0 };
+  // Derived from the log with the same reducers: the as-of view, the removed notes.
+  const derived = { asOf: asOfSelector(notesReducer), removed: removedSelector(notesReducer) };
   let previous = {};
-  previous = render(store, views, shown, previous);
-  store.subscribe(() => (previous = render(store, views, shown, previous)));
+  const update = () => {
+    try {
+      previous = render(store, views, shown, previous, derived);
+    } catch (err) {
+      previous = store.getState();
+      store.dispatch(failure(`Could not show the notes: ${err.message}`));
+      console.error(err);
+    }
+  };
+  update();
+  store.subscribe(update);
+
+  // View as of: the slider (its right end is live), the log's #seq, Back to live.
+  const viewAsOf = (seq) => {
+    const head = appliedSeq(store.getState());
+    store.dispatch(asOfChosen(seq >= head ? null : Math.max(0, seq)));
+  };
+  const slider = $("as-of-slider");
+  slider.addEventListener("input", () => viewAsOf(Number(slider.value)));
+  slider.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") viewAsOf(Infinity);
+  });
+  $("back-to-live").addEventListener("click", () => viewAsOf(Infinity));
+  $("log").addEventListener("click", (e) => {
+    const seq = e.target.closest?.('[data-testid="log-seq"]')?.dataset.seq;
+    if (seq !== undefined) viewAsOf(Number(seq));
+  });
 
   // Live: every committed event from seq 0 on, applied by the same reducers.
   let live = null;
