@@ -529,7 +529,7 @@ function render(store, views, shown, previous, derived) {
     const view = asOf === null ? null : derived.asOf(state.log.events, asOf);
     if (view && view !== derived.shownAsOf) renderAsOf((derived.shownAsOf = view));
     renderTimeTravel(state, view);
-    markLog(asOf);
+    if (asOf !== null || asOfChanged) markLog(asOf);
   }
   if (state.ui !== previous.ui) {
     const { user, status, connection } = state.ui;

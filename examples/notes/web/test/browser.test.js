@@ -10,6 +10,7 @@ import { REPO_ROOT, dispatch, getJson, startServer, tempDatabase } from "./serve
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const SCREENSHOT = join(REPO_ROOT, "artifacts/notes-browser.png");
+const SCREENSHOT_AS_OF = join(REPO_ROOT, "artifacts/notes-as-of.png");
 const WAIT = { timeout: 15_000 };
 const POLL = { ...WAIT, polling: 50 }; // not requestAnimationFrame: a background page may not paint
 
@@ -45,7 +46,7 @@ after(async () => {
 async function open(user) {
   const page = await browser.newPage();
   page.on("pageerror", (err) => problems.push(`[${user}] page error: ${err.message}`));
-  page.on("console", (msg) => msg.type() === "error" && problems.push(`[${user}] console: ${msg.text()}`));
+  page.on("console", (msg) => msg.type() === "error" && problems.push(`[${user}] console: ${msg.text()} (${msg.location().url})`));
   await page.goto(`${server.url}/?user=${user}`);
   await page.waitForSelector('body[data-ready="true"]', WAIT);
   await page.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
@@ -238,4 +239,235 @@ test("two users, one live notes list", async () => {
     /WebSocket connection to .* failed: .*ERR_CONNECTION_REFUSED/, // while the server was down
   ];
   assert.deepEqual(problems.filter((p) => !expected.some((re) => re.test(p))), [], "no other errors in the pages");
+});
+
+// ------------------------------------------------------- view as of, restore
+
+/** The as-of view's notes as `{ id, title, text, author }`, in display order. */
+const asOfNotesOf = (page) =>
+  page.$$eval('[data-testid="as-of-note"]', (els) =>
+    els.map((el) => ({
+      id: el.dataset.id,
+      author: el.dataset.author,
+      title: el.querySelector('[data-testid="as-of-title"]').textContent,
+      text: el.querySelector('[data-testid="as-of-text"]').textContent,
+    })),
+  );
+
+/** The removed-notes section as `{ id, title, text, author }`, in display order. */
+const removedOf = (page) =>
+  page.$$eval('[data-testid="removed-note"]', (els) =>
+    els.map((el) => ({
+      id: el.dataset.id,
+      author: el.dataset.author,
+      title: el.querySelector('[data-testid="removed-title"]').textContent,
+      text: el.querySelector('[data-testid="removed-text"]').textContent,
+    })),
+  );
+
+const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Rows as the pages show them: `{ id, title, text, author }`, sorted by id. */
+const shown = (rows) => rows.map(({ id, title, text = "", author }) => ({ id, title, text, author })).sort(byId);
+
+const isHidden = (page, testid) => page.$eval(`[data-testid="${testid}"]`, (el) => el.closest("[hidden]") !== null);
+
+async function addNote(page, title, text) {
+  await page.bringToFront();
+  await page.waitForSelector('[data-testid="add-submit"]:not([disabled])', WAIT);
+  await page.fill('[data-testid="add-title"]', title);
+  await page.fill('[data-testid="add-text"]', text);
+  await page.click('[data-testid="add-submit"]');
+}
+
+/** Moves the page's time slider to `seq` with the keyboard, as a user would. */
+async function slideTo(page, seq) {
+  await page.bringToFront();
+  const slider = page.locator('[data-testid="as-of-slider"]');
+  await slider.focus();
+  const from = Number(await slider.inputValue());
+  for (let i = 0; i < Math.abs(seq - from); i++) await slider.press(seq < from ? "ArrowLeft" : "ArrowRight");
+  assert.equal(Number(await slider.inputValue()), seq);
+}
+
+/** Waits until the page shows the notes as of `seq`, and returns them. */
+async function waitForAsOf(page, seq) {
+  await page.waitForFunction(
+    (seq) => {
+      const view = document.querySelector('[data-testid="as-of-view"]');
+      return !view.hidden && document.querySelector('[data-testid="as-of-heading-seq"]').textContent === `#${seq}`;
+    },
+    seq,
+    POLL,
+  );
+  return asOfNotesOf(page);
+}
+
+test("view as of a past seq, removed notes, restore", async () => {
+  const start = problems.length;
+  const george = await open("George");
+  const mary = await open("Mary");
+  const known = (await getJson(server.url, "/events?after=0")).length;
+  for (const page of [george, mary]) await waitForLog(page, known);
+  const current = async () => (await getJson(server.url, "/collections/notes")).map((n) => n.title);
+  const titlesBefore = await current();
+
+  // a few adds, edits and removes by both users
+  await addNote(george, "Plan", "Step one");
+  for (const page of [george, mary]) await waitForTitles(page, [...titlesBefore, "Plan"]);
+  const plan = (await notesOf(mary)).find((n) => n.title === "Plan");
+  const inNote = (id, testid) => `[data-testid="note"][data-id="${id}"] [data-testid="${testid}"]`;
+  await mary.bringToFront();
+  await mary.fill(inNote(plan.id, "note-title"), "Plan B");
+  await mary.press(inNote(plan.id, "note-title"), "Enter");
+  for (const page of [george, mary]) await waitForTitles(page, [...titlesBefore, "Plan B"]);
+  const renamedAt = (await getJson(server.url, "/events?after=0")).at(-1).seq;
+  await george.bringToFront();
+  await george.fill(inNote(plan.id, "note-text"), "Step two");
+  await george.press(inNote(plan.id, "note-text"), "Tab");
+  await mary.waitForFunction((sel) => document.querySelector(sel)?.value === "Step two", inNote(plan.id, "note-text"), POLL);
+  const read = (await notesOf(mary)).find((n) => n.title === "Read");
+  await mary.bringToFront();
+  await mary.click(inNote(read.id, "note-remove"));
+  await george.click(inNote(plan.id, "note-remove"));
+  const remaining = titlesBefore.filter((t) => t !== "Read");
+  for (const page of [george, mary]) await waitForTitles(page, remaining);
+
+  const events = await getJson(server.url, "/events?after=0");
+  let head = events.at(-1).seq;
+  assert.deepEqual(events.slice(-5).map((e) => [e.type, e.meta.user]), [
+    ["addNote", "George"], ["editNoteTitle", "Mary"], ["editNoteText", "George"], ["removeNote", "Mary"], ["removeNote", "George"],
+  ]);
+  for (const page of [george, mary]) await waitForLog(page, events.length);
+
+  // Removed notes, newest removal first, each with its last state (the server's history agrees)
+  const removed = await removedOf(mary);
+  assert.deepEqual(await removedOf(george), removed);
+  assert.deepEqual(removed.slice(0, 2).map((n) => [n.title, n.text, n.author]), [
+    ["Plan B", "Step two", "George"],
+    ["Read", "Fluxes, capacitors, and other things.", "Mary"],
+  ]);
+  for (const note of removed) {
+    const history = await getJson(server.url, `/collections/notes/${note.id}/history`);
+    const last = history.at(-1);
+    assert.equal(last.after, null, `${note.title} is removed`);
+    assert.deepEqual(shown([last.before]), [note], `${note.title}: its last state`);
+  }
+
+  // View as of: Mary slides back one event at a time to #0; at every seq the
+  // page shows what the server's ?as_of=SEQ answers, computed in the browser
+  await slideTo(mary, head - 1);
+  assert.equal(await isHidden(mary, "notes"), true, "the live notes are hidden");
+  assert.equal(await isHidden(mary, "add-form"), true, "read-only: no add form");
+  assert.equal(await isHidden(mary, "removed-section"), true);
+  for (let seq = head - 1; seq >= 0; seq--) {
+    if (seq < head - 1) await mary.locator('[data-testid="as-of-slider"]').press("ArrowLeft");
+    const notes = await waitForAsOf(mary, seq);
+    const asOf = await getJson(server.url, `/collections/notes?as_of=${seq}`, "Mary");
+    assert.deepEqual(shown(notes), shown(asOf), `as of #${seq}`);
+    const caption = await mary.textContent('[data-testid="as-of-banner"] .as-of-caption');
+    if (seq === 0) {
+      assert.equal(caption, "Viewing as of #0 — before the first event");
+      assert.deepEqual(notes, []);
+    } else {
+      const event = events[seq - 1];
+      assert.equal(event.seq, seq);
+      assert.match(caption, new RegExp(`^Viewing as of #${seq} — .*\\d{1,2}:\\d{2}:\\d{2}.* by ${event.meta.user}$`));
+      assert.equal(await mary.getAttribute('[data-testid="as-of-caption"] time', "datetime"), event.timestamp);
+    }
+  }
+
+  // ... and what was true then: right after Mary renamed Plan to Plan B
+  await slideTo(mary, renamedAt);
+  const then = await waitForAsOf(mary, renamedAt);
+  assert.deepEqual(then.map((n) => n.title).sort(), [...titlesBefore, "Plan B"].sort());
+  assert.deepEqual(then.find((n) => n.id === plan.id), { id: plan.id, title: "Plan B", text: "Step one", author: "George" });
+  assert.deepEqual(then.find((n) => n.id === read.id)?.text, "Fluxes, capacitors, and other things.");
+  assert.deepEqual(shown(then), shown(await getJson(server.url, `/collections/notes?as_of=${renamedAt}`)));
+  assert.match(await mary.textContent('[data-testid="as-of-what"]'), /after Mary renamed “Plan” to “Plan B”/);
+
+  // live updates keep arriving meanwhile: the slider's range grows, the view stays
+  await addNote(george, "Later", "");
+  await waitForTitles(george, [...remaining, "Later"]);
+  await waitForTitles(mary, [...remaining, "Later"]); // the hidden live list
+  head += 1;
+  await mary.waitForFunction((head) => document.querySelector('[data-testid="as-of-slider"]').max === String(head), head, POLL);
+  assert.equal(await mary.inputValue('[data-testid="as-of-slider"]'), String(renamedAt));
+  assert.deepEqual(await asOfNotesOf(mary), then);
+  await waitForLog(mary, head);
+  assert.deepEqual(
+    await mary.$$eval('[data-testid="log-entry"].future', (els) => els.map((el) => Number(el.dataset.seq)).sort((a, b) => a - b)),
+    Array.from({ length: head - renamedAt }, (_, i) => renamedAt + 1 + i),
+    "the events after the viewed seq are dimmed",
+  );
+  await mary.bringToFront();
+  await mary.screenshot({ path: SCREENSHOT_AS_OF, fullPage: true, animations: "disabled" });
+  console.log(`screenshot: ${relative(REPO_ROOT, SCREENSHOT_AS_OF)}`);
+
+  // George jumps to an event from his log (#seq)
+  await george.bringToFront();
+  await george.click(`[data-testid="log-entry"][data-seq="3"] [data-testid="log-seq"]`);
+  assert.deepEqual(shown(await waitForAsOf(george, 3)), shown(await getJson(server.url, "/collections/notes?as_of=3")));
+  await george.click('[data-testid="back-to-live"]');
+
+  // back to live
+  await mary.click('[data-testid="back-to-live"]');
+  for (const page of [george, mary]) {
+    await page.waitForSelector('[data-testid="as-of-view"][hidden]', { ...WAIT, state: "attached" });
+    assert.equal(await isHidden(page, "notes"), false);
+    assert.equal(await isHidden(page, "removed-section"), false);
+    assert.equal(await page.inputValue('[data-testid="as-of-slider"]'), String(head));
+    assert.deepEqual(shown(await notesOf(page)), shown(await getJson(server.url, "/collections/notes")));
+  }
+
+  // George restores Plan B. His POST's answer is held back until the note shows
+  // in his page too: it comes back through the push, not the answer.
+  await george.bringToFront();
+  let release;
+  const held = new Promise((done) => (release = done));
+  await george.route("**/collections/notes/*/restore", async (route) => {
+    const response = await route.fetch();
+    await held;
+    await route.fulfill({ response });
+  });
+  await george.click(`[data-testid="removed-note"][data-id="${plan.id}"] [data-testid="removed-restore"]`);
+  for (const page of [george, mary]) await waitForTitles(page, [...remaining, "Later", "Plan B"]);
+  release();
+  await george.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent.startsWith("Restored “Plan B”"), null, POLL);
+  await george.unroute("**/collections/notes/*/restore");
+  // Mary restores Read
+  await mary.bringToFront();
+  await mary.click(`[data-testid="removed-note"][data-id="${read.id}"] [data-testid="removed-restore"]`);
+  for (const page of [george, mary]) await waitForTitles(page, [...remaining, "Later", "Plan B", "Read"]);
+
+  const restoredEvents = (await getJson(server.url, `/events?after=${head}`));
+  assert.deepEqual(restoredEvents.map((e) => [e.type, e.meta.user]), [["flux/restore", "George"], ["flux/restore", "Mary"]]);
+  head += 2;
+  for (const [note, restorer] of [[removed[0], "George"], [removed[1], "Mary"]]) {
+    const history = await getJson(server.url, `/collections/notes/${note.id}/history`);
+    const lastState = history.at(-2).before; // before the removal
+    assert.deepEqual(await getJson(server.url, `/collections/notes/${note.id}`), lastState, `${note.title} is back exactly as it was`);
+    assert.deepEqual(history.at(-1).event.meta.user, restorer);
+  }
+  for (const page of [george, mary]) {
+    await waitForLog(page, head);
+    const log = await logOf(page);
+    assert.deepEqual(log.slice(-2).map((e) => [e.type, e.user, e.what, e.noteId]), [
+      ["flux/restore", "George", "restored “Plan B”", plan.id],
+      ["flux/restore", "Mary", "restored “Read”", read.id],
+    ]);
+    const notes = await notesOf(page);
+    assert.deepEqual(notes.find((n) => n.id === plan.id), { id: plan.id, author: "George", title: "Plan B", text: "Step two" });
+    assert.deepEqual(notes.find((n) => n.id === read.id), { id: read.id, author: "Mary", title: "Read", text: "Fluxes, capacitors, and other things." });
+    assert.deepEqual(shown(notes), shown(await getJson(server.url, "/collections/notes")));
+    assert.deepEqual(await removedOf(page), removed.slice(2), "the restored notes left the removed section");
+  }
+
+  // a reload derives the same from the log
+  await mary.reload();
+  await mary.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
+  await waitForLog(mary, head);
+  assert.deepEqual(await removedOf(mary), removed.slice(2));
+  assert.deepEqual((await logOf(mary)).slice(-2).map((e) => e.what), ["restored “Plan B”", "restored “Read”"]);
+
+  assert.deepEqual(problems.slice(start).filter((p) => !/status of 404 .*\/favicon\.ico\)$/.test(p)), [], "no errors in the pages");
 });
