@@ -5,6 +5,10 @@
 //! * [`EventsArgs`] + [`print_events`]: print the log as JSON lines, `--after`,
 //!   `--type`, `--limit`, and `--follow` to keep printing new events (also
 //!   those committed by other processes);
+//! * [`AsOfArgs`], [`HistoryArgs`], [`RestoreArgs`], [`ReplayArgs`] and
+//!   [`time_machine`]: the read model as of a past point, the history of one
+//!   row, restoring a destroyed row, and replaying the log into new tables
+//!   with the binary's reducers (with a progress bar);
 //! * [`init_tracing`]: logs to stderr, filtered by `RUST_LOG` (default `info`).
 //!
 //! The `flux-capacitor` binary of this crate is such a CLI for any database:
@@ -18,7 +22,7 @@ use std::net::SocketAddr;
 use futures::StreamExt;
 
 use crate::http::{HttpConfig, app};
-use crate::{EventQuery, Store, StoreError, SubscriptionItem};
+use crate::{Context, EventQuery, Point, Store, StoreError, SubscriptionItem};
 
 /// Where to serve.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,6 +50,138 @@ pub struct EventsArgs {
     /// Keep printing events as they are committed.
     #[arg(long)]
     pub follow: bool,
+}
+
+/// The read model as it was at a point.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AsOfArgs {
+    /// A `seq`, or an RFC 3339 time.
+    pub point: String,
+    /// Only this collection's rows (default: every collection).
+    pub collection: Option<String>,
+}
+
+/// Every event that changed one row.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HistoryArgs {
+    /// The collection.
+    pub collection: String,
+    /// The row's key.
+    pub id: String,
+}
+
+/// Brings a destroyed row back (a logged `flux/restore` event).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestoreArgs {
+    /// The collection.
+    pub collection: String,
+    /// The row's key.
+    pub id: String,
+    /// Who restores it (written to the event's `meta.user`).
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+/// Rebuilds the read model from the log with this binary's reducers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// `collection=new_table`, one per collection the reducers write; the new
+    /// tables must exist (your new migrations) and be empty.
+    #[arg(long = "table", value_name = "COLLECTION=TABLE", required = true)]
+    pub tables: Vec<String>,
+}
+
+/// The time machine's commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TimeMachine {
+    /// Print the read model as of a `seq` or a time, as JSON.
+    AsOf(AsOfArgs),
+    /// Print every event that changed a row, with the row before and after, as JSON lines.
+    History(HistoryArgs),
+    /// Bring a destroyed row back with a logged event.
+    Restore(RestoreArgs),
+    /// Replay the log into new tables with this binary's reducers, then switch to them.
+    Replay(ReplayArgs),
+}
+
+/// Runs a [`TimeMachine`] command on `store`; `reducer` builds the reducers
+/// for `replay` (the binary's own). Output goes to `out`, progress to stderr.
+pub async fn time_machine<R: flux_capacitor::Reducer + 'static>(
+    store: &Store,
+    command: &TimeMachine,
+    reducer: impl FnOnce() -> R,
+    out: &mut impl Write,
+) -> Result<(), StoreError> {
+    match command {
+        TimeMachine::AsOf(args) => {
+            let point = match args.point.parse::<u64>() {
+                Ok(seq) => Point::Seq(seq),
+                Err(_) => Point::Time(args.point.clone()),
+            };
+            let as_of = store.as_of(point).await?;
+            let state = match &args.collection {
+                Some(collection) => serde_json::to_value(as_of.find_all(collection, &crate::FindOptions::all())?),
+                None => Ok(as_of.db.snapshot()),
+            };
+            let state = state.map_err(|e| StoreError::rejected(None, e.to_string()))?;
+            eprintln!("as of seq {}", as_of.seq);
+            print_json(out, &state)
+        }
+        TimeMachine::History(args) => {
+            let id = store.parse_key(&args.collection, &args.id);
+            for change in store.history(&args.collection, id).await? {
+                print_json(out, &change)?;
+            }
+            Ok(())
+        }
+        TimeMachine::Restore(args) => {
+            let ctx = Context {
+                user: args.user.clone(),
+                ..Context::default()
+            };
+            let id = store.parse_key(&args.collection, &args.id);
+            let event = store.restore(&args.collection, id, &ctx).await?;
+            print_json(out, &event)
+        }
+        TimeMachine::Replay(args) => {
+            let mut tables = Vec::new();
+            for pair in &args.tables {
+                let (collection, table) = pair.split_once('=').ok_or_else(|| {
+                    StoreError::rejected(None, format!("`--table {pair}`: expected COLLECTION=TABLE"))
+                })?;
+                tables.push((collection, table));
+            }
+            let bar = indicatif::ProgressBar::new(store.head().max(1));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} events ({per_sec})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            let report = store
+                .rebuild(reducer(), &tables, |p| {
+                    bar.set_length(p.head.max(1));
+                    bar.set_position(p.replayed);
+                })
+                .await;
+            bar.finish_and_clear();
+            let report = report?;
+            eprintln!(
+                "replayed {} events; writes paused {:.1} ms; old tables kept as {}",
+                report.replayed,
+                report.paused.as_secs_f64() * 1000.0,
+                report.retired.join(", ")
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Writes `value` as one line of JSON and flushes (for `--follow`).
+fn print_json(out: &mut impl Write, value: &impl serde::Serialize) -> Result<(), StoreError> {
+    let line = serde_json::to_string(value).map_err(|e| StoreError::rejected(None, e.to_string()))?;
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| StoreError::rejected(None, format!("cannot write the output: {e}")))
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -84,18 +220,12 @@ pub async fn serve(
 pub async fn print_events(store: &Store, args: &EventsArgs, out: &mut impl Write) -> Result<(), StoreError> {
     let types = (!args.types.is_empty()).then(|| args.types.clone());
     let wanted = |event: &flux_capacitor::StoredEvent| types.as_ref().is_none_or(|t| t.contains(&event.event_type));
-    let mut print = |event: &flux_capacitor::StoredEvent| -> Result<(), StoreError> {
-        let line = serde_json::to_string(event).map_err(|e| StoreError::rejected(None, e.to_string()))?;
-        writeln!(out, "{line}")
-            .and_then(|()| out.flush())
-            .map_err(|e| StoreError::rejected(None, format!("cannot write the output: {e}")))
-    };
     if args.follow {
         let mut feed = store.subscribe_from(args.after);
         while let Some(item) = feed.next().await {
             if let SubscriptionItem::Events(events) = item {
                 for event in events.iter().filter(|e| wanted(e)) {
-                    print(event)?;
+                    print_json(out, event)?;
                 }
             }
         }
@@ -115,7 +245,7 @@ pub async fn print_events(store: &Store, args: &EventsArgs, out: &mut impl Write
         after = last.seq;
         left -= page.len() as u64;
         for event in &page {
-            print(event)?;
+            print_json(out, event)?;
         }
     }
     Ok(())

@@ -21,6 +21,25 @@ pub struct Context {
 }
 
 impl Context {
+    /// Writes `user` and `request_id`, when set, into `event.meta` (made an
+    /// object if it is not one). The store does this for every dispatch
+    /// before the middleware runs, so the log says who did what.
+    pub fn stamp(&self, event: &mut Event) {
+        if self.user.is_none() && self.request_id.is_none() {
+            return;
+        }
+        let mut meta = match event.meta.take() {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        for (name, value) in [("user", &self.user), ("request_id", &self.request_id)] {
+            if let Some(value) = value {
+                meta.insert(name.into(), Value::String(value.clone()));
+            }
+        }
+        event.meta = Some(Value::Object(meta));
+    }
+
     /// A context for `user`.
     pub fn user(user: impl Into<String>) -> Self {
         Context {

@@ -210,6 +210,22 @@ impl Store {
         &self.inner.shared
     }
 
+    /// `raw` as a key of `collection`: an integer when its key field is an
+    /// integer column (and `raw` parses as one), else a string.
+    pub fn parse_key(&self, collection: &str, raw: &str) -> Key {
+        let schema = self.inner.shared.schema();
+        let integer = schema
+            .schema
+            .collections
+            .get(collection)
+            .and_then(|c| c.fields.get(&c.key))
+            .is_some_and(|ty| *ty == flux_capacitor::FieldType::Integer);
+        match raw.parse::<i64>() {
+            Ok(n) if integer => Key::from(n),
+            _ => Key::from(raw),
+        }
+    }
+
     /// The database pool, to query the read model with sqlx directly.
     pub fn pool(&self) -> &DbPool {
         &self.inner.shared.pool
@@ -250,12 +266,20 @@ impl Store {
         self.dispatch_all_with(events, &Context::default()).await
     }
 
-    /// Dispatches `events` through the middleware, then writes them in **one
+    /// Dispatches `events` through the middleware (after writing `ctx`'s user
+    /// and request id into their `meta`: [`Context::stamp`]), then writes them in **one
     /// transaction**: each gets an `id`, `seq` and `timestamp`, the reducer
     /// runs on it, and its changeset and log row are written. Returns the
     /// stored events once committed (and published to subscribers). On any
     /// error nothing is written and no subscriber hears of it.
-    pub async fn dispatch_all_with(&self, events: Vec<Event>, ctx: &Context) -> Result<Vec<StoredEvent>, StoreError> {
+    pub async fn dispatch_all_with(
+        &self,
+        mut events: Vec<Event>,
+        ctx: &Context,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        for event in &mut events {
+            ctx.stamp(event);
+        }
         let span = tracing::info_span!(
             "dispatch",
             events = events.len(),

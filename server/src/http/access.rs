@@ -10,8 +10,7 @@ use super::ApiError;
 use crate::Context;
 
 /// Turns a request's credentials into the [`Context`] its dispatches carry
-/// (the user ends up in the events' `meta` through middleware or the
-/// service's own stamping, see [`HttpConfig`](super::HttpConfig)).
+/// (the store writes its user into the events' `meta`: [`Context::stamp`]).
 ///
 /// `token` is the bearer token of the `Authorization: Bearer ...` header or,
 /// for WebSockets (browsers cannot set headers there), the `token` query

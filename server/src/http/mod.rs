@@ -20,10 +20,9 @@
 //! refuse, 500 (with no database detail) for failures of the database.
 //!
 //! **Authentication** ([`Authenticator`]) turns the bearer token (header, or
-//! `token` query parameter for WebSockets) into a [`Context`]. The service
-//! stamps the context into every dispatched event's `meta`: `meta.user` and
-//! `meta.request_id` (from an `x-request-id` header), replacing whatever the
-//! client sent under those names, so the log says who did what.
+//! `token` query parameter for WebSockets) into a [`Context`]; the store
+//! writes its user and request id (from an `x-request-id` header) into every
+//! dispatched event's `meta` ([`Context::stamp`]), so the log says who did what.
 //! **Authorization** ([`Access`]) decides which commands and event types a
 //! user may dispatch, which collections they may read, and which events
 //! each reader of `/events` and `/events/live` may receive.

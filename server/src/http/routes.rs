@@ -5,8 +5,8 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use flux_capacitor::{CollectionSchema, Event, FieldType, Filter, Key, Row, StoredEvent};
-use serde_json::{Map, Value};
+use flux_capacitor::{CollectionSchema, FieldType, Filter, Key, Row, StoredEvent};
+use serde_json::Value;
 
 use super::{ApiError, AppState};
 use crate::{Change, Context, Direction, EventQuery, FindOptions, Point};
@@ -36,33 +36,17 @@ pub(crate) async fn dispatch(
     if !app.config.access.may_command(&ctx, &command) {
         return Err(ApiError::Forbidden(format!("may not run command `{command}`")));
     }
-    let mut events = app.store.command_events(&command, payload, &ctx).await?;
-    for event in &mut events {
+    let events = app.store.command_events(&command, payload, &ctx).await?;
+    for event in &events {
         if !app.config.access.may_dispatch(&ctx, &event.event_type) {
             return Err(ApiError::Forbidden(format!(
                 "may not dispatch events of type `{}`",
                 event.event_type
             )));
         }
-        stamp(event, &ctx);
     }
     tracing::info!(command, user = ctx.user.as_deref(), events = events.len(), "dispatch");
     Ok(Json(app.store.dispatch_all_with(events, &ctx).await?))
-}
-
-/// Writes who and which request into the event's `meta` (an object).
-fn stamp(event: &mut Event, ctx: &Context) {
-    let mut meta = match event.meta.take() {
-        Some(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
-    for (name, value) in [("user", &ctx.user), ("request_id", &ctx.request_id)] {
-        match value {
-            Some(value) => meta.insert(name.into(), Value::String(value.clone())),
-            None => meta.remove(name),
-        };
-    }
-    event.meta = (!meta.is_empty()).then_some(Value::Object(meta));
 }
 
 /// The schema of a collection the user may read, or 403/404.
@@ -182,11 +166,11 @@ pub(crate) async fn find_by_id(
 /// The key of `id` in a collection, or 404 when it cannot be one.
 fn key_of(schema: &CollectionSchema, name: &str, id: &str) -> Result<Key, ApiError> {
     match schema.fields.get(&schema.key) {
-        Some(FieldType::Integer) => id
-            .parse::<i64>()
-            .map(Key::from)
-            // An integer key never equals a non-integer id.
-            .map_err(|_| ApiError::NotFound(format!("no row `{id}` in `{name}`"))),
+        // An integer key never equals a non-integer id.
+        Some(FieldType::Integer) if id.parse::<i64>().is_err() => {
+            Err(ApiError::NotFound(format!("no row `{id}` in `{name}`")))
+        }
+        Some(FieldType::Integer) => Ok(Key::from(id.parse::<i64>().unwrap_or_default())),
         _ => Ok(Key::from(id)),
     }
 }
@@ -220,8 +204,7 @@ pub(crate) async fn restore(
             flux_capacitor::RESTORE_EVENT
         )));
     }
-    let mut event = app.store.restore_event(&name, key).await?;
-    stamp(&mut event, &ctx);
+    let event = app.store.restore_event(&name, key).await?;
     tracing::info!(collection = name, id, user = ctx.user.as_deref(), "restore");
     let mut stored = app.store.dispatch_all_with(vec![event], &ctx).await?;
     stored.pop().map(Json).ok_or(ApiError::Store(crate::StoreError::Closed))

@@ -4,14 +4,18 @@
 //! notes                                   # sqlite://notes.db, http://127.0.0.1:8080/
 //! notes --database postgres://localhost/notes --port 0
 //! notes events --follow                   # print the log as it grows
+//! notes as-of 42 notes                    # the notes right after event 42
+//! notes history notes n1                  # who changed note n1, and how
+//! notes restore notes n1 --user Mary      # bring a removed note back
+//! notes replay --table notes=notes_next   # rebuild from the log into a new table, then switch
 //! ```
 
 use clap::{Parser, Subcommand};
-use flux_capacitor_server::cli::{self, EventsArgs, ServeArgs};
+use flux_capacitor_server::cli::{self, EventsArgs, ServeArgs, TimeMachine};
 
 /// The notes app: Redux on the backend and in the browser, the same reducers.
 #[derive(Debug, Parser)]
-#[command(version, about, args_conflicts_with_subcommands = true)]
+#[command(version, about)]
 struct Cli {
     /// The database: sqlite://notes.db (created if missing), postgres://..., mysql://...
     #[arg(long, global = true, env = "DATABASE_URL", default_value = "sqlite://notes.db")]
@@ -31,6 +35,8 @@ enum Command {
     Serve(ServeArgs),
     /// Print the event log as JSON lines.
     Events(EventsArgs),
+    #[command(flatten)]
+    TimeMachine(TimeMachine),
 }
 
 #[tokio::main]
@@ -40,6 +46,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = notes_server::open(&cli.database).await?;
     match cli.command {
         Some(Command::Events(args)) => cli::print_events(&store, &args, &mut std::io::stdout().lock()).await?,
+        Some(Command::TimeMachine(command)) => {
+            cli::time_machine(&store, &command, notes_reducers::root, &mut std::io::stdout().lock()).await?
+        }
         Some(Command::Serve(args)) => serve(store, &cli.web, &args).await?,
         None => serve(store, &cli.web, &cli.serve).await?,
     }
