@@ -111,6 +111,15 @@
 //! the writer next polls the log ([`Config::poll_interval`]), or at once when
 //! a later local commit shows the gap.
 //!
+//! # Time travel, restore, rebuild
+//!
+//! The log is the truth: [`Store::as_of`] gives the read model at any past
+//! `seq` or time (snapshots make it cheap, see [`Config::snapshot_every`]),
+//! [`Store::history`] every change of one row, [`Store::restore`] brings a
+//! destroyed row back with an ordinary logged event, and [`Store::rebuild`]
+//! replays the log into new tables with new reducers and switches to them
+//! ([`rebuild`] module) — replay instead of data migrations.
+//!
 //! # Middleware and commands
 //!
 //! [`Middleware`] wraps every dispatch (enrich `meta`, validate, authorize by
