@@ -99,3 +99,41 @@ async fn the_cli_travels_in_time_restores_and_replays() {
     let (ok, _, err) = notes(&url, &["replay", "--table", "notes"]);
     assert!(!ok && err.contains("COLLECTION=TABLE"), "{err}");
 }
+
+#[tokio::test]
+async fn events_follow_prints_new_events_as_they_commit() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("notes.db").display());
+    let store = notes_server::open(&url).await.unwrap();
+    let mary = Context::user("Mary");
+    store
+        .command("addNote", json!({ "id": "n1", "title": "Before", "text": "" }), &mary)
+        .await
+        .unwrap();
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_notes"))
+        .args(["--database", &url, "events", "--follow", "--type", "addNote"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follower.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["payload"]["title"], "Before");
+    // Committed by this process; the follower (another process) polls the log.
+    store.command("removeNote", json!({ "id": "n1" }), &mary).await.unwrap();
+    store
+        .command("addNote", json!({ "id": "n2", "title": "After", "text": "" }), &mary)
+        .await
+        .unwrap();
+    let next = tokio::task::spawn_blocking(move || lines.next().unwrap().unwrap())
+        .await
+        .unwrap();
+    let next: Value = serde_json::from_str(&next).unwrap();
+    assert_eq!(
+        (next["seq"].clone(), next["payload"]["title"].clone()),
+        (json!(3), json!("After"))
+    );
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+}
