@@ -368,6 +368,21 @@ impl Store {
         let row = last.before.clone().ok_or_else(|| not("it never existed"))?;
         let key = self.shared().schema().tables.get(collection).map(|t| t.key.clone());
         let payload = json!({ "collection": collection, "key": key, "row": row });
-        Ok(Event::new(RESTORE_EVENT, payload))
+        let event = Event::new(RESTORE_EVENT, payload);
+        // Without `flux_capacitor::restore()` among the reducers the event
+        // would be logged and change nothing: refuse instead.
+        let probe = StoredEvent::at(0, "", event.clone());
+        let creates = self.shared().reducer().reduce(&probe).is_ok_and(|changeset| {
+            changeset
+                .operations()
+                .iter()
+                .any(|op| matches!(op, Operation::Create { collection: c, .. } if c == collection))
+        });
+        if !creates {
+            return Err(not(
+                "the store's reducers do not handle `flux/restore` (add `flux_capacitor::restore()`)",
+            ));
+        }
+        Ok(event)
     }
 }

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use flux_capacitor::testing::conformance;
-use flux_capacitor::{Event, Schema, StoredEvent};
+use flux_capacitor::{Event, Schema, StoredEvent, aggregate_reducers, boxed, restore};
 use flux_capacitor_server::http::{Access, BearerTokens, HttpConfig, app};
 use flux_capacitor_server::{Context, Store, command_fn};
 use futures::StreamExt;
@@ -55,7 +55,8 @@ fn tracker_schema() -> Schema {
 async fn tracker(db: &TestDb) -> Store {
     let pool = db.pool().await;
     db.create_tables(&pool, &tracker_schema()).await;
-    let mut builder = Store::builder(conformance::reducer()).config(test_config());
+    let reducer = aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]);
+    let mut builder = Store::builder(reducer).config(test_config());
     for name in COMMANDS {
         builder = builder.command(
             name,
@@ -364,48 +365,59 @@ async fn collections_page_order_and_filter() {
         assert_eq!(ids(get("/collections/issues?priority=2&closed=false").await.1), ["b"]);
         assert_eq!(get("/collections/issues/c").await.1["closed"], true);
 
-        assert_error(
-            &get("/collections/issues?colour=red").await,
-            StatusCode::BAD_REQUEST,
-            "unknown_field",
-            "colour",
-        );
-        assert_error(
-            &get("/collections/issues?priority=high").await,
-            StatusCode::BAD_REQUEST,
-            "invalid_parameter",
-            "priority",
-        );
-        assert_error(
-            &get("/collections/issues?limit=-1").await,
-            StatusCode::BAD_REQUEST,
-            "invalid_parameter",
-            "limit",
-        );
-        assert_error(
-            &get("/collections/issues?order=nope").await,
-            StatusCode::BAD_REQUEST,
-            "unknown_field",
-            "nope",
-        );
-        assert_error(
-            &get("/collections/spaceships").await,
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "spaceships",
-        );
-        assert_error(
-            &get("/collections/issues/zz").await,
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "zz",
-        );
-        assert_error(
-            &get("/collections/flux_events").await,
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "flux_events",
-        );
+        for (uri, status, code, mentions) in [
+            (
+                "/collections/issues?colour=red",
+                StatusCode::BAD_REQUEST,
+                "unknown_field",
+                "colour",
+            ),
+            (
+                "/collections/issues?priority=high",
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "priority",
+            ),
+            (
+                "/collections/issues?limit=-1",
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "limit",
+            ),
+            (
+                "/collections/issues?order=nope",
+                StatusCode::BAD_REQUEST,
+                "unknown_field",
+                "nope",
+            ),
+            (
+                "/collections/issues?as_of=yesterday",
+                StatusCode::BAD_REQUEST,
+                "invalid_point",
+                "yesterday",
+            ),
+            (
+                "/collections/spaceships",
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "spaceships",
+            ),
+            ("/collections/issues/zz", StatusCode::NOT_FOUND, "not_found", "zz"),
+            (
+                "/collections/flux_events",
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "flux_events",
+            ),
+            (
+                "/collections/flux_snapshots",
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "flux_snapshots",
+            ),
+        ] {
+            assert_error(&get(uri).await, status, code, mentions);
+        }
         assert_error(
             &call(
                 &router,
@@ -489,6 +501,86 @@ async fn events_page_through_the_log() {
             "not_found",
             "route",
         );
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_history_and_restore_routes() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "1", "title": "Leaks", "author": "mary" }),
+        )
+        .await;
+        post(&router, "closeIssue", "t-mary", json!({ "id": "1" })).await;
+        let get = |uri: &'static str| call(&router, "GET", uri, Some("t-mary"), None);
+        store
+            .dispatch(Event::new("removeIssue", json!({ "id": "1" })))
+            .await
+            .unwrap();
+        assert_eq!(
+            get("/collections/issues?as_of=1").await.1,
+            json!([{ "id": "1", "title": "Leaks", "author": "mary", "closed": false }])
+        );
+        assert_eq!(
+            get("/collections/issues?as_of=2&closed=true")
+                .await
+                .1
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(get("/collections/issues?as_of=3").await.1, json!([]));
+        let (status, history) = get("/collections/issues/1/history").await;
+        assert_eq!(status, StatusCode::OK);
+        let seqs: Vec<_> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["event"]["seq"].clone())
+            .collect();
+        assert_eq!(seqs, [json!(1), json!(2), json!(3)]);
+        assert_eq!(history[2]["after"], Value::Null);
+
+        let (status, restored) = call(&router, "POST", "/collections/issues/1/restore", Some("t-guest"), None).await;
+        assert_eq!(status, StatusCode::OK, "{restored}");
+        assert_eq!(
+            (restored["type"].clone(), restored["meta"]["user"].clone()),
+            (json!("flux/restore"), json!("guest"))
+        );
+        assert_eq!(get("/collections/issues/1").await.1["closed"], true);
+        let again = call(&router, "POST", "/collections/issues/1/restore", Some("t-mary"), None).await;
+        assert_error(&again, StatusCode::CONFLICT, "not_restorable", "exists");
+        let never = call(&router, "POST", "/collections/issues/9/restore", Some("t-mary"), None).await;
+        assert_error(&never, StatusCode::CONFLICT, "not_restorable", "never existed");
+        let hidden = call(
+            &router,
+            "POST",
+            "/collections/users/mary/restore",
+            Some("t-guest"),
+            None,
+        )
+        .await;
+        assert_error(&hidden, StatusCode::FORBIDDEN, "forbidden", "users");
+
+        // Without the restore reducer, a restore is refused rather than logged as a no-op.
+        let plain = Store::builder(conformance::reducer())
+            .open(store.pool().clone())
+            .await
+            .unwrap();
+        plain
+            .dispatch(Event::new("removeIssue", json!({ "id": "1" })))
+            .await
+            .unwrap();
+        let refused = plain.restore("issues", "1", &Context::default()).await.unwrap_err();
+        assert!(refused.to_string().contains("flux/restore"), "{refused}");
         db.drop_db().await;
     })
     .await;
