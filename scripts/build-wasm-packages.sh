@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Builds the wasm npm packages (conformance suite: nodejs, web; notes example:
-# nodejs, bundler, web) with cargo +
-# wasm-bindgen directly. Idempotent. Output: js/pkg-<name>/<target>/.
+# Builds the wasm npm packages with wasm-pack (through scripts/wasm-pack-build.sh:
+# the wasm-bindgen-cli pinned to Cargo.lock, no downloads, the size-tuned
+# release profile):
+#   conformance suite (wasm/conformance):  js/pkg-conformance/{nodejs,web}
+#   notes example (examples/notes/wasm):   js/pkg-notes/{nodejs,bundler,web}
 #   scripts/build-wasm-packages.sh [all|notes|conformance]   (default: all)
+#
+# Every build runs with the same cargo environment and target dir, so after the
+# first one (which compiles std and the dependencies) each is incremental, and
+# the three targets of a crate share one cargo build. Idempotent: a package is
+# built in a staging directory and moves into place only when its content
+# differs, so a second run leaves unchanged packages (and their mtimes) alone.
+#
+# package.json is wasm-pack's, plus: "type" ("commonjs" for nodejs, "module"
+# for web and bundler), "module" for the ES targets, and every generated file
+# in "files".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 only=${1:-all}
@@ -10,37 +22,57 @@ case $only in
     all|notes|conformance) ;;
     *) echo "usage: $0 [all|notes|conformance]" >&2; exit 2 ;;
 esac
-bash scripts/setup-wasm-toolchain.sh >/dev/null
-export PATH="$HOME/.cache/flux-capacitor/tools/bin:$PATH"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/wasm}
-export CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-    CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_PANIC=abort
-build() { # <package> <lib name> <out name> <targets...>
-    local pkg=$1 lib=$2 name=$3; shift 3
-    if rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
-        cargo build --release --target wasm32-unknown-unknown -p "$pkg"
-    else
-        RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
-            /usr/bin/cargo build --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -p "$pkg"
-    fi
+started=$SECONDS
+setup_log=$(mktemp)
+trap 'rm -f "$setup_log"' EXIT
+bash scripts/setup-wasm-toolchain.sh >"$setup_log" 2>&1 || { cat "$setup_log" >&2; exit 1; }
+
+# fix_package_json DIR TARGET
+fix_package_json() {
+    node - "$1" "$2" <<'JS'
+const fs = require("fs"), path = require("path");
+const [dir, target] = process.argv.slice(2);
+const file = path.join(dir, "package.json");
+const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
+pkg.type = target === "nodejs" ? "commonjs" : "module";
+if (target !== "nodejs") pkg.module = pkg.main;
+else delete pkg.module;
+const generated = fs.readdirSync(dir).filter((f) => f !== "package.json" && !f.startsWith("."));
+pkg.files = [...new Set([...(pkg.files || []), ...generated])];
+for (const key of ["name", "version", "main", "types", "files"])
+  if (!pkg[key]) throw new Error(`${file}: no "${key}"`);
+for (const f of pkg.files)
+  if (!fs.existsSync(path.join(dir, f))) throw new Error(`${file}: "files" names missing ${f}`);
+fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");
+JS
+}
+
+# build CRATE_DIR NAME TARGET...
+build() {
+    local crate=$1 name=$2 target out new
+    shift 2
     for target in "$@"; do
-        local out=js/pkg-$name/$target
-        wasm-bindgen --target "$target" --out-dir "$out" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/$lib.wasm"
-        if command -v wasm-opt >/dev/null 2>&1 && [ "${WASM_OPT:-0}" = 1 ]; then
-            # Opt-in (WASM_OPT=1): -Oz currently breaks the externref table glue. Debian binaryen; features rustc enables by default for wasm32-unknown-unknown.
-            wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
-                --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-                "$out/${lib}_bg.wasm" -o "$out/${lib}_bg.wasm"
+        out=js/pkg-$name/$target
+        new=js/pkg-$name/.$target.new
+        rm -rf "$new"
+        bash scripts/wasm-pack-build.sh "$crate" "$new" "$target" 2>&1 \
+            | grep -v -e '^\[INFO\]: License key is set' -e '^\[INFO\]: ✨' -e '^\[INFO\]: 📦'
+        fix_package_json "$new" "$target"
+        if [ -d "$out" ] && diff -rq "$new" "$out" >/dev/null 2>&1; then
+            rm -rf "$new"
+            echo "==> $out unchanged"
+        else
+            rm -rf "$out"
+            mv "$new" "$out"
+            echo "==> $out updated"
         fi
-        local type=module; [ "$target" = nodejs ] && type=commonjs
-        cat >"$out/package.json" <<JSON
-{ "name": "$pkg", "version": "0.1.0", "type": "$type", "main": "$lib.js", "types": "$lib.d.ts" }
-JSON
     done
 }
+
 if [ "$only" != notes ]; then
-    build flux-capacitor-conformance-wasm flux_capacitor_conformance_wasm conformance nodejs web
+    build wasm/conformance conformance nodejs web
 fi
 if [ "$only" != conformance ]; then
-    build notes-wasm notes_wasm notes nodejs bundler web
+    build examples/notes/wasm notes nodejs bundler web
 fi
+echo "==> wasm packages ($only) ready in $((SECONDS - started))s"

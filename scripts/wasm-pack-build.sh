@@ -9,6 +9,13 @@
 #   [package.metadata.wasm-pack.profile.release] wasm-opt = false
 # (wasm-pack would try to download binaryen); WASM_OPT=1 runs Debian's
 # `wasm-opt -Oz` on the result instead, when it is installed.
+#
+# The release profile is tuned for size here, through cargo's environment
+# (opt-level "s", LTO, 1 codegen unit, panic=abort, no strip: stripping drops
+# what wasm-bindgen reads), so that every build made by this script - any crate,
+# any target - has the same cargo configuration and shares one build of std
+# and the dependencies in CARGO_TARGET_DIR. Set any CARGO_PROFILE_RELEASE_*
+# variable yourself to override it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -35,6 +42,11 @@ done
 
 wasm_env
 root=$(repo_root)
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-s}
+export CARGO_PROFILE_RELEASE_LTO=${CARGO_PROFILE_RELEASE_LTO:-true}
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-1}
+export CARGO_PROFILE_RELEASE_STRIP=${CARGO_PROFILE_RELEASE_STRIP:-false}
+export CARGO_PROFILE_RELEASE_PANIC=${CARGO_PROFILE_RELEASE_PANIC:-abort}
 if [ "$FLUX_WASM_MODE" = debian ]; then
     # wasm-pack runs the first `cargo` on PATH: make it Debian's.
     export PATH="$WASM_SHIM_BIN:$PATH"
@@ -70,7 +82,8 @@ mode=no-install
 [ "$FLUX_WASM_MODE" = debian ] && mode=force
 
 started=$SECONDS
-echo "==> [$FLUX_WASM_MODE] wasm-pack build --mode $mode --target $target $(basename "$crate_dir")" \
+crate_name=${crate_dir#"$root"/}
+echo "==> [$FLUX_WASM_MODE] wasm-pack build --mode $mode --target $target $crate_name" \
     "($have)"
 "$wasm_pack" build --mode "$mode" --no-opt --target "$target" --out-dir "$out_dir" --release \
     "$crate_dir" "${WASM_BUILD_STD_ARGS[@]}" "$@"
