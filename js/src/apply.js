@@ -179,16 +179,56 @@ function merge(row, patch) {
 }
 
 /**
- * A copy-on-write draft of an EntityState `{ ids, entities }`. Untouched
- * entities keep their identity; `finish()` returns the base when nothing changed.
+ * A shallow copy of `entities` with Object.assign's result (own enumerable keys, in
+ * order). A loop over Object.keys is several times faster than Object.assign or a
+ * spread for the large dictionary-mode objects entity maps are (V8).
+ */
+function copyEntities(src) {
+  const out = {};
+  const keys = Object.keys(src);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    out[k] = src[k];
+  }
+  for (const s of Object.getOwnPropertySymbols(src)) if (Object.prototype.propertyIsEnumerable.call(src, s)) out[s] = src[s];
+  return out;
+}
+
+/** The first index of the key-ordered `ids` (from `lo`) whose id is not before `id`. */
+function lowerBound(ids, id, lo = 0) {
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(ids[mid], id) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const ABSENT = Symbol("absent");
+/** How `entities[id]` names its property. */
+const propertyKey = (id) => (typeof id === "string" ? id : String(id));
+
+/**
+ * A draft of an EntityState `{ ids, entities }` (ids in key order).
+ *
+ * Copy-on-write (the default, for Redux): the first write copies `entities`
+ * once per batch; untouched entities keep their identity; `finish()` returns
+ * the base when nothing changed, otherwise a new state.
+ *
+ * In place (`{ inPlace: true }`, for a mutable shadow such as the MobX
+ * adapter's): writes go straight into `base.entities`, with an undo log;
+ * `rollback()` restores it exactly, `idChanges()` says where `ids` changes.
  */
 export class EntityDraft {
-  constructor(base, collection) {
+  constructor(base, collection, options) {
     this.base = base ?? { ids: [], entities: {} };
     this.collection = collection;
-    this.entities = null; // copy, made on first write
-    this.inserted = [];
-    this.removed = new Set();
+    this.inPlace = !!options?.inPlace;
+    this.entities = this.inPlace ? this.base.entities : null; // copy-on-write: made on first write
+    this.undo = this.inPlace ? new Map() : null; // property key -> the row before, or ABSENT
+    this.inserted = new Set(); // ids not in base.ids
+    this.removed = new Set(); // ids of base.ids
     this.touched = new Set(); // ids written (for in-place adapters)
   }
   get(id) {
@@ -197,7 +237,12 @@ export class EntityDraft {
   }
   write(id) {
     this.touched.add(id);
-    if (!this.entities) this.entities = Object.assign({}, this.base.entities);
+    if (this.inPlace) {
+      const e = this.entities, k = propertyKey(id);
+      if (!this.undo.has(k)) this.undo.set(k, Object.hasOwn(e, k) ? e[k] : ABSENT);
+      return e;
+    }
+    if (!this.entities) this.entities = copyEntities(this.base.entities);
     return this.entities;
   }
   rows() {
@@ -219,7 +264,7 @@ export class EntityDraft {
             `collection \`${this.collection}\`: EntityState cannot hold both ${fmtKey(existing[key])} and ${fmtKey(id)}`);
         }
         this.write(id)[id] = withoutNulls(op.row);
-        if (this.removed.has(id)) this.removed.delete(id); else this.inserted.push(id);
+        if (this.removed.has(id)) this.removed.delete(id); else this.inserted.add(id);
         return;
       }
       case "update_by_id": {
@@ -249,23 +294,66 @@ export class EntityDraft {
   }
   remove(id) {
     delete this.write(id)[id];
-    const i = this.inserted.indexOf(id);
-    if (i >= 0) this.inserted.splice(i, 1); else this.removed.add(id);
+    if (this.inserted.has(id)) this.inserted.delete(id); else this.removed.add(id);
+  }
+  /** Whether anything was written. */
+  get changed() {
+    return this.touched.size > 0;
+  }
+  /**
+   * Where `base.ids` changes: `removed`, ascending indexes into base.ids;
+   * `added`, the new ids in key order, each inserted before base.ids[`at[i]`].
+   * Binary searches, not a scan: O((removed + added) log n).
+   */
+  idChanges() {
+    const ids = this.base.ids;
+    const removed = [];
+    for (const id of this.removed) {
+      let i = lowerBound(ids, id);
+      if (ids[i] !== id) i = ids.indexOf(id); // ids not in key order: still exact
+      if (i >= 0) removed.push(i);
+    }
+    removed.sort((a, b) => a - b);
+    const added = [...this.inserted].sort(compareKeys);
+    const at = new Array(added.length);
+    let lo = 0;
+    for (let j = 0; j < added.length; j++) at[j] = lo = lowerBound(ids, added[j], lo);
+    return { removed, added, at };
+  }
+  /** The new ids (a new array), or base.ids when no id was added or removed. */
+  nextIds() {
+    const ids = this.base.ids;
+    if (!this.removed.size && !this.inserted.size) return ids;
+    const { removed, added, at } = this.idChanges();
+    const out = [];
+    const n = ids.length;
+    let i = 0, r = 0, a = 0;
+    while (a < added.length || r < removed.length) {
+      const pa = a < added.length ? at[a] : n + 1, pr = r < removed.length ? removed[r] : n + 1;
+      if (pa <= pr) {
+        while (i < pa) out.push(ids[i++]);
+        out.push(added[a++]);
+      } else {
+        while (i < pr) out.push(ids[i++]);
+        if (i === pr) i++;
+        r++;
+      }
+    }
+    while (i < n) out.push(ids[i++]);
+    return out;
+  }
+  /** In place: puts `base.entities` back as it was. */
+  rollback() {
+    if (!this.inPlace) return;
+    const e = this.entities;
+    for (const [k, row] of this.undo) {
+      if (row === ABSENT) delete e[k];
+      else e[k] = row;
+    }
+    this.undo.clear();
   }
   finish() {
-    if (!this.entities) return this.base;
-    let ids = this.base.ids;
-    if (this.removed.size) ids = ids.filter((id) => !this.removed.has(id));
-    if (this.inserted.length) {
-      const add = this.inserted.slice().sort(compareKeys);
-      const out = [];
-      let i = 0, j = 0;
-      while (i < ids.length || j < add.length) {
-        if (j >= add.length || (i < ids.length && compareKeys(ids[i], add[j]) < 0)) out.push(ids[i++]);
-        else out.push(add[j++]);
-      }
-      ids = out;
-    }
-    return { ...this.base, ids, entities: this.entities };
+    if (!this.entities || this.inPlace) return this.base;
+    return { ...this.base, ids: this.nextIds(), entities: this.entities };
   }
 }

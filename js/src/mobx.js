@@ -3,6 +3,10 @@ import { action, makeObservable, observable, remove, set } from "mobx";
 import { EntityDraft } from "./apply.js";
 import { applyEvents, eventsOf } from "./index.js";
 
+// Up to this many id changes per batch go to `ids` as splices (each O(n) memmove,
+// ~0.05 ms at 100,000 ids); more, one replace (~3 ms at 100,000).
+const SPLICES = 32;
+
 /**
  * An observable collection: `ids` (observable array, key order) and
  * `entities` (observable map id → observable row). `apply(events)` applies a
@@ -14,7 +18,7 @@ export class ObservableCollection {
     this.reducer = reducer;
     this.collection = collection;
     this.schema = options.schema;
-    this.state = { ids: [], entities: {} }; // plain shadow, for the shared applier
+    this.state = { ids: [], entities: {} }; // plain shadow, for the shared applier (updated in place)
     this.ids = observable.array([], { deep: false });
     this.entities = observable.map();
     makeObservable(this, { apply: action, dispatch: action });
@@ -22,11 +26,11 @@ export class ObservableCollection {
 
   /** Applies a batch of (committed or local) events. */
   apply(events) {
-    const draft = this.check(events);
-    const next = draft.finish();
-    if (next === this.state) return;
+    const draft = this.run(events);
+    if (!draft.changed) return;
+    const rows = this.state.entities; // already updated in place
     for (const id of draft.touched) {
-      const row = next.entities[id];
+      const row = rows[id];
       const current = this.entities.get(id);
       if (row === undefined) this.entities.delete(id);
       else if (current === undefined) this.entities.set(id, row);
@@ -35,14 +39,42 @@ export class ObservableCollection {
         for (const k of Object.keys(row)) if (current[k] !== row[k]) set(current, k, row[k]);
       }
     }
-    if (next.ids !== this.state.ids) this.ids.replace(next.ids);
-    this.state = next;
+    if (!draft.removed.size && !draft.inserted.size) return;
+    const { removed, added, at } = draft.idChanges();
+    if (removed.length + added.length > SPLICES) {
+      // many changes: one O(n) pass beats many O(n) splices
+      const ids = draft.nextIds();
+      this.state.ids = ids;
+      this.ids.replace(ids);
+      return;
+    }
+    // from the end, so earlier indexes stay valid; at one index, the removal first
+    const ids = this.state.ids;
+    for (let r = removed.length - 1, a = added.length - 1; r >= 0 || a >= 0;) {
+      if (r >= 0 && (a < 0 || removed[r] >= at[a])) {
+        ids.splice(removed[r], 1);
+        this.ids.splice(removed[r--], 1);
+      } else {
+        ids.splice(at[a], 0, added[a]);
+        this.ids.splice(at[a], 0, added[a--]);
+      }
+    }
   }
 
   /** Runs `events` against the current rows without changing anything; throws what `apply` would throw. */
   check(events) {
-    const draft = new EntityDraft(this.state, this.collection);
-    applyEvents(this.reducer, events, (name) => (name === this.collection ? draft : null), this.schema);
+    this.run(events).rollback();
+  }
+
+  /** Applies `events` to the plain shadow in place; on any error puts it back and throws. */
+  run(events) {
+    const draft = new EntityDraft(this.state, this.collection, { inPlace: true });
+    try {
+      applyEvents(this.reducer, events, (name) => (name === this.collection ? draft : null), this.schema);
+    } catch (err) {
+      draft.rollback();
+      throw err;
+    }
     return draft;
   }
 
