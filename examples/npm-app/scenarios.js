@@ -1,0 +1,74 @@
+// The shared conformance suite, read from the repository's tests/ (the very
+// files the Rust tests check): tests/scenarios/<name>.json holds the events (and
+// an optional SQL-like schema), tests/snapshots/<name>.json the expected
+// { results, state }: one result per event ("ok" or the error's kind), then
+// every non-empty collection's rows in key order.
+// FLUX_CONFORMANCE_DIR points elsewhere (a directory holding scenarios/ and snapshots/).
+import { readFileSync, readdirSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+
+const root = process.env.FLUX_CONFORMANCE_DIR
+  ? pathToFileURL(process.env.FLUX_CONFORMANCE_DIR.replace(/\/?$/, "/"))
+  : new URL("../../tests/", import.meta.url);
+
+const readJson = (path) => JSON.parse(readFileSync(new URL(path, root), "utf8"));
+
+/** Every scenario file name, sorted. */
+export const scenarioNames = () =>
+  readdirSync(new URL("scenarios/", root)).filter((f) => f.endsWith(".json")).sort();
+
+/** `{ events, schema, expected }` of one scenario; `schema` is undefined when empty. */
+export function loadScenario(name) {
+  const scenario = readJson(`scenarios/${name}`);
+  const schema = scenario.schema && Object.keys(scenario.schema).length ? scenario.schema : undefined;
+  return { events: scenario.events, schema, expected: readJson(`snapshots/${name}`) };
+}
+
+// What the Rust suite gives the n-th committed event (n from 1): a UUID and a
+// timestamp derived from n.
+const timestampFor = (seq) => {
+  const days = Math.floor(seq / 86400), rest = seq % 86400;
+  const p = (n) => String(n).padStart(2, "0");
+  return `2026-01-${p(days + 1)}T${p(Math.floor(rest / 3600))}:${p(Math.floor((rest % 3600) / 60))}:${p(rest % 60)}Z`;
+};
+const uuid = (seq) => `00000000-0000-0000-0000-${seq.toString(16).padStart(12, "0")}`;
+
+/** The stored form of `event` when it is committed as number `seq`. */
+export const stored = (event, seq) => ({ ...event, id: uuid(seq), seq, timestamp: timestampFor(seq) });
+
+/**
+ * The collections a scenario can touch: its schema's, plus every collection the
+ * reducers name in the changesets of its events (an event the reducers reject
+ * names none).
+ */
+export function collectionsOf(wasm, events, schema) {
+  const names = new Set(Object.keys(schema ?? {}));
+  events.forEach((event, i) => {
+    try {
+      for (const op of wasm.reduce(stored(event, i + 1))) names.add(op.collection);
+    } catch {
+      // rejected: no changeset, no collection
+    }
+  });
+  return [...names].sort();
+}
+
+/**
+ * Runs the events one batch each through `commit(storedEvent)`, which applies
+ * it or throws. A failed event is not committed (the next one gets its seq).
+ * Returns the results ("ok" or the error's kind); throws if a failure is not
+ * an Error with a kind.
+ */
+export function runEvents(events, commit) {
+  let seq = 0;
+  return events.map((event) => {
+    try {
+      commit(stored(event, seq + 1));
+      seq += 1;
+      return "ok";
+    } catch (err) {
+      if (!(err instanceof Error) || typeof err.kind !== "string") throw err;
+      return err.kind;
+    }
+  });
+}
