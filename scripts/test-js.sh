@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Builds the wasm packages (idempotent), installs the npm package's dev
-# dependencies (npm ci), runs the node tests and the TypeScript check.
+# Builds the wasm packages with wasm-pack (idempotent), installs the npm
+# package's dev dependencies (npm ci), runs the node tests and the TypeScript
+# check, then the npm-app example: both packages installed from `npm pack`
+# tarballs into a standalone app, the conformance suite through Redux Toolkit
+# and MobX (scripts/test-npm-app.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-wasm-packages.sh
-cd js
-npm ci --no-audit --no-fund
-node --test test/
-npx tsc -p test/types/tsconfig.json
-echo "==> tsc --noEmit: ok"
+(
+    cd js
+    npm ci --no-audit --no-fund
+    node --test test/
+    npx tsc -p test/types/tsconfig.json
+    echo "==> tsc --noEmit: ok"
+)
+SKIP_WASM_BUILD=1 bash scripts/test-npm-app.sh
