@@ -30,7 +30,7 @@ if have_rustup_wasm_target; then
     echo "==> rustup has $WASM_TARGET: using it (no Debian packages needed)"
 else
     echo "==> no rustup $WASM_TARGET target: using Debian's rustc-web + build-std"
-    apt_install rustc-web rust-web-src lld
+    apt_install rustc-web cargo-web rust-web-src lld
     # wasm-opt is optional: only for WASM_OPT=1 in scripts/wasm-pack-build.sh.
     apt_install binaryen || echo "==> binaryen not installed (optional, wasm-opt unavailable)"
 fi

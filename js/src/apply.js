@@ -159,7 +159,7 @@ export function validateOperation(op, schema) {
 
 function withoutNulls(row) {
   const out = {};
-  for (const k in row) if (row[k] !== null && row[k] !== undefined) out[k] = row[k];
+  for (const k in row) if (row[k] !== null && row[k] !== undefined) put(out, k, row[k]);
   return out;
 }
 
@@ -172,7 +172,7 @@ function merge(row, patch) {
       if (Object.hasOwn(out, k)) { if (out === row) out = { ...row }; delete out[k]; }
     } else if (out[k] !== v || !Object.hasOwn(out, k)) {
       if (out === row) out = { ...row };
-      out[k] = v;
+      put(out, k, v);
     }
   }
   return out;
@@ -183,12 +183,24 @@ function merge(row, patch) {
  * order). A loop over Object.keys is several times faster than Object.assign or a
  * spread for the large dictionary-mode objects entity maps are (V8).
  */
+/**
+ * `obj[k] = v` for any own key: a key named `__proto__` (a valid row key or
+ * field, as in Rust) becomes an own property instead of changing the prototype.
+ */
+function put(obj, k, v) {
+  if (k === "__proto__") Object.defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true });
+  else obj[k] = v;
+}
+
+/** `obj[k]` if `obj` has it as its own property (never `Object.prototype`'s members). */
+const own = (obj, k) => (Object.hasOwn(obj, k) ? obj[k] : undefined);
+
 function copyEntities(src) {
   const out = {};
   const keys = Object.keys(src);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
-    out[k] = src[k];
+    put(out, k, src[k]);
   }
   for (const s of Object.getOwnPropertySymbols(src)) if (Object.prototype.propertyIsEnumerable.call(src, s)) out[s] = src[s];
   return out;
@@ -232,8 +244,7 @@ export class EntityDraft {
     this.touched = new Set(); // ids written (for in-place adapters)
   }
   get(id) {
-    const row = (this.entities ?? this.base.entities)[id];
-    return row;
+    return own(this.entities ?? this.base.entities, propertyKey(id));
   }
   write(id) {
     this.touched.add(id);
@@ -255,7 +266,7 @@ export class EntityDraft {
     switch (op.op) {
       case "create": {
         const id = op.row[key];
-        const existing = ents[id];
+        const existing = own(ents, propertyKey(id));
         if (existing !== undefined) {
           if (existing[key] === id)
             throw new FluxCapacitorError("duplicate_key",
@@ -263,26 +274,26 @@ export class EntityDraft {
           throw new FluxCapacitorError("key_collision",
             `collection \`${this.collection}\`: EntityState cannot hold both ${fmtKey(existing[key])} and ${fmtKey(id)}`);
         }
-        this.write(id)[id] = withoutNulls(op.row);
+        put(this.write(id), propertyKey(id), withoutNulls(op.row));
         if (this.removed.has(id)) this.removed.delete(id); else this.inserted.add(id);
         return;
       }
       case "update_by_id": {
-        const row = ents[op.id];
+        const row = own(ents, propertyKey(op.id));
         if (!sameKey(row, op.id)) return;
         const next = merge(row, op.patch);
-        if (next !== row) this.write(op.id)[op.id] = next;
+        if (next !== row) put(this.write(op.id), propertyKey(op.id), next);
         return;
       }
       case "destroy_by_id": {
-        if (!sameKey(ents[op.id], op.id)) return;
+        if (!sameKey(own(ents, propertyKey(op.id)), op.id)) return;
         this.remove(op.id);
         return;
       }
       case "update_where": {
         for (const row of this.rows().filter((r) => matches(op.filter, r))) {
           const next = merge(row, op.patch);
-          if (next !== row) this.write(row[key])[row[key]] = next;
+          if (next !== row) put(this.write(row[key]), propertyKey(row[key]), next);
         }
         return;
       }
@@ -348,7 +359,7 @@ export class EntityDraft {
     const e = this.entities;
     for (const [k, row] of this.undo) {
       if (row === ABSENT) delete e[k];
-      else e[k] = row;
+      else put(e, k, row);
     }
     this.undo.clear();
   }

@@ -66,3 +66,23 @@ test("errors are Errors with kind; the store keeps its state and keeps working",
   store.dispatch(addIssue("3", "C"));
   assert.deepEqual(store.getState().issues.ids, ["1", "3"]);
 });
+
+test("keys named like Object.prototype members are ordinary keys", () => {
+  const apply = (ops) => ({ type: "conformance/apply", payload: { ops } });
+  const names = ["constructor", "toString", "__proto__", "hasOwnProperty"];
+  const reducer = reduxify(wasm, "things");
+  let state = reducer(undefined, committed([
+    apply(names.map((id) => ({ op: "create", collection: "things", row: { id, n: id.length } }))),
+  ]));
+  state = reducer(state, committed([apply([
+    { op: "update_by_id", collection: "things", id: "constructor", patch: { n: 0 } },
+    { op: "destroy_by_id", collection: "things", id: "toString" },
+  ])]));
+  assert.deepEqual(state.ids, ["__proto__", "constructor", "hasOwnProperty"]);
+  assert.equal(Object.getPrototypeOf(state.entities), Object.prototype, "the prototype is untouched");
+  assert.deepEqual(Object.keys(state.entities).sort(), ["__proto__", "constructor", "hasOwnProperty"]);
+  assert.deepEqual(JSON.parse(JSON.stringify(state.entities.constructor)), { id: "constructor", n: 0 });
+  assert.equal(Object.getOwnPropertyDescriptor(state.entities, "__proto__").value.n, 9);
+  const duplicate = () => reducer(state, committed([apply([{ op: "create", collection: "things", row: { id: "constructor" } }])]));
+  assert.throws(duplicate, (err) => err instanceof Error && err.kind === "duplicate_key");
+});
