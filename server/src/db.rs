@@ -160,6 +160,19 @@ impl DbPool {
         })
     }
 
+    /// Tables multi-row statements may write (see [`sql::batch`]).
+    pub(crate) fn batchable_tables<'a>(
+        &'a self,
+    ) -> BoxFuture<'a, Result<std::collections::HashSet<String>, sqlx::Error>> {
+        Box::pin(async move {
+            match self {
+                DbPool::Sqlite(p) => sqlite::batchable_tables(&mut *p.acquire().await?).await,
+                DbPool::Postgres(p) => postgres::batchable_tables(&mut *p.acquire().await?).await,
+                DbPool::MySql(p) => mysql::batchable_tables(&mut *p.acquire().await?).await,
+            }
+        })
+    }
+
     /// Starts the writer's transaction holding the writers' lock.
     pub(crate) fn begin_write<'a>(&'a self) -> BoxFuture<'a, Result<WriteTx, sqlx::Error>> {
         Box::pin(async move {

@@ -90,7 +90,7 @@
 //!    so writers of other processes on the same database wait too;
 //! 2. read the log's last `seq` (and timestamp) *under the lock*;
 //! 3. for each dispatch: `SAVEPOINT`; for each event assign `seq` (last + 1),
-//!    a v4 `id` and a UTC millisecond `timestamp` (never before the previous
+//!    a v7 (time-ordered) `id` and a UTC millisecond `timestamp` (never before the previous
 //!    one), run the reducer, validate and apply each operation, insert the log
 //!    row. On failure `ROLLBACK TO SAVEPOINT`: that dispatch gets its error and
 //!    gives its `seq`s back, the others carry on;

@@ -5,6 +5,7 @@
 //! connecting, the store's own tables, schema introspection, the writer lock,
 //! binding parameters and decoding rows.
 
+pub(crate) mod batch;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
@@ -38,6 +39,12 @@ pub(crate) enum Bind {
     Real(f64),
     Bool(bool),
     Text(String),
+    /// SQL `NULL` (as text).
+    Null,
+    /// A native UUID (PostgreSQL's log).
+    Uuid(Uuid),
+    /// A native timestamp (PostgreSQL's and MySQL's log).
+    Time(DateTime<Utc>),
 }
 
 /// A statement and its parameters.
@@ -65,15 +72,17 @@ impl Sql {
     /// Appends a placeholder for `bind`, wrapped in `cast` if given.
     pub fn bind(&mut self, bind: Bind, cast: Option<&str>) -> &mut Self {
         self.binds.push(bind);
-        let placeholder = match self.dialect {
-            Dialect::Postgres => format!("${}", self.binds.len()),
-            Dialect::Sqlite | Dialect::MySql => "?".to_string(),
-        };
-        match cast {
-            Some(ty) => {
-                let _ = write!(self.text, "CAST({placeholder} AS {ty})");
+        if cast.is_some() {
+            self.text.push_str("CAST(");
+        }
+        match self.dialect {
+            Dialect::Postgres => {
+                let _ = write!(self.text, "${}", self.binds.len());
             }
-            None => self.text.push_str(&placeholder),
+            Dialect::Sqlite | Dialect::MySql => self.text.push('?'),
+        }
+        if let Some(ty) = cast {
+            let _ = write!(self.text, " AS {ty})");
         }
         self
     }
@@ -357,7 +366,24 @@ pub(crate) fn json_value(text: Option<String>) -> Result<Option<Value>, sqlx::Er
 
 /// The RFC 3339 form of a timestamp: UTC, milliseconds, `Z`.
 pub(crate) fn format_timestamp(timestamp: DateTime<Utc>) -> String {
-    timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let millis = timestamp.timestamp_subsec_millis();
+    if !(0..=9999).contains(&timestamp.year()) || millis > 999 {
+        return timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    // Without chrono's format-string machinery: this runs for every event.
+    let mut text = String::with_capacity(24);
+    let _ = write!(
+        text,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        timestamp.year(),
+        timestamp.month(),
+        timestamp.day(),
+        timestamp.hour(),
+        timestamp.minute(),
+        timestamp.second()
+    );
+    text
 }
 
 pub(crate) fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
@@ -418,6 +444,63 @@ pub(crate) fn events_sql(dialect: Dialect, query: &EventQuery) -> Sql {
     }
     sql.push(" ORDER BY seq LIMIT ");
     sql.bind(Bind::Int(i64::try_from(query.limit).unwrap_or(i64::MAX)), None);
+    sql
+}
+
+/// Most rows one multi-row statement writes, and most parameters it binds
+/// (well under SQLite's 32766 and PostgreSQL's and MySQL's 65535).
+pub(crate) const MAX_ROWS: usize = 256;
+const MAX_PARAMS: usize = 8192;
+
+/// Splits `rows` rows of `params` parameters each into statement sizes: as
+/// many of the largest allowed power of two as fit, then the remainder in
+/// descending powers of two, so a table has at most ten statement texts per
+/// shape (each prepared once and cached by sqlx) whatever the batch sizes.
+pub(crate) fn row_chunks(rows: usize, params: usize) -> Vec<usize> {
+    let fit = (MAX_PARAMS / params.max(1)).clamp(1, MAX_ROWS);
+    let cap = 1usize << (usize::BITS - 1 - fit.leading_zeros());
+    let mut left = rows;
+    let mut out = Vec::new();
+    while left > 0 {
+        let size = if left >= cap {
+            cap
+        } else {
+            1usize << (usize::BITS - 1 - left.leading_zeros())
+        };
+        out.push(size);
+        left -= size;
+    }
+    out
+}
+
+/// A multi-row `INSERT` of log rows (each event with its timestamp, in `seq`
+/// order; sizes from [`row_chunks`]); the same columns and types as the
+/// dialects' single-row inserts.
+pub(crate) fn insert_events(dialect: Dialect, chunk: &[(&StoredEvent, DateTime<Utc>)]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.text.reserve(100 + chunk.len() * 40);
+    sql.binds.reserve(chunk.len() * 7);
+    sql.push("INSERT INTO flux_events (seq, id, type, payload, meta, error, timestamp) VALUES ");
+    let json = (dialect == Dialect::Postgres).then_some("JSONB");
+    for (i, (event, time)) in chunk.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(Bind::Int(event.seq as i64), None).push(", ");
+        match dialect {
+            Dialect::Postgres => sql.bind(Bind::Uuid(event.id), None),
+            _ => sql.bind(Bind::Text(event.id.to_string()), None),
+        };
+        sql.push(", ");
+        sql.bind(Bind::Text(event.event_type.clone()), None).push(", ");
+        sql.bind(Bind::Text(event.payload.to_string()), json).push(", ");
+        let meta = event.meta.as_ref().map_or(Bind::Null, |m| Bind::Text(m.to_string()));
+        sql.bind(meta, json).push(", ");
+        sql.bind(Bind::Bool(event.error), None).push(", ");
+        match dialect {
+            Dialect::Sqlite => sql.bind(Bind::Text(event.timestamp.clone()), None),
+            _ => sql.bind(Bind::Time(*time), None),
+        };
+        sql.push(")");
+    }
     sql
 }
 
@@ -497,6 +580,22 @@ mod tests {
             r#"(NOT ("n" IS NOT NULL AND "n" = $1) OR (1=0) OR (("id" IS NOT NULL AND "id" COLLATE "C" = $2)) OR (1=1))"#
         );
         assert_eq!(sql.binds, vec![Bind::Int(5), Bind::Text("a'; DROP TABLE x; --".into())]);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_milliseconds() {
+        for text in [
+            "2026-11-22T19:20:51.123Z",
+            "0001-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+        ] {
+            let time = parse_timestamp(text).unwrap();
+            assert_eq!(format_timestamp(time), text);
+            assert_eq!(
+                format_timestamp(time),
+                time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            );
+        }
     }
 
     #[test]

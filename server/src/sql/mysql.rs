@@ -193,3 +193,27 @@ pub(crate) fn decode_event(row: &MySqlRow) -> Result<StoredEvent, sqlx::Error> {
         super::format_timestamp(timestamp),
     )
 }
+
+/// Tables whose rows multi-row statements may write in any order between
+/// rows (see [`super::batch`]): base tables without triggers, without
+/// foreign keys to or from them and without a unique index but the primary
+/// key. (Whether the key compares exactly is the column's `exact_text`.)
+pub(crate) async fn batchable_tables(
+    conn: &mut MySqlConnection,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT t.TABLE_NAME FROM information_schema.TABLES t
+         WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
+           AND NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS g
+                           WHERE g.EVENT_OBJECT_SCHEMA = t.TABLE_SCHEMA AND g.EVENT_OBJECT_TABLE = t.TABLE_NAME)
+           AND NOT EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS r
+                           WHERE (r.CONSTRAINT_SCHEMA = t.TABLE_SCHEMA AND r.TABLE_NAME = t.TABLE_NAME)
+                              OR (r.UNIQUE_CONSTRAINT_SCHEMA = t.TABLE_SCHEMA AND r.REFERENCED_TABLE_NAME = t.TABLE_NAME))
+           AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS s
+                           WHERE s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME
+                             AND s.NON_UNIQUE = 0 AND s.INDEX_NAME <> 'PRIMARY')",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|row| row.try_get_unchecked::<String, _>(0)).collect()
+}

@@ -167,3 +167,28 @@ pub(crate) fn decode_event(row: &PgRow) -> Result<StoredEvent, sqlx::Error> {
         super::format_timestamp(timestamp),
     )
 }
+
+/// Tables whose rows multi-row statements may write in any order between
+/// rows (see [`super::batch`]): ordinary tables without triggers (foreign
+/// keys are triggers on both of their tables) or rules, without a unique
+/// index but the primary key's or an exclusion constraint, whose key columns
+/// compare deterministically.
+pub(crate) async fn batchable_tables(
+    conn: &mut PgConnection,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind = 'r' AND n.nspname = current_schema()
+           AND NOT c.relhastriggers AND NOT c.relhasrules
+           AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique AND NOT i.indisprimary)
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conrelid = c.oid AND x.contype = 'x')
+           AND NOT EXISTS (SELECT 1 FROM pg_index i
+                           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                           JOIN pg_collation co ON co.oid = a.attcollation
+                           WHERE i.indrelid = c.oid AND i.indisprimary AND NOT co.collisdeterministic)",
+    )
+    .fetch_all(conn)
+    .await
+    .map(|names: Vec<String>| names.into_iter().collect())
+}

@@ -104,6 +104,9 @@ macro_rules! bind_all {
                 $crate::sql::Bind::Real(v) => query.bind(*v),
                 $crate::sql::Bind::Bool(v) => query.bind(*v),
                 $crate::sql::Bind::Text(v) => query.bind(v.as_str()),
+                $crate::sql::Bind::Null => query.bind(None::<&str>),
+                $crate::sql::Bind::Uuid(v) => query.bind(*v),
+                $crate::sql::Bind::Time(v) => query.bind(*v),
             };
         }
         query
@@ -163,4 +166,29 @@ pub(crate) fn decode_event(row: &SqliteRow) -> Result<StoredEvent, sqlx::Error> 
         row.try_get::<bool, _>(5)?,
         row.try_get(6)?,
     )
+}
+
+/// Tables whose rows multi-row statements may write in any order between
+/// rows (see [`super::batch`]): no triggers, no foreign keys to or from them,
+/// no unique index but the primary key's, and a key compared exactly
+/// (`BINARY` collation, or the rowid).
+pub(crate) async fn batchable_tables(
+    conn: &mut SqliteConnection,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT m.name FROM sqlite_master AS m
+         WHERE m.type = 'table' AND m.sql NOT LIKE 'CREATE VIRTUAL%'
+           AND NOT EXISTS (SELECT 1 FROM sqlite_master AS t
+                           WHERE t.type = 'trigger' AND t.tbl_name = m.name COLLATE NOCASE)
+           AND NOT EXISTS (SELECT 1 FROM pragma_foreign_key_list(m.name))
+           AND NOT EXISTS (SELECT 1 FROM sqlite_master AS o, pragma_foreign_key_list(o.name) AS f
+                           WHERE o.type = 'table' AND f.\"table\" = m.name COLLATE NOCASE)
+           AND NOT EXISTS (SELECT 1 FROM pragma_index_list(m.name) AS i
+                           WHERE i.\"unique\" AND i.origin <> 'pk')
+           AND NOT EXISTS (SELECT 1 FROM pragma_index_list(m.name) AS i, pragma_index_xinfo(i.name) AS x
+                           WHERE i.origin = 'pk' AND x.key AND x.coll <> 'BINARY' COLLATE NOCASE)",
+    )
+    .fetch_all(conn)
+    .await
+    .map(|names: Vec<String>| names.into_iter().collect())
 }
