@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use flux_capacitor::{Row, StoredEvent};
 use futures::future::BoxFuture;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{MySql, MySqlPool, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, MySql, MySqlPool, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::EventQuery;
 use crate::schema::{Column, DbSchema};
@@ -173,20 +174,40 @@ impl DbPool {
         })
     }
 
+    /// The most connections the pool opens.
+    pub(crate) fn max_connections(&self) -> u32 {
+        match self {
+            DbPool::Sqlite(p) => p.options().get_max_connections(),
+            DbPool::Postgres(p) => p.options().get_max_connections(),
+            DbPool::MySql(p) => p.options().get_max_connections(),
+        }
+    }
+
+    /// A connection for the writer to keep between its transactions.
+    pub(crate) fn acquire_writer<'a>(&'a self) -> BoxFuture<'a, Result<WriterConn, sqlx::Error>> {
+        Box::pin(async move {
+            Ok(match self {
+                DbPool::Sqlite(p) => WriterConn::Sqlite(p.acquire().await?),
+                DbPool::Postgres(p) => WriterConn::Postgres(p.acquire().await?),
+                DbPool::MySql(p) => WriterConn::MySql(p.acquire().await?),
+            })
+        })
+    }
+
     /// Starts the writer's transaction holding the writers' lock.
     pub(crate) fn begin_write<'a>(&'a self) -> BoxFuture<'a, Result<WriteTx, sqlx::Error>> {
         Box::pin(async move {
             Ok(match self {
-                DbPool::Sqlite(p) => WriteTx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+                DbPool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
                 DbPool::Postgres(p) => {
                     let mut tx = p.begin().await?;
                     postgres::lock(&mut tx).await?;
-                    WriteTx::Postgres(tx)
+                    Tx::Postgres(tx)
                 }
                 DbPool::MySql(p) => {
                     let mut tx = p.begin().await?;
                     mysql::lock(&mut tx).await?;
-                    WriteTx::MySql(tx)
+                    Tx::MySql(tx)
                 }
             })
         })
@@ -251,20 +272,55 @@ impl DbPool {
 /// The last event's `seq` and timestamp.
 pub(crate) type LastEvent = (u64, DateTime<Utc>);
 
-/// The writer's open transaction (holding the writers' lock).
-pub(crate) enum WriteTx {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
-    MySql(Transaction<'static, MySql>),
+/// A pool connection the writer keeps between transactions while it is
+/// busy: taking one from the pool for each transaction costs the pool's
+/// health check (a round trip) on taking it and another on giving it back.
+pub(crate) enum WriterConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+    MySql(PoolConnection<MySql>),
 }
 
-impl WriteTx {
+impl WriterConn {
+    /// Starts the writer's transaction on this connection, holding the writers' lock.
+    pub(crate) fn begin(&mut self) -> BoxFuture<'_, Result<Tx<'_>, sqlx::Error>> {
+        Box::pin(async move {
+            Ok(match self {
+                WriterConn::Sqlite(c) => Tx::Sqlite(c.begin_with("BEGIN IMMEDIATE").await?),
+                WriterConn::Postgres(c) => {
+                    let mut tx = c.begin().await?;
+                    postgres::lock(&mut tx).await?;
+                    Tx::Postgres(tx)
+                }
+                WriterConn::MySql(c) => {
+                    let mut tx = c.begin().await?;
+                    mysql::lock(&mut tx).await?;
+                    Tx::MySql(tx)
+                }
+            })
+        })
+    }
+}
+
+/// The writer's open transaction (holding the writers' lock) on a pool
+/// connection of its own.
+pub(crate) type WriteTx = Tx<'static>;
+
+/// A writer's open transaction (holding the writers' lock), on a pool
+/// connection of its own (`'static`, [`WriteTx`]) or on a [`WriterConn`].
+pub(crate) enum Tx<'c> {
+    Sqlite(Transaction<'c, Sqlite>),
+    Postgres(Transaction<'c, Postgres>),
+    MySql(Transaction<'c, MySql>),
+}
+
+impl Tx<'_> {
     pub fn execute<'a>(&'a mut self, sql: &'a Sql) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
         Box::pin(async move {
             match self {
-                WriteTx::Sqlite(tx) => sqlite::execute(tx, sql).await,
-                WriteTx::Postgres(tx) => postgres::execute(tx, sql).await,
-                WriteTx::MySql(tx) => mysql::execute(tx, sql).await,
+                Tx::Sqlite(tx) => sqlite::execute(tx, sql).await,
+                Tx::Postgres(tx) => postgres::execute(tx, sql).await,
+                Tx::MySql(tx) => mysql::execute(tx, sql).await,
             }
         })
     }
@@ -273,9 +329,9 @@ impl WriteTx {
     pub fn raw<'a>(&'a mut self, statement: &'a str) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             match self {
-                WriteTx::Sqlite(tx) => sqlx::Executor::execute(&mut **tx, statement).await.map(drop),
-                WriteTx::Postgres(tx) => sqlx::Executor::execute(&mut **tx, statement).await.map(drop),
-                WriteTx::MySql(tx) => sqlx::Executor::execute(&mut **tx, statement).await.map(drop),
+                Tx::Sqlite(tx) => sqlx::Executor::execute(&mut **tx, statement).await.map(drop),
+                Tx::Postgres(tx) => sqlx::Executor::execute(&mut **tx, statement).await.map(drop),
+                Tx::MySql(tx) => sqlx::Executor::execute(&mut **tx, statement).await.map(drop),
             }
         })
     }
@@ -283,9 +339,9 @@ impl WriteTx {
     pub fn introspect<'a>(&'a mut self) -> BoxFuture<'a, Result<DbSchema, sqlx::Error>> {
         Box::pin(async move {
             match self {
-                WriteTx::Sqlite(tx) => sqlite::introspect(tx).await,
-                WriteTx::Postgres(tx) => postgres::introspect(tx).await,
-                WriteTx::MySql(tx) => mysql::introspect(tx).await,
+                Tx::Sqlite(tx) => sqlite::introspect(tx).await,
+                Tx::Postgres(tx) => postgres::introspect(tx).await,
+                Tx::MySql(tx) => mysql::introspect(tx).await,
             }
         })
     }
@@ -294,9 +350,9 @@ impl WriteTx {
     pub fn last_event<'a>(&'a mut self) -> BoxFuture<'a, Result<Option<LastEvent>, sqlx::Error>> {
         Box::pin(async move {
             match self {
-                WriteTx::Sqlite(tx) => sqlite::last_event(tx).await,
-                WriteTx::Postgres(tx) => postgres::last_event(tx).await,
-                WriteTx::MySql(tx) => mysql::last_event(tx).await,
+                Tx::Sqlite(tx) => sqlite::last_event(tx).await,
+                Tx::Postgres(tx) => postgres::last_event(tx).await,
+                Tx::MySql(tx) => mysql::last_event(tx).await,
             }
         })
     }
@@ -308,26 +364,26 @@ impl WriteTx {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             match self {
-                WriteTx::Sqlite(tx) => sqlite::insert_event(tx, event).await,
-                WriteTx::Postgres(tx) => postgres::insert_event(tx, event, timestamp).await,
-                WriteTx::MySql(tx) => mysql::insert_event(tx, event, timestamp).await,
+                Tx::Sqlite(tx) => sqlite::insert_event(tx, event).await,
+                Tx::Postgres(tx) => postgres::insert_event(tx, event, timestamp).await,
+                Tx::MySql(tx) => mysql::insert_event(tx, event, timestamp).await,
             }
         })
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            WriteTx::Sqlite(tx) => tx.commit().await,
-            WriteTx::Postgres(tx) => tx.commit().await,
-            WriteTx::MySql(tx) => tx.commit().await,
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+            Tx::MySql(tx) => tx.commit().await,
         }
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
-            WriteTx::Sqlite(tx) => tx.rollback().await,
-            WriteTx::Postgres(tx) => tx.rollback().await,
-            WriteTx::MySql(tx) => tx.rollback().await,
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
+            Tx::MySql(tx) => tx.rollback().await,
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio::time::Interval;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::db::WriteTx;
+use crate::db::{Tx, WriterConn};
 use crate::error::{EventAt, OperationAt};
 use crate::schema::DbSchema;
 use crate::sql::{self, Dialect, compile_operation};
@@ -55,6 +55,8 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
         interval
     });
     let mut batchable = None;
+    let mut held: Option<WriterConn> = None;
+    let mut release_at = tokio::time::Instant::now();
     loop {
         let first = tokio::select! {
             request = requests.recv() => match request {
@@ -63,6 +65,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
             },
             () = tick(&mut poll) => {
                 publish_external(&shared).await;
+                continue;
+            }
+            () = tokio::time::sleep_until(release_at), if held.is_some() => {
+                held = None;
                 continue;
             }
         };
@@ -75,8 +81,9 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
         }
         let started = Instant::now();
         let gate = shared.write_gate.lock().await;
-        let results = write_group(&shared, &mut group, &mut batchable).await;
+        let results = write_group(&shared, &mut group, &mut batchable, &mut held).await;
         drop(gate);
+        release_at = tokio::time::Instant::now() + HOLD_IDLE;
         for (request, result) in group.into_iter().zip(results) {
             let _enter = request.span.enter();
             match &result {
@@ -150,31 +157,76 @@ fn abort_all(outcomes: &mut Vec<Outcome>, total: usize, reason: &str) {
     }
 }
 
+/// How long the writer keeps its connection ([`WriterConn`]) without work.
+const HOLD_IDLE: Duration = Duration::from_secs(1);
+
 /// Writes a group of dispatches in one transaction; one outcome per request.
+///
+/// The transaction runs on the writer's own connection, `held` between
+/// groups while dispatches keep coming (unless the pool has only one
+/// connection, which readers need too); one that took part in a failure goes
+/// back to the pool, which checks it.
 ///
 /// A group of two events or more is first written with multi-row statements
 /// ([`write_fast`]); if that fails in the database, it is rolled back and the
 /// group is written again one statement per operation, so the error names the
 /// event and operation at fault exactly as if the fast path did not exist.
-async fn write_group(shared: &Shared, group: &mut [Request], cache: &mut Option<BatchTables>) -> Vec<Outcome> {
-    let total = group.len();
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
-    let fail_all = |err: sqlx::Error| {
-        let reason = err.to_string();
-        let mut outcomes = vec![Err(StoreError::database(err))];
-        abort_all(&mut outcomes, total, &reason);
-        outcomes
-    };
+async fn write_group(
+    shared: &Shared,
+    group: &mut [Request],
+    cache: &mut Option<BatchTables>,
+    held: &mut Option<WriterConn>,
+) -> Vec<Outcome> {
     let events: usize = group.iter().map(|r| r.batch.len()).sum();
     let tables = if events >= 2 {
         Some(batchable_tables(shared, cache).await)
     } else {
         None
     };
-    let mut tx = match shared.pool.begin_write().await {
-        Ok(tx) => tx,
-        Err(err) => return fail_all(err),
+    let keep = shared.pool.max_connections() > 1;
+    if keep && held.is_none() {
+        match shared.pool.acquire_writer().await {
+            Ok(conn) => *held = Some(conn),
+            Err(err) => return failed(group.len(), err),
+        }
+    }
+    let outcomes = match held.as_mut().filter(|_| keep) {
+        Some(conn) => match conn.begin().await {
+            Ok(tx) => write_tx(shared, tx, group, tables).await,
+            Err(err) => failed(group.len(), err),
+        },
+        None => match shared.pool.begin_write().await {
+            Ok(tx) => write_tx(shared, tx, group, tables).await,
+            Err(err) => failed(group.len(), err),
+        },
     };
+    if outcomes
+        .iter()
+        .any(|o| matches!(o, Err(StoreError::Database { .. } | StoreError::Aborted { .. })))
+    {
+        *held = None;
+    }
+    outcomes
+}
+
+/// Every dispatch of a group failed by `err` of its transaction.
+fn failed(total: usize, err: sqlx::Error) -> Vec<Outcome> {
+    let reason = err.to_string();
+    let mut outcomes = vec![Err(StoreError::database(err))];
+    abort_all(&mut outcomes, total, &reason);
+    outcomes
+}
+
+/// Writes the group in the open transaction `tx`, then commits.
+async fn write_tx(
+    shared: &Shared,
+    mut tx: Tx<'_>,
+    group: &mut [Request],
+    tables: Option<Arc<HashSet<String>>>,
+) -> Vec<Outcome> {
+    let total = group.len();
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
+    let fail_all = |err: sqlx::Error| failed(total, err);
     let (mut seq, mut last_time) = match tx.last_event().await {
         Ok(last) => last.unwrap_or((0, DateTime::<Utc>::MIN_UTC)),
         Err(err) => {
@@ -268,7 +320,7 @@ async fn write_group(shared: &Shared, group: &mut [Request], cache: &mut Option<
 }
 
 /// Commits (or, when every dispatch failed, rolls back) the group's transaction.
-async fn finish(tx: WriteTx, mut outcomes: Vec<Outcome>, total: usize) -> Vec<Outcome> {
+async fn finish(tx: Tx<'_>, mut outcomes: Vec<Outcome>, total: usize) -> Vec<Outcome> {
     let finished = if outcomes.iter().any(Result::is_ok) {
         tx.commit().await
     } else {
@@ -397,7 +449,7 @@ fn unstamp(group: &mut [Request], stamped: Vec<Stamped>) {
 
 /// Executes `statements` in order, making each next one while the database
 /// runs the one before.
-async fn pipeline(tx: &mut WriteTx, mut statements: impl Iterator<Item = sql::Sql>) -> Result<(), sqlx::Error> {
+async fn pipeline(tx: &mut Tx<'_>, mut statements: impl Iterator<Item = sql::Sql>) -> Result<(), sqlx::Error> {
     let mut next = statements.next();
     while let Some(current) = next {
         let (done, upcoming) = tokio::join!(biased; tx.execute(&current), async { statements.next() });
@@ -447,7 +499,7 @@ async fn reduce_group(
 /// back, as on an error).
 async fn write_fast(
     shared: &Shared,
-    tx: &mut WriteTx,
+    tx: &mut Tx<'_>,
     group: &[Request],
     stamped: &[Stamped],
     tables: &HashSet<String>,
@@ -560,7 +612,7 @@ fn reduce(reducer: &dyn Reducer, stored: &StoredEvent, index: usize) -> Result<C
 /// Writes one dispatch inside the open transaction.
 async fn apply(
     shared: &Shared,
-    tx: &mut WriteTx,
+    tx: &mut Tx<'_>,
     batch: &Batch,
     seq: u64,
     last_time: DateTime<Utc>,
@@ -638,7 +690,7 @@ enum Invalid {
 
 /// Validates `operation` against the cached schema; on an unknown collection
 /// or field, re-reads the schema (a migration may have added it) and retries.
-async fn validated(shared: &Shared, tx: &mut WriteTx, operation: &Operation) -> Result<Arc<DbSchema>, Invalid> {
+async fn validated(shared: &Shared, tx: &mut Tx<'_>, operation: &Operation) -> Result<Arc<DbSchema>, Invalid> {
     let schema = shared.schema();
     match operation.validate(Some(&schema.schema)) {
         Ok(()) => Ok(schema),

@@ -11,17 +11,23 @@ use flux_capacitor_server::{Config, Dialect, Store};
 use super::raw::RawConn;
 use super::support::{BenchDb, Table, Workload, backend_name, ms, percentile, rate, ratio, sqlite_synchronous};
 
-/// The store's settings for the benchmarks: no polling for other processes'
-/// events (the raw baseline writes to the same log between the store's rounds).
+/// The store's settings for the comparisons: no background snapshots (they
+/// are measured apart, see [`default_config`]) and no polling for other
+/// processes' events (the raw baseline writes to the same log between the
+/// store's rounds, and the store would read those events back).
 pub fn bench_config() -> Config {
-    let mut config = Config {
+    Config {
+        snapshot_every: None,
+        ..default_config()
+    }
+}
+
+/// The default settings, but for the polling (see [`bench_config`]).
+pub fn default_config() -> Config {
+    Config {
         poll_interval: None,
         ..Config::default()
-    };
-    if std::env::var("NO_SNAP").is_ok() {
-        config.snapshot_every = None;
     }
-    config
 }
 
 /// Events written and time spent.
