@@ -9,7 +9,9 @@
 //! ```
 //!
 //! `BENCH_QUICK=1` shortens every measurement (a smoke run, not figures);
-//! `BENCH_REPLAY_EVENTS` sets the replayed log's length (default 1,000,000).
+//! `BENCH_REPLAY_EVENTS` sets the replayed log's length (default 1,000,000);
+//! `BENCH_BACKENDS=sqlite,postgres` and `BENCH_BATCHES=1,1000` narrow the
+//! dispatch sections. `bash scripts/bench.sh` runs this and the frontend's.
 //! PostgreSQL and MariaDB are reached as the tests reach them
 //! (`DATABASE_URL_POSTGRES`, `DATABASE_URL_MYSQL`).
 
@@ -81,7 +83,7 @@ fn main() {
                 "concurrent" => dispatch::concurrent(&all, &[1, 8, 64], scale(2000, 300)).await,
                 "replay" => replay::run(quick).await,
                 "subscribe" => subscribe::run(&[1, 100, 1000], if quick { 20 } else { 100 }).await,
-                "memory" => memory::run(scale(2000, 300)).await,
+                "memory" => memory::run(&all, scale(2000, 300)).await,
                 _ => unreachable!(),
             }
         }
@@ -95,6 +97,7 @@ async fn run_child(name: &str, args: &[String]) {
     match name {
         "build-log" => replay::child_build_log(args).await,
         "replay" => replay::child_replay(args).await,
+        "rebuild" => replay::child_rebuild(args).await,
         "memory" => memory::child(args).await,
         _ => panic!("unknown child `{name}`"),
     }

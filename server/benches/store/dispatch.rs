@@ -70,6 +70,7 @@ pub async fn throughput(dialects: &[Dialect], batches: &[usize], rounds: u32, ro
         "raw sqlx, same statements, events/s",
         "store / raw",
         "raw sqlx, one statement per row, events/s",
+        "store, default `Config` (snapshot every 1000 events), events/s",
     ]);
     let mut settings = Vec::new();
     for &dialect in dialects {
@@ -79,6 +80,7 @@ pub async fn throughput(dialects: &[Dialect], batches: &[usize], rounds: u32, ro
             settings.push(sqlite_synchronous(store.pool()).await);
         }
         let mut raw = RawConn::connect(dialect, &db.url).await;
+        let mut runs = Vec::new();
         for &batch in batches {
             let mut work = Workload::new(format!("t{batch}-"));
             let mut store_run = Run::default();
@@ -106,6 +108,24 @@ pub async fn throughput(dialects: &[Dialect], batches: &[usize], rounds: u32, ro
                     store.dispatch_all(events(&mut work, batch)).await.expect("dispatch")
                 );
             }
+            runs.push((batch, store_run, raw_run, per_row_run));
+        }
+        drop((store, raw));
+        db.drop_db().await;
+
+        // The default settings, alone on a database of their own: their
+        // snapshots run in the background and would slow the others down.
+        let db = BenchDb::new(dialect).await;
+        let store = db.store(default_config()).await;
+        for (batch, store_run, raw_run, per_row_run) in runs {
+            let mut work = Workload::new(format!("d{batch}-"));
+            let mut default_run = Run::default();
+            time!(
+                default_run,
+                round * rounds,
+                batch,
+                store.dispatch_all(events(&mut work, batch)).await.expect("dispatch")
+            );
             table.row(vec![
                 backend_name(dialect).into(),
                 batch.to_string(),
@@ -117,6 +137,7 @@ pub async fn throughput(dialects: &[Dialect], batches: &[usize], rounds: u32, ro
                 } else {
                     "(same)".into()
                 },
+                rate(default_run.rate()),
             ]);
         }
         drop(store);

@@ -21,7 +21,7 @@ fn dialect_arg(dialect: Dialect) -> &'static str {
     }
 }
 
-pub async fn run(load_for: Duration) {
+pub async fn run(dialects: &[Dialect], load_for: Duration) {
     println!("\n### 6. Memory (VmRSS / VmHWM of the process, MiB)\n");
     let mut table = Table::new(&[
         "backend",
@@ -30,7 +30,7 @@ pub async fn run(load_for: Duration) {
         "under load: peak VmRSS sampled / VmHWM",
         "idle again after the load",
     ]);
-    for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+    for &dialect in dialects {
         let exe = std::env::current_exe().expect("current exe");
         let output = Command::new(exe)
             .args(["child-memory", dialect_arg(dialect), &load_for.as_millis().to_string()])

@@ -68,6 +68,7 @@ pub async fn run(quick: bool) {
     let built = child(&["child-build-log", &log_url, &n.to_string()]);
     let (build_secs, note_rows, build_hwm) = (num(&built, 0), num(&built, 1), num(&built, 2));
     let replayed = child(&["child-replay", &log_url, &rebuilt_url, &n.to_string()]);
+    let rebuilt = child(&["child-rebuild", &log_url, &n.to_string()]);
     let (replay_secs, quarter_rss, full_rss, replay_hwm) = (
         num(&replayed, 0),
         num(&replayed, 1),
@@ -94,6 +95,19 @@ pub async fn run(quick: bool) {
         format!("{quarter_rss:.1} / {full_rss:.1}"),
         format!("{replay_hwm:.1}"),
         ratio(replay_rate, build_rate),
+    ]);
+    let rebuild_rate = n as f64 / num(&rebuilt, 0);
+    table.row(vec![
+        format!(
+            "`Store::rebuild` of the log's own store into a new table (pages of {}, one statement per operation)",
+            bench_config().replay_page * 2
+        ),
+        rate(n as f64),
+        format!("{:.2}", num(&rebuilt, 0)),
+        rate(rebuild_rate),
+        format!("{:.1} / {:.1}", num(&rebuilt, 1), num(&rebuilt, 2)),
+        format!("{:.1}", num(&rebuilt, 3)),
+        ratio(rebuild_rate, build_rate),
     ]);
     table.row(vec![
         format!(
@@ -302,5 +316,34 @@ pub async fn child_replay(args: &[String]) {
         "the replayed read model has the final rows"
     );
     eprintln!("replay: peak RSS before replaying {hwm_before:.1} MiB");
+    println!("RESULT {secs} {quarter_rss:.1} {end_rss:.1} {hwm:.1}");
+}
+
+/// Child: rebuilds the read model of the store at `url` (its log and notes)
+/// with [`Store::rebuild`] into a new table. Prints the seconds, VmRSS at
+/// the first progress report past a quarter and at the end, and VmHWM.
+pub async fn child_rebuild(args: &[String]) {
+    let (url, n): (&str, u64) = (&args[0], args[1].parse().expect("n"));
+    let pool = DbPool::connect(url, 2).await.expect("connect");
+    let migration = notes_migration(Dialect::Sqlite).replace("CREATE TABLE notes", "CREATE TABLE notes_next");
+    execute(&pool, &migration).await;
+    let store = Store::builder(notes_reducers::root())
+        .config(bench_config())
+        .open(pool.clone())
+        .await
+        .expect("open");
+    let started = Instant::now();
+    let mut quarter_rss = 0.0;
+    let report = store
+        .rebuild(notes_reducers::root(), &[("notes", "notes_next")], |progress| {
+            if quarter_rss == 0.0 && progress.replayed >= n / 4 {
+                quarter_rss = rss_mib().0;
+            }
+        })
+        .await
+        .expect("rebuild");
+    let secs = started.elapsed().as_secs_f64();
+    let (end_rss, hwm) = rss_mib();
+    assert_eq!(report.replayed, n);
     println!("RESULT {secs} {quarter_rss:.1} {end_rss:.1} {hwm:.1}");
 }

@@ -21,7 +21,7 @@ use super::dispatch::bench_config;
 use super::support::{BenchDb, NoteOp, Table, ms, percentile, ratio, stored, timestamp};
 
 /// Milliseconds between two dispatches.
-const INTERVAL: Duration = Duration::from_millis(20);
+const INTERVAL: Duration = Duration::from_millis(100);
 
 /// Start times, in nanoseconds after `base`, by note index.
 struct Clock {
