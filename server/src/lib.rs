@@ -90,7 +90,7 @@
 //!    so writers of other processes on the same database wait too;
 //! 2. read the log's last `seq` (and timestamp) *under the lock*;
 //! 3. for each dispatch: `SAVEPOINT`; for each event assign `seq` (last + 1),
-//!    a v7 (time-ordered) `id` and a UTC millisecond `timestamp` (never before the previous
+//!    an `id` and a UTC millisecond `timestamp` (never before the previous
 //!    one), run the reducer, validate and apply each operation, insert the log
 //!    row. On failure `ROLLBACK TO SAVEPOINT`: that dispatch gets its error and
 //!    gives its `seq`s back, the others carry on;
@@ -106,6 +106,18 @@
 //! failed commit) fails every dispatch of its group: the one at fault gets its
 //! error, the others [`StoreError::Aborted`]; nothing of any of them is
 //! written. A dispatch whose caller stops waiting may still commit.
+//!
+//! A group of two events or more is first written with **multi-row
+//! statements**, under a savepoint: every event is reduced and validated,
+//! the log rows go in a few `INSERT`s (while the reducers run), and the
+//! operations on tables without triggers, foreign keys or unique indexes
+//! besides the key go in waves — each row at most once per wave, its
+//! operations in order, one statement per table, kind and set of columns.
+//! Any error rolls back to the savepoint and the group is written again as
+//! in step 3 (running the reducers again: they are pure), so errors and
+//! outcomes are exactly those of step 3. New event ids
+//! are version 7 UUIDs (time-ordered), so the log's index on `id` grows at
+//! its end.
 //!
 //! Events committed by another process reach this store's subscribers when
 //! the writer next polls the log ([`Config::poll_interval`]), or at once when
