@@ -36,6 +36,12 @@ const SECTIONS: [&str; 5] = ["dispatch", "concurrent", "replay", "subscribe", "m
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    // `cargo test --all-targets` runs bench targets too, without `--bench`:
+    // then only check that this starts (measuring takes minutes, in release).
+    if args.is_empty() && !std::env::args().any(|a| a == "--bench") {
+        println!("store benchmarks: run them with `cargo bench` or `bash scripts/bench.sh`");
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
