@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use futures::StreamExt;
 
 use crate::http::{HttpConfig, app};
-use crate::{Context, EventQuery, Point, Store, StoreError, SubscriptionItem};
+use crate::{Context, EventQuery, Store, StoreError, SubscriptionItem};
 
 /// Where to serve.
 #[derive(Debug, Clone, clap::Args)]
@@ -114,11 +114,7 @@ pub async fn time_machine<R: flux_capacitor::Reducer + 'static>(
 ) -> Result<(), StoreError> {
     match command {
         TimeMachine::AsOf(args) => {
-            let point = match args.point.parse::<u64>() {
-                Ok(seq) => Point::Seq(seq),
-                Err(_) => Point::Time(args.point.clone()),
-            };
-            let as_of = store.as_of(point).await?;
+            let as_of = store.as_of(args.point.as_str()).await?;
             let state = match &args.collection {
                 Some(collection) => serde_json::to_value(as_of.find_all(collection, &crate::FindOptions::all())?),
                 None => Ok(as_of.db.snapshot()),

@@ -43,6 +43,13 @@ pub enum Point {
     Time(String),
 }
 
+/// A `seq` when `text` is a number, else a time (checked when used).
+impl From<&str> for Point {
+    fn from(text: &str) -> Self {
+        text.parse().map_or_else(|_| Point::Time(text.to_owned()), Point::Seq)
+    }
+}
+
 impl From<u64> for Point {
     fn from(seq: u64) -> Self {
         Point::Seq(seq)

@@ -2,24 +2,19 @@
 //! sqlx baseline, statistics, memory readings and table printing.
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use flux_capacitor::{Event, StoredEvent};
 use flux_capacitor_server::{Config, DbPool, Dialect, Store};
 use serde_json::json;
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use sqlx::{ConnectOptions, Connection, Executor};
 
-/// The admin connection of PostgreSQL (the same default as the tests).
-pub fn postgres_admin_url() -> String {
-    std::env::var("DATABASE_URL_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+// Fresh databases are made exactly as the tests make them.
+#[path = "../../tests/support/mod.rs"]
+mod test_support;
 
-/// The admin connection of MySQL/MariaDB (the same default as the tests).
-pub fn mysql_admin_url() -> String {
-    std::env::var("DATABASE_URL_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
-}
+pub use test_support::{count, execute};
 
 /// A short name of a backend for the tables.
 pub fn backend_name(dialect: Dialect) -> &'static str {
@@ -32,15 +27,8 @@ pub fn backend_name(dialect: Dialect) -> &'static str {
 
 /// A fresh, uniquely named database with the notes table; dropped by [`BenchDb::drop_db`].
 pub struct BenchDb {
-    pub dialect: Dialect,
     pub url: String,
-    name: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-fn with_database(admin: &str, name: &str) -> String {
-    let (base, _) = admin.rsplit_once('/').expect("admin URL has a database path");
-    format!("{base}/{name}")
+    db: test_support::TestDb,
 }
 
 /// The notes app's migration for `dialect` (examples/notes/server/migrations).
@@ -57,52 +45,10 @@ pub fn notes_migration(dialect: Dialect) -> &'static str {
 impl BenchDb {
     /// Creates a new database holding the notes table (the app's migration).
     pub async fn new(dialect: Dialect) -> BenchDb {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "fluxbench_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap_or_default()
-        );
-        let db = match dialect {
-            Dialect::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join(format!("{name}.db")).display());
-                BenchDb {
-                    dialect,
-                    url,
-                    name,
-                    _dir: Some(dir),
-                }
-            }
-            Dialect::Postgres => {
-                let admin = postgres_admin_url();
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL is up");
-                conn.execute(format!("CREATE DATABASE {name}").as_str())
-                    .await
-                    .expect("create db");
-                conn.close().await.ok();
-                BenchDb {
-                    dialect,
-                    url: with_database(&admin, &name),
-                    name,
-                    _dir: None,
-                }
-            }
-            _ => {
-                let admin = mysql_admin_url();
-                let mut conn = sqlx::MySqlConnection::connect(&admin).await.expect("MariaDB is up");
-                conn.execute(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin").as_str())
-                    .await
-                    .expect("create db");
-                conn.close().await.ok();
-                BenchDb {
-                    dialect,
-                    url: with_database(&admin, &name),
-                    name,
-                    _dir: None,
-                }
-            }
+        let db = test_support::TestDb::new(dialect).await;
+        let db = BenchDb {
+            url: db.url.clone(),
+            db,
         };
         let pool = db.pool(1).await;
         execute(&pool, notes_migration(dialect)).await;
@@ -127,49 +73,8 @@ impl BenchDb {
 
     /// Drops the database (closing other sessions on PostgreSQL).
     pub async fn drop_db(self) {
-        match self.dialect {
-            Dialect::Sqlite => {}
-            Dialect::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
-                    .await
-                    .expect("connect");
-                conn.execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
-                    .await
-                    .expect("drop db");
-            }
-            _ => {
-                let mut conn = sqlx::MySqlConnection::connect(&mysql_admin_url())
-                    .await
-                    .expect("connect");
-                conn.execute(format!("DROP DATABASE IF EXISTS {}", self.name).as_str())
-                    .await
-                    .expect("drop db");
-            }
-        }
+        self.db.drop_db().await;
     }
-}
-
-/// Runs a (possibly multi-statement) SQL text without parameters.
-pub async fn execute(pool: &DbPool, statement: &str) {
-    let result = match pool {
-        DbPool::Sqlite(p) => p.execute(statement).await.map(drop),
-        DbPool::Postgres(p) => p.execute(statement).await.map(drop),
-        DbPool::MySql(p) => p.execute(statement).await.map(drop),
-        _ => unreachable!(),
-    };
-    result.unwrap_or_else(|e| panic!("{statement}: {e}"));
-}
-
-/// Counts the rows of a table.
-pub async fn count(pool: &DbPool, table: &str) -> i64 {
-    let statement = format!("SELECT COUNT(*) FROM {table}");
-    match pool {
-        DbPool::Sqlite(p) => sqlx::query_scalar(&statement).fetch_one(p).await,
-        DbPool::Postgres(p) => sqlx::query_scalar(&statement).fetch_one(p).await,
-        DbPool::MySql(p) => sqlx::query_scalar(&statement).fetch_one(p).await,
-        _ => unreachable!(),
-    }
-    .unwrap_or_else(|e| panic!("{statement}: {e}"))
 }
 
 /// The `synchronous` setting of a SQLite database as opened by [`DbPool::connect`].

@@ -113,12 +113,7 @@ pub(crate) async fn find_all(
     let mut as_of = None;
     for (param, raw) in &params {
         match param.as_str() {
-            "as_of" => {
-                as_of = Some(match raw.parse::<u64>() {
-                    Ok(seq) => Point::Seq(seq),
-                    Err(_) => Point::Time(raw.clone()),
-                })
-            }
+            "as_of" => as_of = Some(Point::from(raw.as_str())),
             "limit" => options.limit = Some(number::<u64>(param, raw)?.min(app.config.max_page)),
             "offset" => options.offset = number(param, raw)?,
             "order" => {
