@@ -6,12 +6,10 @@
 //!
 //! A point costs loading the newest snapshot at or before it plus replaying
 //! the events after it through the reducers into a [`MemoryDatabase`] — not
-//! the whole log. A snapshot is the **full** read model as of a `seq`,
-//! computed from the log (never read from the live tables, which may be
-//! ahead), stored as JSON text in `flux_snapshots`. The store takes one in
-//! the background whenever [`Config::snapshot_every`](crate::Config::snapshot_every)
-//! events (default 1000) have been committed since the last, and on demand
-//! with [`Store::take_snapshot`]. Costs: each snapshot holds the whole state
+//! the whole log. Snapshots ([`crate::snapshots`]) are the **full** read
+//! model as of a `seq`, taken in the background every
+//! [`Config::snapshot_every`](crate::Config::snapshot_every) events (default
+//! 1000) and on demand with [`Store::take_snapshot`]. Costs: each snapshot holds the whole state
 //! (storage grows with state size × log length / N), and taking one replays
 //! at most N events plus serializes the state once; `as_of` replays at most
 //! N events after loading a snapshot. Snapshots belong to the reducers that
@@ -22,16 +20,15 @@
 //! the read model's schema (so it checks exactly what SQL checks).
 
 use std::cmp::Ordering;
-use std::sync::Arc;
-use std::sync::atomic::Ordering as AtomicOrdering;
 
-use flux_capacitor::{
-    Changeset, Error as CoreError, Event, Key, MemoryDatabase, Operation, RESTORE_EVENT, Row, StoredEvent,
-};
-use serde_json::{Map, Value, json};
+use flux_capacitor::{Error as CoreError, Event, Key, MemoryDatabase, Operation, RESTORE_EVENT, Row, StoredEvent};
+use serde_json::json;
 
+use crate::reduce::run_reducer;
+use crate::snapshots::Snapshots;
+use crate::sql::codec::parse_timestamp;
 use crate::store::Shared;
-use crate::{Context, Direction, EventQuery, FindOptions, SNAPSHOTS_TABLE, Store, StoreError, sql};
+use crate::{Context, Direction, EventQuery, FindOptions, Store, StoreError};
 
 /// A point in the log: right after event `seq`, or right after the last
 /// event committed at or before an RFC 3339 time.
@@ -131,7 +128,7 @@ fn replay_error(event: &StoredEvent, source: CoreError) -> StoreError {
 }
 
 /// An empty state with the read model's schema.
-fn empty_state(shared: &Shared) -> MemoryDatabase {
+pub(crate) fn empty_state(shared: &Shared) -> MemoryDatabase {
     MemoryDatabase::with_schema(shared.schema().schema.clone())
 }
 
@@ -149,12 +146,13 @@ async fn replay(
     let mut last = after;
     while last < upto {
         let page = (shared.config.replay_page as u64).min(upto - last);
-        let events = shared.pool.fetch_events(&EventQuery::after(last, page)).await?;
+        let events = shared.db().fetch_events(&EventQuery::after(last, page)).await?;
         let Some(tail) = events.last() else { break };
         last = tail.seq;
         for event in events.iter().filter(|e| e.seq <= upto) {
             let before = watch.and_then(|(c, id)| db.get(c, id).cloned());
-            db.dispatch(&*reducer, event).map_err(|e| replay_error(event, e))?;
+            let changeset = run_reducer(&*reducer, event).map_err(|e| replay_error(event, e))?;
+            db.apply(&changeset).map_err(|e| replay_error(event, e))?;
             if let Some((collection, id)) = watch {
                 let after = db.get(collection, id);
                 if before.as_ref() != after {
@@ -172,7 +170,7 @@ async fn replay(
 
 /// The state right after `seq`: newest snapshot at or before it, plus the events after.
 pub(crate) async fn state_at(shared: &Shared, seq: u64) -> Result<MemoryDatabase, StoreError> {
-    let (mut db, from) = match load_snapshot(shared, seq).await? {
+    let (mut db, from) = match Snapshots::load(shared, seq).await? {
         Some((at, db)) => (db, at),
         None => (empty_state(shared), 0),
     };
@@ -180,123 +178,19 @@ pub(crate) async fn state_at(shared: &Shared, seq: u64) -> Result<MemoryDatabase
     Ok(db)
 }
 
-/// The newest snapshot at or before `seq`.
-async fn load_snapshot(shared: &Shared, seq: u64) -> Result<Option<(u64, MemoryDatabase)>, StoreError> {
-    let bound = i64::try_from(seq).unwrap_or(i64::MAX);
-    let select = format!("SELECT seq, state FROM {SNAPSHOTS_TABLE} WHERE seq <= ? ORDER BY seq DESC LIMIT 1");
-    let found: Option<(i64, String)> = match &shared.pool {
-        crate::DbPool::Sqlite(p) => sqlx::query_as(&select).bind(bound).fetch_optional(p).await?,
-        crate::DbPool::Postgres(p) => {
-            sqlx::query_as(&select.replace('?', "$1"))
-                .bind(bound)
-                .fetch_optional(p)
-                .await?
-        }
-        // A binary-collated LONGTEXT reads back as bytes.
-        crate::DbPool::MySql(p) => sqlx::query_as::<_, (i64, Vec<u8>)>(&select)
-            .bind(bound)
-            .fetch_optional(p)
-            .await?
-            .map(|(seq, bytes)| (seq, String::from_utf8_lossy(&bytes).into_owned())),
-    };
-    let Some((at, text)) = found else { return Ok(None) };
-    let corrupt = |reason: String| StoreError::InvalidPoint {
-        reason: format!("snapshot at seq {at} is unreadable: {reason}"),
-    };
-    let state: Value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
-    let mut db = empty_state(shared);
-    let mut creates = Changeset::no_change();
-    if let Some(tables) = state["tables"].as_object() {
-        for (collection, rows) in tables {
-            let key = state["keys"][collection]
-                .as_str()
-                .unwrap_or(flux_capacitor::DEFAULT_KEY);
-            for row in rows.as_array().into_iter().flatten() {
-                let Value::Object(row) = row else {
-                    return Err(corrupt(format!("a row of `{collection}` is not an object")));
-                };
-                creates.push(Operation::Create {
-                    collection: collection.clone(),
-                    key: key.into(),
-                    row: row.clone(),
-                });
-            }
-        }
-    }
-    db.apply(&creates).map_err(|e| corrupt(e.to_string()))?;
-    Ok(Some((u64::try_from(at).unwrap_or(0), db)))
-}
-
-/// Computes the state at `seq` and stores it (a second snapshot of the same `seq` is ignored).
-pub(crate) async fn take_snapshot_at(shared: &Shared, seq: u64) -> Result<(), StoreError> {
-    let db = state_at(shared, seq).await?;
-    let schema = shared.schema();
-    let keys: Map<String, Value> = db
-        .collections()
-        .map(|c| {
-            let key = schema
-                .tables
-                .get(c)
-                .map_or(flux_capacitor::DEFAULT_KEY, |t| t.key.as_str());
-            (c.to_owned(), Value::String(key.to_owned()))
-        })
-        .collect();
-    let state = json!({ "keys": keys, "tables": db.snapshot() }).to_string();
-    let at = i64::try_from(seq).unwrap_or(i64::MAX);
-    let table = SNAPSHOTS_TABLE;
-    match &shared.pool {
-        crate::DbPool::Sqlite(p) => {
-            let insert = format!("INSERT OR IGNORE INTO {table} (seq, state) VALUES (?, ?)");
-            sqlx::query(&insert).bind(at).bind(&state).execute(p).await?;
-        }
-        crate::DbPool::Postgres(p) => {
-            let insert = format!("INSERT INTO {table} (seq, state) VALUES ($1, $2) ON CONFLICT DO NOTHING");
-            sqlx::query(&insert).bind(at).bind(&state).execute(p).await?;
-        }
-        crate::DbPool::MySql(p) => {
-            let insert = format!("INSERT IGNORE INTO {table} (seq, state) VALUES (?, ?)");
-            sqlx::query(&insert).bind(at).bind(&state).execute(p).await?;
-        }
-    }
-    shared.snapshot_seq.fetch_max(seq, AtomicOrdering::SeqCst);
-    tracing::info!(seq, bytes = state.len(), "snapshot taken");
-    Ok(())
-}
-
-/// After a commit: starts a background snapshot when `snapshot_every` events
-/// have been committed since the last one (one at a time).
-pub(crate) fn after_commit(shared: &Arc<Shared>) {
-    let Some(every) = shared.config.snapshot_every else {
-        return;
-    };
-    let head = shared.head.load(AtomicOrdering::SeqCst);
-    if head < shared.snapshot_seq.load(AtomicOrdering::SeqCst) + every.max(1)
-        || shared.snapshotting.swap(true, AtomicOrdering::SeqCst)
-    {
-        return;
-    }
-    let shared = shared.clone();
-    tokio::spawn(async move {
-        if let Err(err) = take_snapshot_at(&shared, head).await {
-            tracing::warn!(seq = head, error = %err, "snapshot failed");
-        }
-        shared.snapshotting.store(false, AtomicOrdering::SeqCst);
-    });
-}
-
 /// The `seq` of the last event at or before `time` (binary search: `seq`s
 /// are gap-free and timestamps never decrease with `seq`).
 async fn seq_at_time(shared: &Shared, time: &str, head: u64) -> Result<u64, StoreError> {
-    let wanted = sql::parse_timestamp(time).map_err(|_| StoreError::InvalidPoint {
+    let wanted = parse_timestamp(time).map_err(|_| StoreError::InvalidPoint {
         reason: format!("`{time}` is not an RFC 3339 time"),
     })?;
     let (mut low, mut high) = (0, head); // answer in [low, high]
     while low < high {
         let mid = low + (high - low).div_ceil(2);
-        let event = shared.pool.fetch_events(&EventQuery::after(mid - 1, 1)).await?;
+        let event = shared.db().fetch_events(&EventQuery::after(mid - 1, 1)).await?;
         let at = event
             .first()
-            .map(|e| sql::parse_timestamp(&e.timestamp))
+            .map(|e| parse_timestamp(&e.timestamp))
             .transpose()?
             .ok_or_else(|| StoreError::InvalidPoint {
                 reason: format!("the log has no event {mid}"),
@@ -313,7 +207,7 @@ impl Store {
     /// the first `seq` events into an empty `MemoryDatabase`.
     pub async fn as_of(&self, point: impl Into<Point>) -> Result<AsOf, StoreError> {
         let shared = self.shared();
-        let head = shared.pool.last_seq().await?;
+        let head = shared.db().last_seq().await?;
         let seq = match point.into() {
             Point::Seq(seq) => seq.min(head),
             Point::Time(time) => seq_at_time(shared, &time, head).await?,
@@ -327,8 +221,8 @@ impl Store {
     /// Takes a snapshot of the read model as of the log's head now; answers its `seq`.
     pub async fn take_snapshot(&self) -> Result<u64, StoreError> {
         let shared = self.shared();
-        let head = shared.pool.last_seq().await?;
-        take_snapshot_at(shared, head).await?;
+        let head = shared.db().last_seq().await?;
+        Snapshots::take(shared, head).await?;
         Ok(head)
     }
 
@@ -338,7 +232,7 @@ impl Store {
     pub async fn history(&self, collection: &str, id: impl Into<Key>) -> Result<Vec<Change>, StoreError> {
         let shared = self.shared();
         let id = id.into();
-        let head = shared.pool.last_seq().await?;
+        let head = shared.db().last_seq().await?;
         replay(shared, &mut empty_state(shared), 0, head, Some((collection, &id))).await
     }
 
@@ -379,7 +273,7 @@ impl Store {
         // Without `flux_capacitor::restore()` among the reducers the event
         // would be logged and change nothing: refuse instead.
         let probe = StoredEvent::at(0, "", event.clone());
-        let creates = self.shared().reducer().reduce(&probe).is_ok_and(|changeset| {
+        let creates = run_reducer(&*self.shared().reducer(), &probe).is_ok_and(|changeset| {
             changeset
                 .operations()
                 .iter()

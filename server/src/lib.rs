@@ -197,21 +197,22 @@ mod input;
 mod middleware;
 mod read;
 pub mod rebuild;
+mod reduce;
 mod schema;
+mod snapshots;
 mod sql;
 mod store;
 mod subscribe;
 mod writer;
 
 pub use command::{CommandHandler, command_fn};
-pub use db::DbPool;
+pub use db::{DbPool, Dialect};
 pub use error::{EventAt, OperationAt, StoreError};
 pub use history::{AsOf, Change, Point};
 pub use input::{MAX_TYPE_CHARS, event_from_json};
 pub use middleware::{Context, Middleware, Next};
 pub use read::{Direction, EventQuery, FindOptions};
 pub use rebuild::{RebuildProgress, RebuildReport};
-pub use sql::Dialect;
 pub use store::{Config, Store, StoreBuilder};
 pub use subscribe::{Subscription, SubscriptionItem};
 

@@ -26,17 +26,18 @@
 //! by itself, so the switch commits the catch-up first and renames right
 //! after: stop other processes' writers during a rebuild there.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use flux_capacitor::{Error as CoreError, Operation, Reducer, StoredEvent};
 
-use crate::db::WriteTx;
-use crate::sql::{Dialect, compile_operation};
+use crate::reduce::run_reducer;
+use crate::sql::backend::WriteTx;
+use crate::sql::compile_operation;
+use crate::sql::write::{delete_snapshots_sql, rename_tables_sql};
 use crate::store::Shared;
-use crate::{DbPool, EventQuery, FindOptions, SNAPSHOTS_TABLE, Store, StoreError};
+use crate::{EventQuery, FindOptions, Store, StoreError};
 
 /// How far a rebuild has come, for progress reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,15 +89,8 @@ impl Plan<'_> {
     }
 
     /// Applies the new reducers' changeset of `event` to the target tables.
-    async fn apply(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), StoreError> {
-        let reduced = std::panic::catch_unwind(AssertUnwindSafe(|| self.reducer.reduce(event)))
-            .unwrap_or_else(|_| {
-                Err(CoreError::Rejected {
-                    event_type: event.event_type.clone(),
-                    message: "reducer panicked".into(),
-                })
-            })
-            .map_err(|e| Self::fail(event, e))?;
+    async fn apply(&self, tx: &mut dyn WriteTx, event: &StoredEvent) -> Result<(), StoreError> {
+        let reduced = run_reducer(self.reducer, event).map_err(|e| Self::fail(event, e))?;
         let schema = self.shared.schema();
         for operation in reduced.operations() {
             let target = self
@@ -125,30 +119,13 @@ impl Plan<'_> {
     }
 
     /// Replays one page of events after `after` in `tx`; answers the last `seq` (or `after`).
-    async fn page(&self, tx: &mut WriteTx, after: u64, events: &[StoredEvent]) -> Result<u64, StoreError> {
+    async fn page(&self, tx: &mut dyn WriteTx, after: u64, events: &[StoredEvent]) -> Result<u64, StoreError> {
         let mut last = after;
         for event in events {
             self.apply(tx, event).await?;
             last = event.seq;
         }
         Ok(last)
-    }
-}
-
-fn rename_sql(dialect: Dialect, renames: &[(String, String)]) -> Vec<String> {
-    match dialect {
-        Dialect::MySql => vec![format!(
-            "RENAME TABLE {}",
-            renames
-                .iter()
-                .map(|(from, to)| format!("{} TO {}", dialect.quote(from), dialect.quote(to)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )],
-        _ => renames
-            .iter()
-            .map(|(from, to)| format!("ALTER TABLE {} RENAME TO {}", dialect.quote(from), dialect.quote(to)))
-            .collect(),
     }
 }
 
@@ -166,6 +143,7 @@ impl Store {
         mut progress: impl FnMut(RebuildProgress),
     ) -> Result<RebuildReport, StoreError> {
         let shared = self.shared().clone();
+        let dialect = shared.pool.dialect();
         let reducer: Arc<dyn Reducer> = Arc::new(reducer);
         let tables: Vec<(String, String)> = tables.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
         let schema = self.refresh_schema().await?;
@@ -205,12 +183,12 @@ impl Store {
         // 2 + 3: replay and catch up, one transaction per page.
         let mut done = 0;
         loop {
-            let events = shared.pool.fetch_events(&EventQuery::after(done, page_size)).await?;
+            let events = shared.db().fetch_events(&EventQuery::after(done, page_size)).await?;
             if events.is_empty() {
                 break;
             }
-            let mut tx = shared.pool.begin_write().await?;
-            match plan.page(&mut tx, done, &events).await {
+            let mut tx = shared.db().begin_write().await?;
+            match plan.page(&mut *tx, done, &events).await {
                 Ok(last) => {
                     tx.commit().await?;
                     done = last;
@@ -230,14 +208,14 @@ impl Store {
         // 4: the switch, with this store's writer paused and the writers' lock held.
         let gate = shared.write_gate.lock().await;
         let pause = Instant::now();
-        let mut tx = shared.pool.begin_write().await?;
+        let mut tx = shared.db().begin_write().await?;
         let switched: Result<(u64, Vec<(String, String)>), StoreError> = async {
             loop {
-                let events = shared.pool.fetch_events(&EventQuery::after(done, page_size)).await?;
+                let events = shared.db().fetch_events(&EventQuery::after(done, page_size)).await?;
                 if events.is_empty() {
                     break;
                 }
-                done = plan.page(&mut tx, done, &events).await?;
+                done = plan.page(&mut *tx, done, &events).await?;
             }
             let mut renames = Vec::new();
             let mut retired = Vec::new();
@@ -253,7 +231,7 @@ impl Store {
             }
             let mut all = retired.clone();
             all.extend(renames);
-            tx.raw(&format!("DELETE FROM {SNAPSHOTS_TABLE}")).await?;
+            tx.execute(&delete_snapshots_sql(dialect)).await?;
             Ok((done, all))
         }
         .await;
@@ -264,25 +242,18 @@ impl Store {
                 return Err(err);
             }
         };
-        let statements = rename_sql(shared.pool.dialect(), &renames);
-        if matches!(shared.pool, DbPool::MySql(_)) {
+        let statements = rename_tables_sql(dialect, &renames);
+        if dialect.syntax().rename_commits() {
             tx.commit().await?;
-            let mut tx = shared.pool.begin_write().await?;
-            for statement in &statements {
-                tx.raw(statement).await?;
-            }
-            tx.commit().await?;
-        } else {
-            for statement in &statements {
-                if let Err(err) = tx.raw(statement).await {
-                    let _ = tx.rollback().await;
-                    return Err(err.into());
-                }
-            }
-            tx.commit().await?;
+            tx = shared.db().begin_write().await?;
         }
+        // Dropped on an error, the transaction rolls back.
+        for statement in &statements {
+            tx.execute(statement).await?;
+        }
+        tx.commit().await?;
         shared.set_reducer(reducer);
-        shared.snapshot_seq.store(0, Ordering::SeqCst);
+        shared.snapshots.forget();
         self.refresh_schema().await?;
         let paused = pause.elapsed();
         drop(gate);

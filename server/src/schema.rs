@@ -22,7 +22,8 @@ pub(crate) struct Column {
     pub ty: FieldType,
     /// A cast wrapped around the written parameter (PostgreSQL JSON columns).
     pub write_cast: Option<&'static str>,
-    /// MySQL: the column's collation already compares by code point, without padding.
+    /// The column's collation already compares by code point, without
+    /// padding (always so but on MySQL, where it depends on the collation).
     pub exact_text: bool,
 }
 
@@ -32,6 +33,18 @@ pub(crate) struct Table {
     pub name: String,
     pub key: String,
     pub columns: Vec<Column>,
+}
+
+impl Column {
+    /// A column of the store's own tables (compared exactly, written as is).
+    pub fn new(name: &str, ty: FieldType) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+            write_cast: None,
+            exact_text: true,
+        }
+    }
 }
 
 impl Table {

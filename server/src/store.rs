@@ -1,7 +1,7 @@
 //! [`Store`]: dispatch, subscribe, read.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,9 @@ use crate::input::{self, check_event};
 use crate::middleware::{Context, Middleware, Next};
 use crate::read::{Direction, EventQuery, FindOptions};
 use crate::schema::DbSchema;
+use crate::snapshots::Snapshots;
 use crate::sql;
+use crate::sql::backend::Backend;
 use crate::subscribe::{self, Subscription};
 use crate::writer::{self, Batch, Request};
 
@@ -68,16 +70,18 @@ pub(crate) struct Shared {
     pub live: broadcast::Sender<Arc<[StoredEvent]>>,
     /// The last `seq` published to the live feed.
     pub head: AtomicU64,
-    /// The `seq` of the newest read-model snapshot.
-    pub snapshot_seq: AtomicU64,
-    /// Whether a background snapshot is being taken.
-    pub snapshotting: AtomicBool,
+    pub snapshots: Snapshots,
     /// Held by the writer around each group, and by a rebuild's switch to pause writes.
     pub write_gate: tokio::sync::Mutex<()>,
     schema: RwLock<Arc<DbSchema>>,
 }
 
 impl Shared {
+    /// The database, through its dialect's backend.
+    pub fn db(&self) -> &dyn Backend {
+        self.pool.backend()
+    }
+
     /// The reducers in use (replaced by [`Store::rebuild`]).
     pub fn reducer(&self) -> Arc<dyn Reducer> {
         self.reducer.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -161,10 +165,11 @@ impl StoreBuilder {
     /// starts the writer task.
     pub async fn open(self, pool: impl Into<DbPool>) -> Result<Store, StoreError> {
         let pool = pool.into();
-        pool.migrate().await?;
-        let schema = pool.introspect().await?;
-        let head = pool.last_seq().await?;
-        let snapshot_seq = pool.last_snapshot_seq().await?;
+        let db = pool.backend();
+        db.migrate().await?;
+        let schema = db.introspect().await?;
+        let head = db.last_seq().await?;
+        let snapshots = Snapshots::open(db, self.config.snapshot_every).await?;
         let (live, _) = broadcast::channel(self.config.subscriber_buffer.max(1));
         let shared = Arc::new(Shared {
             pool,
@@ -172,8 +177,7 @@ impl StoreBuilder {
             config: self.config,
             live,
             head: AtomicU64::new(head),
-            snapshot_seq: AtomicU64::new(snapshot_seq),
-            snapshotting: AtomicBool::new(false),
+            snapshots,
             write_gate: tokio::sync::Mutex::new(()),
             schema: RwLock::new(Arc::new(schema)),
         });
@@ -239,7 +243,7 @@ impl Store {
     /// Re-reads the read model's schema (after a migration). The store also
     /// does this by itself when an operation names an unknown table or column.
     pub async fn refresh_schema(&self) -> Result<Schema, StoreError> {
-        let schema = Arc::new(self.inner.shared.pool.introspect().await?);
+        let schema = Arc::new(self.inner.shared.db().introspect().await?);
         self.inner.shared.set_schema(schema.clone());
         Ok(schema.schema.clone())
     }
@@ -374,7 +378,7 @@ impl Store {
 
     /// Events of the log, in `seq` order.
     pub async fn events(&self, query: EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
-        Ok(self.inner.shared.pool.fetch_events(&query).await?)
+        Ok(self.inner.shared.db().fetch_events(&query).await?)
     }
 
     /// The `seq` of the last event this store has seen committed.
@@ -457,7 +461,7 @@ impl Store {
             options.limit,
             options.offset,
         );
-        Ok(self.inner.shared.pool.fetch_rows(&statement, &columns).await?)
+        Ok(self.inner.shared.db().fetch_rows(&statement, &columns).await?)
     }
 
     /// The row of `collection` with key `id`.

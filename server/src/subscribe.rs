@@ -101,7 +101,12 @@ async fn next(mut s: State) -> Option<(SubscriptionItem, State)> {
     loop {
         if s.catch_up {
             let page = s.page;
-            match s.pool.fetch_events(&EventQuery::after(s.last, page as u64)).await {
+            match s
+                .pool
+                .backend()
+                .fetch_events(&EventQuery::after(s.last, page as u64))
+                .await
+            {
                 Ok(events) if !events.is_empty() => {
                     if let Some(last) = events.last() {
                         s.last = last.seq;

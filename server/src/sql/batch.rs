@@ -23,13 +23,12 @@
 
 use std::collections::HashMap;
 
-use flux_capacitor::{FieldType, Key, Operation};
+use flux_capacitor::{Key, Operation};
 
-use super::{Bind, Dialect, Sql, compile_operation, key_bind, row_chunks, write_bind};
+use super::syntax::MultiUpdate;
+use super::write::{key_bind, write_bind};
+use super::{Bind, Dialect, Sql, compile_operation, row_chunks};
 use crate::schema::{Column, Table};
-
-/// Most rows of one MySQL `UPDATE ... CASE` (its cost grows with rows²).
-const MYSQL_UPDATE_ROWS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -243,8 +242,10 @@ fn group_statements(dialect: Dialect, group: Group<'_>, out: &mut Vec<Sql>) {
     let (params, cap) = match shape.kind {
         Kind::Create => (values, usize::MAX),
         Kind::Destroy => (1, usize::MAX),
-        Kind::Update if dialect == Dialect::MySql => (2 * values + 1, MYSQL_UPDATE_ROWS),
-        Kind::Update => (values + 1, usize::MAX),
+        Kind::Update => match dialect.syntax().multi_update() {
+            MultiUpdate::CaseWhen { max_rows } => (2 * values + 1, max_rows),
+            MultiUpdate::FromValues { .. } => (values + 1, usize::MAX),
+        },
     };
     let mut rest = entries;
     let mut sizes = Vec::new();
@@ -277,23 +278,17 @@ fn group_statements(dialect: Dialect, group: Group<'_>, out: &mut Vec<Sql>) {
 fn insert(dialect: Dialect, table: &Table, columns: &[(&Column, bool)], entries: Vec<Entry<'_>>) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push("INSERT INTO ").ident(&table.name).push(" (");
-    for (i, (column, _)) in columns.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
+    sql.list(columns, ", ", |sql, (column, _)| {
         sql.ident(&column.name);
-    }
+    });
     sql.push(") VALUES ");
-    for (row, entry) in entries.into_iter().enumerate() {
-        sql.push(if row == 0 { "(" } else { ", (" });
-        for (i, ((column, _), bind)) in columns.iter().zip(entry.values).enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
+    sql.list(entries, ", ", |sql, entry| {
+        sql.push("(");
+        sql.list(columns.iter().zip(entry.values), ", ", |sql, ((column, _), bind)| {
             sql.bind(bind, column.write_cast);
-        }
+        });
         sql.push(")");
-    }
+    });
     sql
 }
 
@@ -304,73 +299,58 @@ fn destroy(dialect: Dialect, table: &Table, entries: Vec<Entry<'_>>) -> Sql {
         .push(" WHERE ")
         .ident(&table.key)
         .push(" IN (");
-    for (i, entry) in entries.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
+    sql.list(entries, ", ", |sql, entry| {
         sql.bind(entry.key, None);
-    }
+    });
     sql.push(")");
     sql
-}
-
-/// The PostgreSQL type a value of `column` is cast to in a `VALUES` list.
-fn pg_type(column: &Column) -> &'static str {
-    match (column.write_cast, column.ty) {
-        (Some(cast), _) => cast,
-        (None, FieldType::Integer) => "BIGINT",
-        (None, FieldType::Real) => "DOUBLE PRECISION",
-        (None, FieldType::Boolean) => "BOOLEAN",
-        (None, FieldType::Text | FieldType::Json) => "TEXT",
-    }
 }
 
 fn update(dialect: Dialect, table: &Table, columns: &[(&Column, bool)], entries: Vec<Entry<'_>>) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push("UPDATE ").ident(&table.name).push(" SET ");
     let key = table.key_column();
-    if dialect == Dialect::MySql {
-        // `SET c = CASE key WHEN ? THEN ? ... END ... WHERE key IN (...)`.
-        let mut value = 0;
-        for (i, (column, null)) in columns.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.ident(&column.name).push(" = ");
-            if *null {
-                sql.push("NULL");
-                continue;
-            }
-            sql.push("CASE ").ident(&key.name);
-            for entry in &entries {
-                sql.push(" WHEN ");
-                sql.bind(entry.key.clone(), None).push(" THEN ");
-                sql.bind(entry.values[value].clone(), None);
-            }
-            sql.push(" ELSE ").ident(&column.name).push(" END");
-            value += 1;
+    let (alias_list, typed_values) = match sql.syntax.multi_update() {
+        MultiUpdate::FromValues {
+            alias_list,
+            typed_values,
+        } => (alias_list, typed_values),
+        MultiUpdate::CaseWhen { .. } => {
+            // `SET c = CASE key WHEN ? THEN ? ... END ... WHERE key IN (...)`.
+            let mut value = 0;
+            sql.list(columns, ", ", |sql, (column, null)| {
+                sql.ident(&column.name).push(" = ");
+                if *null {
+                    sql.push("NULL");
+                    return;
+                }
+                sql.push("CASE ").ident(&key.name);
+                for entry in &entries {
+                    sql.push(" WHEN ");
+                    sql.bind(entry.key.clone(), None).push(" THEN ");
+                    sql.bind(entry.values[value].clone(), None);
+                }
+                sql.push(" ELSE ").ident(&column.name).push(" END");
+                value += 1;
+            });
+            sql.push(" WHERE ").ident(&key.name).push(" IN (");
+            sql.list(entries, ", ", |sql, entry| {
+                sql.bind(entry.key, None);
+            });
+            sql.push(")");
+            return sql;
         }
-        sql.push(" WHERE ").ident(&key.name).push(" IN (");
-        for (i, entry) in entries.into_iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(entry.key, None);
+    };
+    // Without an alias list, `VALUES` names its columns column1, column2...
+    let name = |i: usize| {
+        if alias_list {
+            format!("v.c{i}")
+        } else {
+            format!("v.column{}", i + 1)
         }
-        sql.push(")");
-        return sql;
-    }
-    // SQLite names the columns of `VALUES` column1, column2...; PostgreSQL
-    // takes them from the alias list.
-    let name = |i: usize| match dialect {
-        Dialect::Sqlite => format!("v.column{}", i + 1),
-        _ => format!("v.c{i}"),
     };
     let mut value = 0;
-    for (i, (column, null)) in columns.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
+    sql.list(columns, ", ", |sql, (column, null)| {
         sql.ident(&column.name).push(" = ");
         if *null {
             sql.push("NULL");
@@ -378,21 +358,22 @@ fn update(dialect: Dialect, table: &Table, columns: &[(&Column, bool)], entries:
             value += 1;
             sql.push(&name(value));
         }
-    }
+    });
     sql.push(" FROM (VALUES ");
-    let cast = |column: &Column| (dialect == Dialect::Postgres).then(|| pg_type(column));
+    let syntax = sql.syntax;
+    let cast = |column: &Column| typed_values.then(|| syntax.value_type(column));
     let value_columns: Vec<&Column> = columns.iter().filter(|(_, null)| !null).map(|(c, _)| *c).collect();
-    for (row, entry) in entries.into_iter().enumerate() {
-        sql.push(if row == 0 { "(" } else { ", (" });
+    sql.list(entries, ", ", |sql, entry| {
+        sql.push("(");
         sql.bind(entry.key, cast(key));
         for (column, bind) in value_columns.iter().zip(entry.values) {
             sql.push(", ");
             sql.bind(bind, cast(column));
         }
         sql.push(")");
-    }
+    });
     sql.push(") AS v");
-    if dialect == Dialect::Postgres {
+    if alias_list {
         sql.push("(c0");
         for i in 1..=value_columns.len() {
             sql.push(&format!(", c{i}"));

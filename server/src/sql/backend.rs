@@ -1,0 +1,304 @@
+//! The store's database layer as three object-safe traits — [`Backend`] (a
+//! pool), [`WriterConn`] (the writer's kept connection) and [`WriteTx`] (the
+//! writer's transaction) — implemented once, generically, for sqlx's
+//! `Pool<DB>`, `PoolConnection<DB>` and `Transaction<DB>` of every database
+//! `DB` that implements [`Driver`]: the few things each dialect does its own
+//! way (connecting, the store's tables, introspection, the writers' lock,
+//! binding and decoding). One `impl Driver` per dialect folder, as sqlx's
+//! `AnyConnectionBackend` has one `impl` per driver; callers never name a
+//! dialect.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flux_capacitor::{FieldType, Row, StoredEvent};
+use futures::future::BoxFuture;
+use serde_json::Value;
+use sqlx::error::BoxDynError;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Database, Executor, IntoArguments, Pool, Transaction};
+
+use super::builder::{Bind, Sql};
+use super::syntax::Syntax;
+use super::{Dialect, read};
+use crate::EventQuery;
+use crate::schema::{Column, DbSchema};
+
+type Result<T, E = sqlx::Error> = std::result::Result<T, E>;
+
+/// The last event's `seq` and timestamp.
+pub(crate) type LastEvent = (u64, DateTime<Utc>);
+
+/// What a dialect does its own way, implemented on its sqlx database type
+/// in the dialect's folder.
+#[async_trait]
+pub(crate) trait Driver: Database {
+    /// The dialect's name in [`Dialect`].
+    const DIALECT: Dialect;
+    /// URL schemes [`crate::DbPool::connect`] opens with this driver.
+    const SCHEMES: &'static [&'static str];
+    /// How statements are spelled.
+    const SYNTAX: &'static dyn Syntax;
+    /// The statement starting the writer's transaction, when not `BEGIN`.
+    const BEGIN_WRITE: Option<&'static str> = None;
+
+    /// The store's own tables, created if missing when the store opens.
+    const MIGRATION: &'static [&'static str];
+    /// Whether [`Driver::MIGRATION`] runs in the writer's transaction, under
+    /// the writers' lock (else statement by statement: DDL that commits by
+    /// itself, or creates the lock).
+    const MIGRATE_LOCKED: bool = true;
+
+    /// Opens a pool for `url` (one of [`Driver::SCHEMES`]).
+    async fn connect(url: &str, max_connections: u32) -> Result<Pool<Self>>;
+
+    /// Takes the writers' lock inside the writer's open transaction.
+    async fn lock(_conn: &mut Self::Connection) -> Result<()> {
+        Ok(())
+    }
+
+    /// Reads the read model's schema.
+    async fn introspect(conn: &mut Self::Connection) -> Result<DbSchema>;
+
+    /// Tables multi-row statements may write (see [`super::batch`]).
+    async fn batchable_tables(conn: &mut Self::Connection) -> Result<HashSet<String>>;
+
+    /// Adds a parameter (usually [`super::codec::add_bind`]).
+    fn add<'q>(args: &mut Self::Arguments<'q>, bind: &'q Bind) -> Result<(), BoxDynError>;
+
+    /// Rows a statement changed.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Column `index` of `row`, selected by [`Syntax::select_expr`] for `ty`
+    /// (`None`: SQL `NULL`).
+    fn decode(row: &Self::Row, index: usize, ty: FieldType) -> Result<Option<Value>>;
+
+    /// A log row selected by [`Syntax::event_columns`].
+    fn decode_event(row: &Self::Row) -> Result<StoredEvent>;
+
+    /// The log's `timestamp` column at `index`.
+    fn decode_time(row: &Self::Row, index: usize) -> Result<DateTime<Utc>>;
+}
+
+/// Statements on one connection, written once for every [`Driver`] (the
+/// bounds sqlx's executors need live here only).
+pub(crate) trait Statements: Driver {
+    fn execute<'a>(conn: &'a mut Self::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<u64>>;
+    fn fetch<'a>(conn: &'a mut Self::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<Vec<Self::Row>>>;
+}
+
+fn arguments<'q, DB: Driver>(sql: &'q Sql) -> Result<DB::Arguments<'q>> {
+    let mut args = DB::Arguments::default();
+    for bind in &sql.binds {
+        DB::add(&mut args, bind).map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
+}
+
+impl<DB: Driver> Statements for DB
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    fn execute<'a>(conn: &'a mut DB::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let done = sqlx::query_with(&sql.text, arguments::<DB>(sql)?).execute(conn).await?;
+            Ok(DB::rows_affected(&done))
+        })
+    }
+
+    fn fetch<'a>(conn: &'a mut DB::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<Vec<DB::Row>>> {
+        Box::pin(async move { sqlx::query_with(&sql.text, arguments::<DB>(sql)?).fetch_all(conn).await })
+    }
+}
+
+async fn last_event<DB: Statements>(conn: &mut DB::Connection) -> Result<Option<LastEvent>> {
+    let rows = DB::fetch(conn, &read::last_event_sql(DB::DIALECT)).await?;
+    rows.first()
+        .map(|row| {
+            let seq = DB::decode(row, 0, FieldType::Integer)?.and_then(|v| v.as_u64());
+            Ok((seq.unwrap_or(0), DB::decode_time(row, 1)?))
+        })
+        .transpose()
+}
+
+/// Decodes `rows` selected by [`read::find_sql`] for `columns`; `NULL`s are absent.
+fn decode_rows<DB: Driver>(rows: &[DB::Row], columns: &[&Column]) -> Result<Vec<Row>> {
+    rows.iter()
+        .map(|row| {
+            let mut out = Row::new();
+            for (i, column) in columns.iter().enumerate() {
+                if let Some(value) = DB::decode(row, i, column.ty)? {
+                    out.insert(column.name.clone(), value);
+                }
+            }
+            Ok(out)
+        })
+        .collect()
+}
+
+/// A database the store runs on: a pool of one of the registered dialects.
+#[async_trait]
+pub(crate) trait Backend: Send + Sync {
+    fn dialect(&self) -> Dialect;
+    fn max_connections(&self) -> u32;
+    async fn close(&self);
+    async fn migrate(&self) -> Result<()>;
+    async fn introspect(&self) -> Result<DbSchema>;
+    async fn batchable_tables(&self) -> Result<HashSet<String>>;
+    /// The `seq` of the last event in the log (0 when empty).
+    async fn last_seq(&self) -> Result<u64>;
+    /// Runs a statement outside the writer's transaction.
+    async fn execute(&self, sql: &Sql) -> Result<u64>;
+    /// Runs a `SELECT` of `columns` and decodes its rows.
+    async fn fetch_rows(&self, sql: &Sql, columns: &[&Column]) -> Result<Vec<Row>>;
+    /// Reads the event log.
+    async fn fetch_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>>;
+    /// A connection for the writer to keep between its transactions.
+    async fn writer_conn(&self) -> Result<Box<dyn WriterConn>>;
+    /// Starts the writer's transaction, holding the writers' lock, on a
+    /// pool connection of its own.
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx>>;
+}
+
+/// The writer's kept pool connection: taking one from the pool for each
+/// transaction costs the pool's health check (a round trip) on taking it and
+/// another on giving it back.
+#[async_trait]
+pub(crate) trait WriterConn: Send {
+    /// Starts the writer's transaction on this connection, holding the writers' lock.
+    async fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>>;
+}
+
+/// The writer's open transaction, holding the writers' lock; or a savepoint
+/// within it ([`WriteTx::savepoint`]), which commits into its parent.
+/// Dropped without `commit`, it rolls back.
+#[async_trait]
+pub(crate) trait WriteTx: Send {
+    async fn execute(&mut self, sql: &Sql) -> Result<u64>;
+    async fn introspect(&mut self) -> Result<DbSchema>;
+    /// The last event's `seq` and timestamp, read under the writers' lock.
+    async fn last_event(&mut self) -> Result<Option<LastEvent>>;
+    /// A savepoint: a nested transaction (sqlx's nested `begin`).
+    async fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+async fn begin_write<DB: Statements>(conn: &mut DB::Connection) -> Result<Transaction<'_, DB>> {
+    let mut tx = match DB::BEGIN_WRITE {
+        Some(statement) => conn.begin_with(statement).await?,
+        None => conn.begin().await?,
+    };
+    DB::lock(&mut tx).await?;
+    Ok(tx)
+}
+
+#[async_trait]
+impl<DB: Statements> Backend for Pool<DB> {
+    fn dialect(&self) -> Dialect {
+        DB::DIALECT
+    }
+
+    fn max_connections(&self) -> u32 {
+        self.options().get_max_connections()
+    }
+
+    async fn close(&self) {
+        Pool::close(self).await;
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let statements = DB::MIGRATION.iter().map(|text| Sql::fixed(DB::DIALECT, *text));
+        if DB::MIGRATE_LOCKED {
+            let mut tx = Backend::begin_write(self).await?;
+            for statement in statements {
+                tx.execute(&statement).await?;
+            }
+            tx.commit().await
+        } else {
+            let mut conn = self.acquire().await?;
+            for statement in statements {
+                DB::execute(&mut conn, &statement).await?;
+            }
+            Ok(())
+        }
+    }
+
+    async fn introspect(&self) -> Result<DbSchema> {
+        DB::introspect(&mut *self.acquire().await?).await
+    }
+
+    async fn batchable_tables(&self) -> Result<HashSet<String>> {
+        DB::batchable_tables(&mut *self.acquire().await?).await
+    }
+
+    async fn last_seq(&self) -> Result<u64> {
+        Ok(last_event::<DB>(&mut *self.acquire().await?)
+            .await?
+            .map_or(0, |(seq, _)| seq))
+    }
+
+    async fn execute(&self, sql: &Sql) -> Result<u64> {
+        DB::execute(&mut *self.acquire().await?, sql).await
+    }
+
+    async fn fetch_rows(&self, sql: &Sql, columns: &[&Column]) -> Result<Vec<Row>> {
+        let rows = DB::fetch(&mut *self.acquire().await?, sql).await?;
+        decode_rows::<DB>(&rows, columns)
+    }
+
+    async fn fetch_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
+        let sql = read::events_sql(DB::DIALECT, query);
+        let rows = DB::fetch(&mut *self.acquire().await?, &sql).await?;
+        rows.iter().map(DB::decode_event).collect()
+    }
+
+    async fn writer_conn(&self) -> Result<Box<dyn WriterConn>> {
+        Ok(Box::new(self.acquire().await?))
+    }
+
+    async fn begin_write(&self) -> Result<Box<dyn WriteTx>> {
+        let mut tx = match DB::BEGIN_WRITE {
+            Some(statement) => self.begin_with(statement).await?,
+            None => self.begin().await?,
+        };
+        DB::lock(&mut tx).await?;
+        Ok(Box::new(tx))
+    }
+}
+
+#[async_trait]
+impl<DB: Statements> WriterConn for PoolConnection<DB> {
+    async fn begin(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        Ok(Box::new(begin_write::<DB>(&mut **self).await?))
+    }
+}
+
+#[async_trait]
+impl<DB: Statements> WriteTx for Transaction<'_, DB> {
+    async fn execute(&mut self, sql: &Sql) -> Result<u64> {
+        DB::execute(&mut **self, sql).await
+    }
+
+    async fn introspect(&mut self) -> Result<DbSchema> {
+        DB::introspect(&mut **self).await
+    }
+
+    async fn last_event(&mut self) -> Result<Option<LastEvent>> {
+        last_event::<DB>(&mut **self).await
+    }
+
+    async fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {
+        Ok(Box::new(Connection::begin(&mut **self).await?))
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        Transaction::commit(*self).await
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        Transaction::rollback(*self).await
+    }
+}

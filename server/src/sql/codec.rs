@@ -1,0 +1,126 @@
+//! Value codecs: what the databases give back becomes JSON values, events
+//! and timestamps; [`Bind`] values become a driver's arguments.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use flux_capacitor::{Event, StoredEvent};
+use serde_json::Value;
+use sqlx::error::BoxDynError;
+use sqlx::{Arguments as _, Database, Encode, Type};
+use uuid::Uuid;
+
+use super::builder::Bind;
+
+/// Adds `bind` to a driver's arguments (each dialect's `Driver::add` calls
+/// this with its own types).
+pub(crate) fn add_bind<'q, DB: Database>(args: &mut DB::Arguments<'q>, bind: &'q Bind) -> Result<(), BoxDynError>
+where
+    i64: Encode<'q, DB> + Type<DB>,
+    f64: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Uuid: Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+{
+    match bind {
+        Bind::Int(v) => args.add(*v),
+        Bind::Real(v) => args.add(*v),
+        Bind::Bool(v) => args.add(*v),
+        Bind::Text(v) => args.add(v.as_str()),
+        Bind::Null => args.add(None::<&str>),
+        Bind::Uuid(v) => args.add(*v),
+        Bind::Time(v) => args.add(*v),
+    }
+}
+
+/// A `REAL` read back: integral values within ±2^53 become JSON integers, as
+/// JavaScript and `MemoryDatabase`'s integer-typed writes have them.
+pub(crate) fn real_value(value: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if value.fract() == 0.0 && value.abs() <= EXACT {
+        Value::from(value as i64)
+    } else {
+        serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// A JSON column read back as text; SQL `NULL` (and JSON `null`) is absent.
+pub(crate) fn json_value(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
+    let Some(text) = text else { return Ok(None) };
+    let value: Value = serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok((!value.is_null()).then_some(value))
+}
+
+/// The RFC 3339 form of a timestamp: UTC, milliseconds, `Z`.
+pub(crate) fn format_timestamp(timestamp: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    let millis = timestamp.timestamp_subsec_millis();
+    if !(0..=9999).contains(&timestamp.year()) || millis > 999 {
+        return timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    // Without chrono's format-string machinery: this runs for every event.
+    let mut text = String::with_capacity(24);
+    let _ = write!(
+        text,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        timestamp.year(),
+        timestamp.month(),
+        timestamp.day(),
+        timestamp.hour(),
+        timestamp.minute(),
+        timestamp.second()
+    );
+    text
+}
+
+pub(crate) fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+pub(crate) fn event_from_parts(
+    seq: i64,
+    id: Uuid,
+    event_type: String,
+    payload: &str,
+    meta: Option<&str>,
+    error: bool,
+    timestamp: String,
+) -> Result<StoredEvent, sqlx::Error> {
+    let decode = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    Ok(StoredEvent {
+        id,
+        seq: seq as u64,
+        timestamp,
+        event: Event {
+            event_type,
+            payload: decode(payload)?,
+            meta: meta.map(decode).transpose()?,
+            error,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_milliseconds() {
+        for text in [
+            "2026-11-22T19:20:51.123Z",
+            "0001-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+        ] {
+            let time = parse_timestamp(text).unwrap();
+            assert_eq!(format_timestamp(time), text);
+            assert_eq!(
+                format_timestamp(time),
+                time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            );
+        }
+    }
+}

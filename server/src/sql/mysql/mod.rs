@@ -1,0 +1,113 @@
+//! MySQL / MariaDB: a locking read of the one-row `flux_store_lock` table
+//! serializes writers (across processes too), JSON is a `JSON` column (text
+//! with a `json_valid` check on MariaDB), booleans are `TINYINT(1)`, and text
+//! compares as binary strings unless the column's collation already does.
+
+mod schema;
+mod syntax;
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flux_capacitor::{FieldType, StoredEvent};
+use serde_json::Value;
+use sqlx::error::BoxDynError;
+use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPoolOptions, MySqlQueryResult, MySqlRow};
+use sqlx::{MySql, MySqlConnection, Pool, Row as _};
+
+use super::backend::Driver;
+use super::builder::Bind;
+use super::codec;
+use super::syntax::Syntax;
+use crate::LOCK_TABLE;
+use crate::db::Dialect;
+use crate::schema::DbSchema;
+
+#[async_trait]
+impl Driver for MySql {
+    const DIALECT: Dialect = Dialect::MySql;
+    const SCHEMES: &'static [&'static str] = &["mysql", "mariadb"];
+    const SYNTAX: &'static dyn Syntax = &syntax::MySqlSyntax;
+    const MIGRATION: &'static [&'static str] = &[
+        "CREATE TABLE IF NOT EXISTS flux_events (
+            seq BIGINT NOT NULL PRIMARY KEY,
+            id CHAR(36) NOT NULL UNIQUE,
+            type VARCHAR(255) NOT NULL,
+            payload JSON NOT NULL,
+            meta JSON,
+            error BOOLEAN NOT NULL DEFAULT FALSE,
+            timestamp DATETIME(3) NOT NULL,
+            INDEX flux_events_type (type),
+            INDEX flux_events_timestamp (timestamp)
+        ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
+        "CREATE TABLE IF NOT EXISTS flux_store_lock (id INT NOT NULL PRIMARY KEY) ENGINE = InnoDB",
+        "INSERT IGNORE INTO flux_store_lock (id) VALUES (1)",
+        "CREATE TABLE IF NOT EXISTS flux_snapshots (seq BIGINT NOT NULL PRIMARY KEY, state LONGTEXT NOT NULL) ENGINE = InnoDB",
+    ];
+    /// DDL commits by itself, and the lock's table is created here.
+    const MIGRATE_LOCKED: bool = false;
+
+    /// `mysql://...`, or `mariadb://...` (the same protocol).
+    async fn connect(url: &str, max_connections: u32) -> Result<Pool<MySql>, sqlx::Error> {
+        let url = url.replacen("mariadb:", "mysql:", 1);
+        MySqlPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(MySqlConnectOptions::from_str(&url)?)
+            .await
+    }
+
+    /// Held until the transaction ends.
+    async fn lock(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!("SELECT id FROM {LOCK_TABLE} WHERE id = 1 FOR UPDATE"))
+            .fetch_optional(conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn introspect(conn: &mut MySqlConnection) -> Result<DbSchema, sqlx::Error> {
+        schema::introspect(conn).await
+    }
+
+    async fn batchable_tables(conn: &mut MySqlConnection) -> Result<HashSet<String>, sqlx::Error> {
+        schema::batchable_tables(conn).await
+    }
+
+    fn add(args: &mut MySqlArguments, bind: &Bind) -> Result<(), BoxDynError> {
+        codec::add_bind::<MySql>(args, bind)
+    }
+
+    fn rows_affected(result: &MySqlQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn decode(row: &MySqlRow, index: usize, ty: FieldType) -> Result<Option<Value>, sqlx::Error> {
+        Ok(match ty {
+            FieldType::Integer => row.try_get_unchecked::<Option<i64>, _>(index)?.map(Value::from),
+            FieldType::Boolean => row
+                .try_get_unchecked::<Option<i64>, _>(index)?
+                .map(|b| Value::Bool(b != 0)),
+            FieldType::Real => row.try_get_unchecked::<Option<f64>, _>(index)?.map(codec::real_value),
+            FieldType::Text => row.try_get_unchecked::<Option<String>, _>(index)?.map(Value::String),
+            FieldType::Json => codec::json_value(row.try_get_unchecked::<Option<String>, _>(index)?)?,
+        })
+    }
+
+    fn decode_event(row: &MySqlRow) -> Result<StoredEvent, sqlx::Error> {
+        let id: String = row.try_get_unchecked(1)?;
+        codec::event_from_parts(
+            row.try_get::<i64, _>(0)?,
+            id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            row.try_get_unchecked(2)?,
+            &row.try_get_unchecked::<String, _>(3)?,
+            row.try_get_unchecked::<Option<String>, _>(4)?.as_deref(),
+            row.try_get_unchecked::<bool, _>(5)?,
+            codec::format_timestamp(Self::decode_time(row, 6)?),
+        )
+    }
+
+    fn decode_time(row: &MySqlRow, index: usize) -> Result<DateTime<Utc>, sqlx::Error> {
+        row.try_get(index)
+    }
+}

@@ -1,0 +1,67 @@
+//! MySQL's and MariaDB's spelling: backquoted identifiers, binary-string
+//! comparison where a column's collation is not exact, `CASE` multi-row
+//! updates, `INSERT IGNORE`, one `RENAME TABLE`.
+
+use flux_capacitor::FieldType;
+
+use crate::schema::Column;
+use crate::sql::syntax::{MultiUpdate, Syntax};
+
+#[derive(Debug)]
+pub(crate) struct MySqlSyntax;
+
+impl Syntax for MySqlSyntax {
+    fn quote(&self, name: &str) -> String {
+        format!("`{}`", name.replace('`', "``"))
+    }
+
+    fn text_expr(&self, column: &Column) -> String {
+        let quoted = self.quote(&column.name);
+        if column.exact_text {
+            quoted
+        } else {
+            format!("CAST({quoted} AS BINARY)")
+        }
+    }
+
+    /// A padding collation (`utf8mb4_bin`) finds `"a "` by `"a"`.
+    fn inexact_key(&self, key: &Column) -> bool {
+        !key.exact_text
+    }
+
+    fn select_expr(&self, column: &Column) -> String {
+        let q = self.quote(&column.name);
+        match column.ty {
+            FieldType::Integer | FieldType::Boolean => format!("CAST({q} AS SIGNED)"),
+            FieldType::Real => format!("CAST({q} AS DOUBLE)"),
+            FieldType::Text => q,
+            FieldType::Json => format!("CAST({q} AS CHAR)"),
+        }
+    }
+
+    fn event_columns(&self) -> &'static str {
+        "seq, id, type, CAST(payload AS CHAR), CAST(meta AS CHAR), error, timestamp"
+    }
+
+    fn multi_update(&self) -> MultiUpdate {
+        MultiUpdate::CaseWhen { max_rows: 32 }
+    }
+
+    fn insert_or_ignore(&self, table: &str, columns: &[&str]) -> String {
+        let params = vec!["?"; columns.len()].join(", ");
+        format!("INSERT IGNORE INTO {table} ({}) VALUES ({params})", columns.join(", "))
+    }
+
+    fn rename_tables(&self, renames: &[(String, String)]) -> Vec<String> {
+        let pairs: Vec<String> = renames
+            .iter()
+            .map(|(from, to)| format!("{} TO {}", self.quote(from), self.quote(to)))
+            .collect();
+        vec![format!("RENAME TABLE {}", pairs.join(", "))]
+    }
+
+    /// `RENAME TABLE` commits the open transaction.
+    fn rename_commits(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,106 @@
+//! PostgreSQL: a transaction-scoped advisory lock serializes writers (across
+//! processes too), JSON columns are `json`/`jsonb`, text compares with
+//! `COLLATE "C"`.
+
+mod schema;
+mod syntax;
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flux_capacitor::{FieldType, StoredEvent};
+use serde_json::Value;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow};
+use sqlx::{PgConnection, Pool, Postgres, Row as _};
+
+use super::backend::Driver;
+use super::builder::Bind;
+use super::codec;
+use super::syntax::Syntax;
+use crate::db::Dialect;
+use crate::schema::DbSchema;
+
+/// The advisory lock key of the store's writers ("flux" in ASCII).
+pub(crate) const LOCK_KEY: i64 = 0x666c_7578;
+
+#[async_trait]
+impl Driver for Postgres {
+    const DIALECT: Dialect = Dialect::Postgres;
+    const SCHEMES: &'static [&'static str] = &["postgres", "postgresql"];
+    const SYNTAX: &'static dyn Syntax = &syntax::PostgresSyntax;
+    const MIGRATION: &'static [&'static str] = &[
+        "CREATE TABLE IF NOT EXISTS flux_events (
+            seq BIGINT PRIMARY KEY,
+            id UUID NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            payload JSONB NOT NULL,
+            meta JSONB,
+            error BOOLEAN NOT NULL DEFAULT FALSE,
+            timestamp TIMESTAMPTZ NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
+        "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
+        "CREATE TABLE IF NOT EXISTS flux_snapshots (seq BIGINT PRIMARY KEY, state TEXT NOT NULL)",
+    ];
+
+    async fn connect(url: &str, max_connections: u32) -> Result<Pool<Postgres>, sqlx::Error> {
+        PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(PgConnectOptions::from_str(url)?)
+            .await
+    }
+
+    /// Held until the transaction ends.
+    async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn introspect(conn: &mut PgConnection) -> Result<DbSchema, sqlx::Error> {
+        schema::introspect(conn).await
+    }
+
+    async fn batchable_tables(conn: &mut PgConnection) -> Result<HashSet<String>, sqlx::Error> {
+        schema::batchable_tables(conn).await
+    }
+
+    fn add(args: &mut PgArguments, bind: &Bind) -> Result<(), BoxDynError> {
+        codec::add_bind::<Postgres>(args, bind)
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn decode(row: &PgRow, index: usize, ty: FieldType) -> Result<Option<Value>, sqlx::Error> {
+        Ok(match ty {
+            FieldType::Integer => row.try_get::<Option<i64>, _>(index)?.map(Value::from),
+            FieldType::Boolean => row.try_get::<Option<bool>, _>(index)?.map(Value::Bool),
+            FieldType::Real => row.try_get::<Option<f64>, _>(index)?.map(codec::real_value),
+            FieldType::Text => row.try_get::<Option<String>, _>(index)?.map(Value::String),
+            FieldType::Json => codec::json_value(row.try_get::<Option<String>, _>(index)?)?,
+        })
+    }
+
+    fn decode_event(row: &PgRow) -> Result<StoredEvent, sqlx::Error> {
+        codec::event_from_parts(
+            row.try_get::<i64, _>(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            &row.try_get::<String, _>(3)?,
+            row.try_get::<Option<String>, _>(4)?.as_deref(),
+            row.try_get::<bool, _>(5)?,
+            codec::format_timestamp(Self::decode_time(row, 6)?),
+        )
+    }
+
+    fn decode_time(row: &PgRow, index: usize) -> Result<DateTime<Utc>, sqlx::Error> {
+        row.try_get(index)
+    }
+}

@@ -1,0 +1,65 @@
+//! PostgreSQL's spelling: `$n` parameters, `COLLATE "C"` for exact text,
+//! explicit `NULLS FIRST/LAST`, typed `VALUES` lists, native `UUID` and
+//! `JSONB` in the log.
+
+use flux_capacitor::FieldType;
+
+use crate::schema::Column;
+use crate::sql::builder::Bind;
+use crate::sql::syntax::{MultiUpdate, Syntax, numbered_placeholder};
+
+#[derive(Debug)]
+pub(crate) struct PostgresSyntax;
+
+impl Syntax for PostgresSyntax {
+    fn placeholder(&self, out: &mut String, index: usize) {
+        numbered_placeholder(out, index);
+    }
+
+    fn text_expr(&self, column: &Column) -> String {
+        format!("{} COLLATE \"C\"", self.quote(&column.name))
+    }
+
+    fn order_term(&self, expr: &str, descending: bool) -> String {
+        if descending {
+            format!("{expr} DESC NULLS LAST")
+        } else {
+            format!("{expr} ASC NULLS FIRST")
+        }
+    }
+
+    /// An untyped float parameter compared with a `BIGINT` would be taken
+    /// for an integer.
+    fn compare_cast(&self, bind: &Bind) -> Option<&'static str> {
+        matches!(bind, Bind::Real(_)).then_some("DOUBLE PRECISION")
+    }
+
+    fn select_expr(&self, column: &Column) -> String {
+        let q = self.quote(&column.name);
+        match column.ty {
+            FieldType::Integer => format!("CAST({q} AS BIGINT)"),
+            FieldType::Real => format!("CAST({q} AS DOUBLE PRECISION)"),
+            FieldType::Boolean => q,
+            FieldType::Text | FieldType::Json => format!("CAST({q} AS TEXT)"),
+        }
+    }
+
+    fn event_columns(&self) -> &'static str {
+        "seq, id, type, CAST(payload AS TEXT), CAST(meta AS TEXT), error, timestamp"
+    }
+
+    fn event_id(&self, id: uuid::Uuid) -> Bind {
+        Bind::Uuid(id)
+    }
+
+    fn event_json_cast(&self) -> Option<&'static str> {
+        Some("JSONB")
+    }
+
+    fn multi_update(&self) -> MultiUpdate {
+        MultiUpdate::FromValues {
+            alias_list: true,
+            typed_values: true,
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! SQLite: `BEGIN IMMEDIATE` serializes writers (across processes too), JSON
+//! is stored as text, booleans as 0/1, text compares with `COLLATE BINARY`.
+
+mod schema;
+mod syntax;
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flux_capacitor::{FieldType, StoredEvent};
+use serde_json::Value;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteRow,
+};
+use sqlx::{Pool, Row as _, Sqlite, SqliteConnection};
+
+use super::backend::Driver;
+use super::builder::Bind;
+use super::codec::{self, parse_timestamp};
+use super::syntax::Syntax;
+use crate::db::Dialect;
+use crate::schema::DbSchema;
+
+#[async_trait]
+impl Driver for Sqlite {
+    const DIALECT: Dialect = Dialect::Sqlite;
+    const SCHEMES: &'static [&'static str] = &["sqlite"];
+    const SYNTAX: &'static dyn Syntax = &syntax::SqliteSyntax;
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+    const MIGRATION: &'static [&'static str] = &[
+        "CREATE TABLE IF NOT EXISTS flux_events (
+            seq INTEGER PRIMARY KEY NOT NULL,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            meta TEXT,
+            error INTEGER NOT NULL DEFAULT 0,
+            timestamp TEXT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
+        "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
+        "CREATE TABLE IF NOT EXISTS flux_snapshots (seq INTEGER PRIMARY KEY NOT NULL, state TEXT NOT NULL)",
+    ];
+
+    /// `sqlite://notes.db` (file created if missing, WAL journal), or
+    /// `sqlite::memory:` (one connection, kept open: each connection would
+    /// be a database of its own).
+    async fn connect(url: &str, max_connections: u32) -> Result<Pool<Sqlite>, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(30));
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
+                .await
+        }
+    }
+
+    async fn introspect(conn: &mut SqliteConnection) -> Result<DbSchema, sqlx::Error> {
+        schema::introspect(conn).await
+    }
+
+    async fn batchable_tables(conn: &mut SqliteConnection) -> Result<HashSet<String>, sqlx::Error> {
+        schema::batchable_tables(conn).await
+    }
+
+    fn add<'q>(args: &mut SqliteArguments<'q>, bind: &'q Bind) -> Result<(), BoxDynError> {
+        codec::add_bind::<Sqlite>(args, bind)
+    }
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn decode(row: &SqliteRow, index: usize, ty: FieldType) -> Result<Option<Value>, sqlx::Error> {
+        Ok(match ty {
+            FieldType::Integer => row.try_get_unchecked::<Option<i64>, _>(index)?.map(Value::from),
+            FieldType::Boolean => row
+                .try_get_unchecked::<Option<i64>, _>(index)?
+                .map(|b| Value::Bool(b != 0)),
+            FieldType::Real => row.try_get_unchecked::<Option<f64>, _>(index)?.map(codec::real_value),
+            FieldType::Text => row.try_get_unchecked::<Option<String>, _>(index)?.map(Value::String),
+            FieldType::Json => codec::json_value(row.try_get_unchecked::<Option<String>, _>(index)?)?,
+        })
+    }
+
+    fn decode_event(row: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
+        let id: String = row.try_get(1)?;
+        codec::event_from_parts(
+            row.try_get::<i64, _>(0)?,
+            id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            row.try_get(2)?,
+            &row.try_get::<String, _>(3)?,
+            row.try_get::<Option<String>, _>(4)?.as_deref(),
+            row.try_get::<bool, _>(5)?,
+            row.try_get(6)?,
+        )
+    }
+
+    fn decode_time(row: &SqliteRow, index: usize) -> Result<DateTime<Utc>, sqlx::Error> {
+        parse_timestamp(&row.try_get::<String, _>(index)?)
+    }
+}

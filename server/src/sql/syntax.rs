@@ -1,0 +1,129 @@
+//! [`Syntax`]: how a dialect spells what the statement builders write. The
+//! builders ([`super::write`], [`super::read`], [`super::batch`]) ask it and
+//! never name a dialect; each dialect's folder implements it once.
+
+use std::fmt::Write as _;
+
+use flux_capacitor::FieldType;
+
+use super::builder::Bind;
+use crate::schema::Column;
+
+/// How a multi-row `UPDATE` joins the new values (see [`super::batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MultiUpdate {
+    /// `UPDATE t SET c = v.<name> FROM (VALUES ...) AS v`, the values' columns
+    /// named by `column_names` (`column1`.., or an alias list `c0`..), each
+    /// value cast to its column's type when `typed_values`.
+    FromValues { alias_list: bool, typed_values: bool },
+    /// `SET c = CASE key WHEN ? THEN ? ... END WHERE key IN (...)`, at most
+    /// `max_rows` rows a statement (its cost grows with rows²).
+    CaseWhen { max_rows: usize },
+}
+
+/// A dialect's spelling of identifiers, parameters, casts and the few
+/// statements whose grammar differs. Defaults are standard SQL.
+pub(crate) trait Syntax: Sync + std::fmt::Debug {
+    /// Appends the placeholder of parameter `index` (1-based).
+    fn placeholder(&self, out: &mut String, _index: usize) {
+        out.push('?');
+    }
+
+    /// Quotes an identifier (already checked against the introspected schema).
+    fn quote(&self, name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    /// The expression comparing a text `column` by code point.
+    fn text_expr(&self, column: &Column) -> String;
+
+    /// `ORDER BY` term: nulls first ascending and last descending.
+    fn order_term(&self, expr: &str, descending: bool) -> String {
+        format!("{expr} {}", if descending { "DESC" } else { "ASC" })
+    }
+
+    /// A cast around a compared parameter, where the database would
+    /// otherwise guess its type wrongly.
+    fn compare_cast(&self, _bind: &Bind) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether `key = ?` alone may match a key that is not exactly the
+    /// bound one (a padding collation), so lookups add a binary comparison.
+    fn inexact_key(&self, key: &Column) -> bool {
+        let _ = key;
+        false
+    }
+
+    /// The `SELECT` expression reading `column` back as its field type.
+    fn select_expr(&self, column: &Column) -> String;
+
+    /// The event log's `SELECT` list, in [`super::read::EVENT_COLUMNS`] order
+    /// (JSON read as text).
+    fn event_columns(&self) -> &'static str {
+        "seq, id, type, payload, meta, error, timestamp"
+    }
+
+    /// A log row's `id` parameter.
+    fn event_id(&self, id: uuid::Uuid) -> Bind {
+        Bind::Text(id.to_string())
+    }
+
+    /// A log row's `timestamp` parameter (`text`: its RFC 3339 form).
+    fn event_time(&self, _text: &str, time: chrono::DateTime<chrono::Utc>) -> Bind {
+        Bind::Time(time)
+    }
+
+    /// The cast wrapped around the log's `payload` and `meta` parameters.
+    fn event_json_cast(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// How multi-row updates are written.
+    fn multi_update(&self) -> MultiUpdate;
+
+    /// The cast of a `VALUES` entry of `column` in a multi-row update, when
+    /// [`MultiUpdate::FromValues`] has `typed_values`.
+    fn value_type(&self, column: &Column) -> &'static str {
+        match (column.write_cast, column.ty) {
+            (Some(cast), _) => cast,
+            (None, FieldType::Integer) => "BIGINT",
+            (None, FieldType::Real) => "DOUBLE PRECISION",
+            (None, FieldType::Boolean) => "BOOLEAN",
+            (None, FieldType::Text | FieldType::Json) => "TEXT",
+        }
+    }
+
+    /// `INSERT` of `columns` into `table` that does nothing when the key exists.
+    fn insert_or_ignore(&self, table: &str, columns: &[&str]) -> String {
+        let mut text = format!("INSERT INTO {table} ({}) VALUES (", columns.join(", "));
+        for i in 1..=columns.len() {
+            if i > 1 {
+                text.push_str(", ");
+            }
+            self.placeholder(&mut text, i);
+        }
+        text.push_str(") ON CONFLICT DO NOTHING");
+        text
+    }
+
+    /// Statements renaming tables `(from, to)`, in order, inside the
+    /// writer's transaction.
+    fn rename_tables(&self, renames: &[(String, String)]) -> Vec<String> {
+        renames
+            .iter()
+            .map(|(from, to)| format!("ALTER TABLE {} RENAME TO {}", self.quote(from), self.quote(to)))
+            .collect()
+    }
+
+    /// Whether renaming commits the transaction by itself (so it must run in
+    /// one of its own, after the rest has committed).
+    fn rename_commits(&self) -> bool {
+        false
+    }
+}
+
+/// `$1`, `$2`...: PostgreSQL's numbered placeholders.
+pub(crate) fn numbered_placeholder(out: &mut String, index: usize) {
+    let _ = write!(out, "${index}");
+}

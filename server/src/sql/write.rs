@@ -1,0 +1,333 @@
+//! Write compilation: a validated changeset operation becomes one statement,
+//! a filter a two-valued predicate, log rows a multi-row `INSERT` — every
+//! value a bound parameter.
+
+use chrono::{DateTime, Utc};
+use flux_capacitor::{Comparison, FieldType, Filter, Key, Operation, Row, StoredEvent};
+use serde_json::Value;
+
+use super::builder::{Bind, Sql};
+use super::{Dialect, EVENT_COLUMNS, SNAPSHOTS_TABLE};
+use crate::schema::{Column, Table};
+
+/// The parameter for `value` written to `column` (validated beforehand), or
+/// `None` for `null`.
+pub(crate) fn write_bind(column: &Column, value: &Value) -> Option<Bind> {
+    if value.is_null() {
+        return None;
+    }
+    Some(match (column.ty, value) {
+        (FieldType::Json, v) => Bind::Text(v.to_string()),
+        (FieldType::Text, Value::String(s)) => Bind::Text(s.clone()),
+        (FieldType::Integer, Value::Number(n)) if n.as_i64().is_some() => Bind::Int(n.as_i64().unwrap_or_default()),
+        (FieldType::Real, Value::Number(n)) => Bind::Real(n.as_f64().unwrap_or_default()),
+        (FieldType::Boolean, Value::Bool(b)) => Bind::Bool(*b),
+        // Validation rejects anything else before SQL is built; keep the text.
+        (_, v) => Bind::Text(v.to_string()),
+    })
+}
+
+pub(crate) fn key_bind(key: &Key) -> Bind {
+    match key {
+        Key::Int(i) => Bind::Int(*i),
+        Key::Str(s) => Bind::Text(s.clone()),
+    }
+}
+
+/// Compiles one validated operation to a statement; `None` when it cannot
+/// change anything (an empty patch).
+pub(crate) fn compile_operation(dialect: Dialect, table: &Table, operation: &Operation) -> Option<Sql> {
+    let mut sql = Sql::new(dialect);
+    match operation {
+        Operation::Create { row, .. } => {
+            let fields: Vec<(&Column, Bind)> = row
+                .iter()
+                .filter_map(|(field, value)| {
+                    let column = table.column(field)?;
+                    Some((column, write_bind(column, value)?))
+                })
+                .collect();
+            sql.push("INSERT INTO ").ident(&table.name).push(" (");
+            sql.list(&fields, ", ", |sql, (column, _)| {
+                sql.ident(&column.name);
+            });
+            sql.push(") VALUES (");
+            sql.list(fields, ", ", |sql, (column, bind)| {
+                sql.bind(bind, column.write_cast);
+            });
+            sql.push(")");
+        }
+        Operation::UpdateById { id, patch, .. } => {
+            if !push_update_set(&mut sql, table, patch) {
+                return None;
+            }
+            sql.push(" WHERE ");
+            push_key_match(&mut sql, table.key_column(), id);
+        }
+        Operation::DestroyById { id, .. } => {
+            sql.push("DELETE FROM ").ident(&table.name).push(" WHERE ");
+            push_key_match(&mut sql, table.key_column(), id);
+        }
+        Operation::UpdateWhere { filter, patch, .. } => {
+            if !push_update_set(&mut sql, table, patch) {
+                return None;
+            }
+            sql.push(" WHERE ");
+            push_filter(&mut sql, table, filter);
+        }
+        Operation::DestroyWhere { filter, .. } => {
+            sql.push("DELETE FROM ").ident(&table.name).push(" WHERE ");
+            push_filter(&mut sql, table, filter);
+        }
+    }
+    Some(sql)
+}
+
+/// `key = ?`, exact: where the key's collation ignores trailing spaces, also
+/// compared by code point (the plain `=` keeps the index).
+fn push_key_match(sql: &mut Sql, key: &Column, id: &Key) {
+    sql.ident(&key.name).push(" = ");
+    sql.bind(key_bind(id), None);
+    if key.ty == FieldType::Text && sql.syntax.inexact_key(key) {
+        let expr = sql.syntax.text_expr(key);
+        sql.push(" AND ").push(&expr).push(" = ");
+        sql.bind(key_bind(id), None);
+    }
+}
+
+/// `UPDATE t SET ...`; false when the patch sets nothing (only the key, or empty).
+fn push_update_set(sql: &mut Sql, table: &Table, patch: &Row) -> bool {
+    let fields: Vec<(&Column, &Value)> = patch
+        .iter()
+        .filter(|(field, _)| field.as_str() != table.key)
+        .filter_map(|(field, value)| Some((table.column(field)?, value)))
+        .collect();
+    if fields.is_empty() {
+        return false;
+    }
+    sql.push("UPDATE ").ident(&table.name).push(" SET ");
+    sql.list(fields, ", ", |sql, (column, value)| {
+        sql.ident(&column.name).push(" = ");
+        match write_bind(column, value) {
+            Some(bind) => sql.bind(bind, column.write_cast),
+            None => sql.push("NULL"),
+        };
+    });
+    true
+}
+
+const TRUE: &str = "(1=1)";
+const FALSE: &str = "(1=0)";
+
+/// The expression a column is ordered or compared by.
+pub(crate) fn order_expr(sql: &Sql, column: &Column) -> String {
+    match column.ty {
+        FieldType::Text => sql.syntax.text_expr(column),
+        _ => sql.syntax.quote(&column.name),
+    }
+}
+
+/// Appends `filter` as a two-valued SQL predicate (never NULL), with the exact
+/// meaning of [`Filter::matches`].
+pub(crate) fn push_filter(sql: &mut Sql, table: &Table, filter: &Filter) {
+    match filter {
+        Filter::Eq { field, value } => push_comparison(sql, table, field, value, Comparison::Eq),
+        Filter::Ne { field, value } => {
+            sql.push("NOT ");
+            push_comparison(sql, table, field, value, Comparison::Eq);
+        }
+        Filter::Lt { field, value } => push_comparison(sql, table, field, value, Comparison::Lt),
+        Filter::Lte { field, value } => push_comparison(sql, table, field, value, Comparison::Lte),
+        Filter::Gt { field, value } => push_comparison(sql, table, field, value, Comparison::Gt),
+        Filter::Gte { field, value } => push_comparison(sql, table, field, value, Comparison::Gte),
+        Filter::In { field, values } => {
+            let any = values.iter().map(|value| Filter::eq(field.clone(), value.clone()));
+            push_filter(sql, table, &Filter::or(any));
+        }
+        Filter::IsNull { field } => match table.column(field) {
+            Some(column) => {
+                sql.push("(").ident(&column.name).push(" IS NULL)");
+            }
+            None => {
+                sql.push(TRUE);
+            }
+        },
+        Filter::And { filters } if filters.is_empty() => {
+            sql.push(TRUE);
+        }
+        Filter::Or { filters } if filters.is_empty() => {
+            sql.push(FALSE);
+        }
+        Filter::And { filters } | Filter::Or { filters } => {
+            let joiner = if matches!(filter, Filter::And { .. }) {
+                " AND "
+            } else {
+                " OR "
+            };
+            sql.push("(");
+            sql.list(filters, joiner, |sql, f| push_filter(sql, table, f));
+            sql.push(")");
+        }
+        Filter::Not { filter } => {
+            sql.push("NOT ");
+            push_filter(sql, table, filter);
+        }
+    }
+}
+
+/// `(col IS NOT NULL AND col op ?)`, or constant FALSE when the column's type
+/// can never compare with the value (different JSON types are never ordered).
+fn push_comparison(sql: &mut Sql, table: &Table, field: &str, value: &Value, comparison: Comparison) {
+    let Some(column) = table.column(field) else {
+        sql.push(FALSE);
+        return;
+    };
+    let bind = match (column.ty, value) {
+        (FieldType::Text, Value::String(s)) => Bind::Text(s.clone()),
+        (FieldType::Integer, Value::Number(n)) => match n.as_i64() {
+            Some(i) => Bind::Int(i),
+            None => Bind::Real(n.as_f64().unwrap_or_default()),
+        },
+        (FieldType::Real, Value::Number(n)) => Bind::Real(n.as_f64().unwrap_or_default()),
+        (FieldType::Boolean, Value::Bool(b)) => Bind::Bool(*b),
+        _ => {
+            sql.push(FALSE);
+            return;
+        }
+    };
+    let operator = match comparison {
+        Comparison::Eq => " = ",
+        Comparison::Lt => " < ",
+        Comparison::Lte => " <= ",
+        Comparison::Gt => " > ",
+        Comparison::Gte => " >= ",
+    };
+    let expr = order_expr(sql, column);
+    let cast = sql.syntax.compare_cast(&bind);
+    sql.push("(").ident(&column.name).push(" IS NOT NULL AND ");
+    sql.push(&expr).push(operator);
+    sql.bind(bind, cast);
+    sql.push(")");
+}
+
+/// Most rows one multi-row statement writes, and most parameters it binds
+/// (well under SQLite's 32766 and PostgreSQL's and MySQL's 65535).
+pub(crate) const MAX_ROWS: usize = 256;
+const MAX_PARAMS: usize = 8192;
+
+/// Splits `rows` rows of `params` parameters each into statement sizes: as
+/// many of the largest allowed power of two as fit, then the remainder in
+/// descending powers of two, so a table has at most ten statement texts per
+/// shape (each prepared once and cached by sqlx) whatever the batch sizes.
+pub(crate) fn row_chunks(rows: usize, params: usize) -> Vec<usize> {
+    let fit = (MAX_PARAMS / params.max(1)).clamp(1, MAX_ROWS);
+    let cap = 1usize << (usize::BITS - 1 - fit.leading_zeros());
+    let mut left = rows;
+    let mut out = Vec::new();
+    while left > 0 {
+        let size = if left >= cap {
+            cap
+        } else {
+            1usize << (usize::BITS - 1 - left.leading_zeros())
+        };
+        out.push(size);
+        left -= size;
+    }
+    out
+}
+
+/// A multi-row `INSERT` of log rows (each event with its timestamp, in `seq`
+/// order; sizes from [`row_chunks`]; a single event is a chunk of one).
+pub(crate) fn insert_events(dialect: Dialect, chunk: &[(&StoredEvent, DateTime<Utc>)]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.text.reserve(100 + chunk.len() * 40);
+    sql.binds.reserve(chunk.len() * 7);
+    sql.push("INSERT INTO ")
+        .push(crate::EVENTS_TABLE)
+        .push(" (")
+        .push(EVENT_COLUMNS)
+        .push(") VALUES ");
+    let json = sql.syntax.event_json_cast();
+    sql.list(chunk, ", ", |sql, (event, time)| {
+        sql.push("(");
+        sql.bind(Bind::Int(event.seq as i64), None).push(", ");
+        let id = sql.syntax.event_id(event.id);
+        sql.bind(id, None).push(", ");
+        sql.bind(Bind::Text(event.event_type.clone()), None).push(", ");
+        sql.bind(Bind::Text(event.payload.to_string()), json).push(", ");
+        let meta = event.meta.as_ref().map_or(Bind::Null, |m| Bind::Text(m.to_string()));
+        sql.bind(meta, json).push(", ");
+        sql.bind(Bind::Bool(event.error), None).push(", ");
+        let time = sql.syntax.event_time(&event.timestamp, *time);
+        sql.bind(time, None).push(")");
+    });
+    sql
+}
+
+/// Stores a snapshot; a second one of the same `seq` is ignored.
+pub(crate) fn insert_snapshot_sql(dialect: Dialect, seq: u64, state: String) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.text = sql.syntax.insert_or_ignore(SNAPSHOTS_TABLE, &["seq", "state"]);
+    sql.binds = vec![Bind::Int(i64::try_from(seq).unwrap_or(i64::MAX)), Bind::Text(state)];
+    sql
+}
+
+/// Deletes every snapshot (they belong to the reducers that made them).
+pub(crate) fn delete_snapshots_sql(dialect: Dialect) -> Sql {
+    Sql::fixed(dialect, format!("DELETE FROM {SNAPSHOTS_TABLE}"))
+}
+
+/// Renames tables `(from, to)` in order (see [`super::syntax::Syntax::rename_commits`]).
+pub(crate) fn rename_tables_sql(dialect: Dialect, renames: &[(String, String)]) -> Vec<Sql> {
+    let syntax = dialect.syntax();
+    syntax
+        .rename_tables(renames)
+        .into_iter()
+        .map(|text| Sql::fixed(dialect, text))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use flux_capacitor::CollectionSchema;
+
+    use super::*;
+
+    fn table() -> Table {
+        let schema: CollectionSchema = serde_json::from_value(serde_json::json!({
+            "fields": { "id": "text", "n": "integer", "done": "boolean" }
+        }))
+        .unwrap();
+        Table::from_schema("t\"x", &schema)
+    }
+
+    #[test]
+    fn filters_are_two_valued_and_parameterised() {
+        let mut sql = Sql::new(Dialect::Postgres);
+        let filter = Filter::or([
+            Filter::ne("n", 5),
+            Filter::eq("n", "5"),
+            Filter::is_in("id", ["a'; DROP TABLE x; --"]),
+            Filter::and([]),
+        ]);
+        push_filter(&mut sql, &table(), &filter);
+        assert_eq!(
+            sql.text,
+            r#"(NOT ("n" IS NOT NULL AND "n" = $1) OR (1=0) OR (("id" IS NOT NULL AND "id" COLLATE "C" = $2)) OR (1=1))"#
+        );
+        assert_eq!(sql.binds, vec![Bind::Int(5), Bind::Text("a'; DROP TABLE x; --".into())]);
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(Dialect::MySql.syntax().quote("a`b"), "`a``b`");
+        assert_eq!(Dialect::Sqlite.syntax().quote("a\"b"), "\"a\"\"b\"");
+        let op = Operation::DestroyById {
+            collection: "t\"x".into(),
+            key: "id".into(),
+            id: Key::from("1"),
+        };
+        let sql = compile_operation(Dialect::Sqlite, &table(), &op).unwrap();
+        assert_eq!(sql.text, r#"DELETE FROM "t""x" WHERE "id" = ?"#);
+    }
+}

@@ -1,0 +1,230 @@
+//! One group's transaction: the writer's connection, the multi-row attempt
+//! in a savepoint, then (if needed) one savepoint per dispatch, and the one
+//! commit — or the one rollback.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use flux_capacitor::StoredEvent;
+use tracing::Instrument;
+
+use super::Request;
+use super::fast::{BatchTables, batchable_tables, write_fast};
+use super::single::apply;
+use super::stamp::{stamp, stamp_group, unstamp};
+use crate::StoreError;
+use crate::sql::backend::{WriteTx, WriterConn};
+use crate::store::Shared;
+
+pub(super) type Outcome = Result<Vec<StoredEvent>, StoreError>;
+
+/// How long the writer keeps its connection ([`WriterConn`]) without work.
+pub(super) const HOLD_IDLE: Duration = Duration::from_secs(1);
+
+/// Why a group's transaction ends early: the outcomes decided so far, and
+/// the error that ends it (the rest of the group is aborted).
+struct Broken {
+    outcomes: Vec<Outcome>,
+    error: StoreError,
+}
+
+impl Broken {
+    fn database(outcomes: Vec<Outcome>, err: sqlx::Error) -> Broken {
+        Broken {
+            outcomes,
+            error: StoreError::database(err),
+        }
+    }
+}
+
+/// Marks every outcome still pending (and every successful one, whose
+/// transaction is lost) as aborted by `reason`.
+fn abort_all(outcomes: &mut Vec<Outcome>, total: usize, reason: &str) {
+    for outcome in outcomes.iter_mut() {
+        if outcome.is_ok() {
+            *outcome = Err(StoreError::Aborted { reason: reason.into() });
+        }
+    }
+    while outcomes.len() < total {
+        outcomes.push(Err(StoreError::Aborted { reason: reason.into() }));
+    }
+}
+
+/// Every dispatch of a group failed by `err` of its transaction.
+fn failed(total: usize, err: sqlx::Error) -> Vec<Outcome> {
+    let reason = err.to_string();
+    let mut outcomes = vec![Err(StoreError::database(err))];
+    abort_all(&mut outcomes, total, &reason);
+    outcomes
+}
+
+/// Writes a group of dispatches in one transaction; one outcome per request.
+///
+/// The transaction runs on the writer's own connection, `held` between
+/// groups while dispatches keep coming (unless the pool has only one
+/// connection, which readers need too); one that took part in a failure goes
+/// back to the pool, which checks it.
+pub(super) async fn write_group(
+    shared: &Shared,
+    group: &mut [Request],
+    cache: &mut Option<BatchTables>,
+    held: &mut Option<Box<dyn WriterConn>>,
+) -> Vec<Outcome> {
+    let events: usize = group.iter().map(|r| r.batch.len()).sum();
+    let tables = if events >= 2 {
+        Some(batchable_tables(shared, cache).await)
+    } else {
+        None
+    };
+    let db = shared.db();
+    let keep = db.max_connections() > 1;
+    if keep && held.is_none() {
+        match db.writer_conn().await {
+            Ok(conn) => *held = Some(conn),
+            Err(err) => return failed(group.len(), err),
+        }
+    }
+    let outcomes = match held.as_mut().filter(|_| keep) {
+        Some(conn) => write_tx(shared, conn.begin().await, group, tables).await,
+        None => write_tx(shared, db.begin_write().await, group, tables).await,
+    };
+    if outcomes
+        .iter()
+        .any(|o| matches!(o, Err(StoreError::Database { .. } | StoreError::Aborted { .. })))
+    {
+        *held = None;
+    }
+    outcomes
+}
+
+/// Writes the group in the transaction just begun, then commits it, or
+/// rolls it back when it broke.
+async fn write_tx(
+    shared: &Shared,
+    begun: Result<Box<dyn WriteTx + '_>, sqlx::Error>,
+    group: &mut [Request],
+    tables: Option<Arc<HashSet<String>>>,
+) -> Vec<Outcome> {
+    let total = group.len();
+    let mut tx = match begun {
+        Ok(tx) => tx,
+        Err(err) => return failed(total, err),
+    };
+    match write_all(shared, &mut *tx, group, tables).await {
+        Ok(outcomes) => finish(tx, outcomes, total).await,
+        Err(Broken { mut outcomes, error }) => {
+            // Nothing to roll back when the connection is lost.
+            let _ = tx.rollback().await;
+            let reason = error.to_string();
+            outcomes.push(Err(error));
+            abort_all(&mut outcomes, total, &reason);
+            outcomes
+        }
+    }
+}
+
+/// A group of two events or more is first written with multi-row
+/// statements ([`write_fast`]) in a savepoint; if that fails in the
+/// database or a dispatch is refused, the savepoint is rolled back and the
+/// group is written again one statement per operation, so that the error
+/// names the event and operation at fault exactly as if the fast path did
+/// not exist. There each dispatch of a group of several has a savepoint of
+/// its own: a failing one is undone alone and gets its error.
+async fn write_all(
+    shared: &Shared,
+    tx: &mut dyn WriteTx,
+    group: &mut [Request],
+    tables: Option<Arc<HashSet<String>>>,
+) -> Result<Vec<Outcome>, Broken> {
+    let (mut seq, mut time) = match tx.last_event().await {
+        Ok(last) => last.unwrap_or((0, DateTime::<Utc>::MIN_UTC)),
+        Err(err) => return Err(Broken::database(Vec::new(), err)),
+    };
+    if let Some(tables) = tables
+        && let Some(stamped) = stamp_group(group, seq, time)
+    {
+        let mut savepoint = tx.savepoint().await.map_err(|e| Broken::database(Vec::new(), e))?;
+        let written = write_fast(shared, &mut *savepoint, group, &stamped, &tables).await;
+        if let Ok(true) = written {
+            savepoint.commit().await.map_err(|e| Broken::database(Vec::new(), e))?;
+            return Ok(stamped.into_iter().map(|s| Ok(s.events)).collect());
+        }
+        // Refused by a reducer or the schema, or failed in the database: the
+        // one-statement path below writes the group again and reports it.
+        unstamp(group, stamped);
+        if let Err(err) = &written {
+            tracing::debug!(error = %err, "multi-row write failed; writing one statement per operation");
+        }
+        if savepoint.rollback().await.is_err() {
+            let err = written
+                .err()
+                .unwrap_or_else(|| sqlx::Error::Protocol("savepoint lost".into()));
+            return Err(Broken::database(Vec::new(), err));
+        }
+    }
+    let savepoints = group.len() > 1;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for request in group.iter_mut() {
+        let span = request.span.clone();
+        let stamped = match stamp(&mut request.batch, seq, time) {
+            Ok(stamped) => stamped,
+            Err(err) => {
+                outcomes.push(Err(err));
+                continue;
+            }
+        };
+        let applied = if savepoints {
+            let mut savepoint = match tx.savepoint().await {
+                Ok(savepoint) => savepoint,
+                Err(err) => return Err(Broken::database(outcomes, err)),
+            };
+            let applied = apply(shared, &mut *savepoint, &stamped).instrument(span).await;
+            let closed = if applied.is_ok() {
+                savepoint.commit().await
+            } else {
+                savepoint.rollback().await
+            };
+            match (applied, closed) {
+                (applied, Ok(())) => applied,
+                (Ok(()), Err(err)) => return Err(Broken::database(outcomes, err)),
+                (Err(error), Err(_)) => return Err(Broken { outcomes, error }),
+            }
+        } else {
+            // Alone in its transaction: its failure ends it.
+            if let Err(error) = apply(shared, tx, &stamped).instrument(span).await {
+                return Err(Broken { outcomes, error });
+            }
+            Ok(())
+        };
+        match applied {
+            Ok(()) => {
+                if let (Some(last), Some(at)) = (stamped.events.last(), stamped.times.last()) {
+                    seq = last.seq;
+                    time = *at;
+                }
+                outcomes.push(Ok(stamped.events));
+            }
+            Err(err) => outcomes.push(Err(err)),
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Commits (or, when every dispatch failed, rolls back) the group's transaction.
+async fn finish(tx: Box<dyn WriteTx + '_>, mut outcomes: Vec<Outcome>, total: usize) -> Vec<Outcome> {
+    let finished = if outcomes.iter().any(Result::is_ok) {
+        tx.commit().await
+    } else {
+        tx.rollback().await
+    };
+    if let Err(err) = finished {
+        let reason = format!("commit failed: {err}");
+        if let Some(first) = outcomes.iter_mut().find(|o| o.is_ok()) {
+            *first = Err(StoreError::database(err));
+        }
+        abort_all(&mut outcomes, total, &reason);
+    }
+    outcomes
+}

@@ -1,0 +1,264 @@
+//! The store's single writer task and its group commit: dispatches queue
+//! up, the writer takes every one waiting (up to `max_group`) and writes
+//! them in one transaction, then answers each and publishes the committed
+//! events. The mechanism and why are described in the crate docs, "Ordering".
+//!
+//! * this module: the queue, grouping, publishing, polling for other
+//!   processes' events;
+//! * [`group`]: one group's transaction;
+//! * [`fast`]: the multi-row path; [`single`]: the one-statement path;
+//! * [`stamp`]: `seq`, id and timestamp of each event.
+
+mod fast;
+mod group;
+mod single;
+mod stamp;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use flux_capacitor::{Changeset, Event, Reducer, StoredEvent};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Interval;
+
+use crate::error::EventAt;
+use crate::reduce::run_reducer;
+use crate::snapshots::Snapshots;
+use crate::sql::backend::WriterConn;
+use crate::store::Shared;
+use crate::{EventQuery, StoreError};
+
+/// What one dispatch writes.
+pub(crate) enum Batch {
+    /// New events: the writer assigns `id`, `seq` and `timestamp`.
+    New(Vec<Event>),
+    /// Stored events replayed verbatim (their `seq` must follow the log's).
+    Stored(Vec<StoredEvent>),
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Batch::New(e) => e.len(),
+            Batch::Stored(e) => e.len(),
+        }
+    }
+}
+
+pub(crate) type Reply = oneshot::Sender<Result<Vec<StoredEvent>, StoreError>>;
+
+/// A queued dispatch.
+pub(crate) struct Request {
+    pub batch: Batch,
+    pub reply: Reply,
+    pub span: tracing::Span,
+}
+
+/// Runs until every [`Store`](crate::Store) handle is dropped.
+pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Request>) {
+    let mut poll = shared.config.poll_interval.map(|period| {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
+    let mut batchable = None;
+    let mut held: Option<Box<dyn WriterConn>> = None;
+    let mut release_at = tokio::time::Instant::now();
+    loop {
+        let first = tokio::select! {
+            request = requests.recv() => match request {
+                Some(request) => request,
+                None => break,
+            },
+            () = tick(&mut poll) => {
+                publish_external(&shared).await;
+                continue;
+            }
+            () = tokio::time::sleep_until(release_at), if held.is_some() => {
+                held = None;
+                continue;
+            }
+        };
+        let mut group = vec![first];
+        while group.len() < shared.config.max_group.max(1) {
+            match requests.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let gate = shared.write_gate.lock().await;
+        let results = group::write_group(&shared, &mut group, &mut batchable, &mut held).await;
+        drop(gate);
+        release_at = tokio::time::Instant::now() + group::HOLD_IDLE;
+        for (request, result) in group.into_iter().zip(results) {
+            let _enter = request.span.enter();
+            match &result {
+                Ok(events) => {
+                    tracing::debug!(
+                        events = events.len(),
+                        last_seq = events.last().map(|e| e.seq),
+                        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "committed"
+                    );
+                    if let Some(last) = events.last() {
+                        shared.head.fetch_max(last.seq, Ordering::SeqCst);
+                        // Copying the batch for nobody is the costliest part of publishing.
+                        if shared.live.receiver_count() > 0 {
+                            let _ = shared.live.send(Arc::from(events.as_slice()));
+                        }
+                        Snapshots::after_commit(&shared, last.seq);
+                    }
+                }
+                Err(err) => tracing::debug!(kind = err.kind(), error = %err, "rolled back"),
+            }
+            let _ = request.reply.send(result);
+        }
+    }
+}
+
+async fn tick(poll: &mut Option<Interval>) {
+    match poll {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Publishes events other processes committed since the last published `seq`.
+async fn publish_external(shared: &Shared) {
+    loop {
+        let after = shared.head.load(Ordering::SeqCst);
+        let query = EventQuery::after(after, shared.config.replay_page as u64);
+        match shared.db().fetch_events(&query).await {
+            Ok(events) if !events.is_empty() => {
+                let full = events.len() >= shared.config.replay_page;
+                if let Some(last) = events.last() {
+                    shared.head.fetch_max(last.seq, Ordering::SeqCst);
+                }
+                let _ = shared.live.send(Arc::from(events));
+                if !full {
+                    return;
+                }
+            }
+            Ok(_) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "polling the event log failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Runs the reducer on event `index` of a dispatch; a refusal or a panic is
+/// a `reducer` error naming the event.
+fn reduce(reducer: &dyn Reducer, stored: &StoredEvent, index: usize) -> Result<Changeset, StoreError> {
+    run_reducer(reducer, stored).map_err(|source| StoreError::Reducer {
+        event: EventAt {
+            index,
+            event_type: stored.event_type.clone(),
+        },
+        source: Box::new(source),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use flux_capacitor::testing::conformance;
+    use serde_json::{Value, json};
+
+    use crate::{DbPool, Store};
+
+    fn apply(ops: Value) -> Event {
+        Event::new("conformance/apply", json!({ "ops": ops }))
+    }
+
+    async fn sqlite(statements: &[&str]) -> (tempfile::TempDir, DbPool) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let pool = DbPool::connect(&url, 2).await.unwrap();
+        for statement in statements {
+            let sql = crate::sql::Sql::fixed(pool.dialect(), *statement);
+            pool.backend().execute(&sql).await.unwrap();
+        }
+        (dir, pool)
+    }
+
+    use super::*;
+
+    #[tokio::test]
+    async fn only_plain_tables_with_exact_keys_take_multi_row_statements() {
+        let (_dir, pool) = sqlite(&[
+            "CREATE TABLE plain (id TEXT PRIMARY KEY, title TEXT)",
+            "CREATE TABLE ints (id INTEGER PRIMARY KEY, title TEXT)",
+            "CREATE TABLE nocase (id TEXT COLLATE NOCASE PRIMARY KEY)",
+            "CREATE TABLE uniq (id TEXT PRIMARY KEY, email TEXT UNIQUE)",
+            "CREATE TABLE parent (id TEXT PRIMARY KEY)",
+            "CREATE TABLE child (id TEXT PRIMARY KEY, parent TEXT REFERENCES parent (id) ON DELETE CASCADE)",
+            "CREATE TABLE audited (id TEXT PRIMARY KEY)",
+            "CREATE TABLE audit (id INTEGER PRIMARY KEY, what TEXT)",
+            "CREATE TRIGGER audit_it AFTER INSERT ON audited BEGIN INSERT INTO audit (what) VALUES (new.id); END",
+        ])
+        .await;
+        let mut tables: Vec<String> = pool.backend().batchable_tables().await.unwrap().into_iter().collect();
+        tables.sort();
+        assert_eq!(tables, ["audit", "ints", "plain"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_gives_what_one_statement_per_operation_gives() {
+        let (_dir, pool) = sqlite(&[
+            "CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT, n INTEGER)",
+            "CREATE TABLE parent (id TEXT PRIMARY KEY)",
+            "CREATE TABLE child (id TEXT PRIMARY KEY, parent TEXT REFERENCES parent (id) ON DELETE CASCADE)",
+        ])
+        .await;
+        let store = Store::builder(conformance::reducer()).open(pool).await.unwrap();
+        // Rows created, changed, removed and created again, in one dispatch.
+        let ops = json!([
+            { "op": "create", "collection": "notes", "row": { "id": "a", "title": "A", "n": 1 } },
+            { "op": "create", "collection": "notes", "row": { "id": "b", "title": "B" } },
+            { "op": "update_by_id", "collection": "notes", "id": "a", "patch": { "title": "A2", "n": null } },
+            { "op": "destroy_by_id", "collection": "notes", "id": "a" },
+            { "op": "update_where", "collection": "notes", "filter": { "op": "eq", "field": "id", "value": "b" }, "patch": { "n": 7 } },
+            { "op": "create", "collection": "notes", "row": { "id": "a", "title": "A3" } },
+            { "op": "update_by_id", "collection": "notes", "id": "b", "patch": { "title": "B2" } },
+            { "op": "create", "collection": "parent", "row": { "id": "p" } },
+            { "op": "create", "collection": "child", "row": { "id": "c", "parent": "p" } },
+        ]);
+        let events: Vec<Event> = ops.as_array().unwrap().iter().map(|op| apply(json!([op]))).collect();
+        store.dispatch_all(events).await.unwrap();
+        assert_eq!(
+            store.snapshot().await.unwrap(),
+            json!({
+                "notes": [{ "id": "a", "title": "A3" }, { "id": "b", "title": "B2", "n": 7 }],
+                "parent": [{ "id": "p" }],
+                "child": [{ "id": "c", "parent": "p" }],
+            })
+        );
+
+        // In order, the second child refers to a removed parent: the foreign
+        // key fails. Both children inserted in one statement before the parent
+        // is removed would pass, then cascade away.
+        let events = vec![
+            apply(json!([{ "op": "create", "collection": "child", "row": { "id": "d1", "parent": "p" } }])),
+            apply(json!([{ "op": "destroy_by_id", "collection": "parent", "id": "p" }])),
+            apply(json!([{ "op": "create", "collection": "child", "row": { "id": "d2", "parent": "p" } }])),
+        ];
+        let err = store.dispatch_all(events).await.unwrap_err();
+        assert_eq!(err.kind(), "database", "{err}");
+        assert_eq!(err.event().map(|e| e.index), Some(2));
+
+        // A duplicate key in a multi-row insert names its event.
+        let events = vec![
+            apply(json!([{ "op": "create", "collection": "notes", "row": { "id": "c" } }])),
+            apply(json!([{ "op": "create", "collection": "notes", "row": { "id": "b" } }])),
+        ];
+        let err = store.dispatch_all(events).await.unwrap_err();
+        assert_eq!(err.kind(), "duplicate_key", "{err}");
+        assert_eq!(err.event().map(|e| e.index), Some(1));
+        assert_eq!(store.head(), 9);
+    }
+}
