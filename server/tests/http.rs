@@ -3,14 +3,16 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use flux_capacitor::testing::conformance;
-use flux_capacitor::{Event, Schema, StoredEvent, aggregate_reducers, boxed, restore};
-use flux_capacitor_server::http::{Access, BearerTokens, HttpConfig, app};
+use flux_capacitor::{Event, Key, Schema, StoredEvent, aggregate_reducers, boxed, restore};
+use flux_capacitor_server::http::{Access, ApiError, Authenticator, BearerTokens, HttpConfig, app};
 use flux_capacitor_server::{Context, Store, command_fn};
 use futures::StreamExt;
 use http_body_util::BodyExt;
@@ -581,6 +583,165 @@ async fn as_of_history_and_restore_routes() {
             .unwrap();
         let refused = plain.restore("issues", "1", &Context::default()).await.unwrap_err();
         assert!(refused.to_string().contains("flux/restore"), "{refused}");
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_token_only_on_the_event_routes_and_after_their_parameters() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        let added = post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "1", "title": "A", "author": "mary" }),
+        )
+        .await;
+        assert_eq!(added.0, StatusCode::OK, "{}", added.1);
+        let events = call(&router, "GET", "/events?token=t-mary", None, None).await;
+        assert_eq!((events.0, events.1.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+        let stranger = call(&router, "GET", "/events?token=t-nobody", None, None).await;
+        assert_error(&stranger, StatusCode::UNAUTHORIZED, "unauthorized", "token");
+        let header_first = call(&router, "GET", "/events?token=t-nobody", Some("t-mary"), None).await;
+        assert_eq!(header_first.0, StatusCode::OK, "the header wins over the query");
+        // Parameters are checked before credentials.
+        let anyone = call(&router, "GET", "/events?since=3&token=t-nobody", None, None).await;
+        assert_error(&anyone, StatusCode::BAD_REQUEST, "unknown_parameter", "since");
+        // The live feed first refuses a request that is not a WebSocket upgrade.
+        assert_eq!(
+            call(&router, "GET", "/events/live?since=3&token=t-nobody", None, None).await,
+            (
+                StatusCode::BAD_REQUEST,
+                json!("Connection header did not include 'upgrade'")
+            )
+        );
+        // Every other route reads the header only.
+        for (method, uri) in [
+            ("GET", "/collections/issues?token=t-mary"),
+            ("GET", "/collections/issues/1?token=t-mary"),
+            ("GET", "/collections/issues/1/history?token=t-mary"),
+            ("POST", "/collections/issues/1/restore?token=t-mary"),
+            ("POST", "/dispatch/addIssue?token=t-mary"),
+        ] {
+            let refused = call(&router, method, uri, None, Some("{}")).await;
+            assert_error(
+                &refused,
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing bearer token",
+            );
+        }
+        db.drop_db().await;
+    })
+    .await;
+}
+
+/// Counts the requests it authenticates.
+struct Counting(Arc<AtomicUsize>, BearerTokens);
+
+#[async_trait::async_trait]
+impl Authenticator for Counting {
+    async fn authenticate(&self, token: Option<&str>, headers: &HeaderMap) -> Result<Context, ApiError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        self.1.authenticate(token, headers).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collection_routes_check_in_order_and_authenticate_once() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tokens = BearerTokens::new([("t-mary", "mary"), ("t-guest", "guest")]);
+        let router = app(store.clone(), config().authenticator(Counting(calls.clone(), tokens)));
+        let added = post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "1", "title": "A", "author": "mary" }),
+        )
+        .await;
+        assert_eq!(added.0, StatusCode::OK, "{}", added.1);
+        // 401, then 403, then 404 for an unknown collection: a stranger learns nothing.
+        let stranger = call(&router, "GET", "/collections/spaceships/1", Some("t-nobody"), None).await;
+        assert_error(&stranger, StatusCode::UNAUTHORIZED, "unauthorized", "token");
+        let guest = call(&router, "GET", "/collections/users/1/history", Some("t-guest"), None).await;
+        assert_error(&guest, StatusCode::FORBIDDEN, "forbidden", "users");
+        let unknown = call(&router, "GET", "/collections/spaceships/1", Some("t-mary"), None).await;
+        assert_error(
+            &unknown,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "unknown collection `spaceships`",
+        );
+        calls.store(0, Ordering::SeqCst);
+        let history = call(&router, "GET", "/collections/issues/1/history", Some("t-mary"), None).await;
+        assert_eq!(history.0, StatusCode::OK, "{}", history.1);
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one request, one authentication");
+        // A path axum cannot decode keeps axum's plain-text answer.
+        for (uri, name) in [("/collections/%FF", "name"), ("/collections/issues/%FF", "id")] {
+            let (status, body) = call(&router, "GET", uri, Some("t-mary"), None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(body, json!(format!("Invalid URL: Invalid UTF-8 in `{name}`")));
+        }
+        db.drop_db().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integer_keys_in_paths() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        // Created after the store opened: the routes re-read the schema for it.
+        let counters = serde_json::from_value(json!({ "counters": { "fields": { "id": "integer", "n": "integer" } } }));
+        db.create_tables(store.pool(), &counters.unwrap()).await;
+        let router = app(store.clone(), config());
+        let get = |uri: &'static str| call(&router, "GET", uri, Some("t-mary"), None);
+        assert_error(
+            &get("/collections/counters/7").await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "`7`",
+        );
+        let ops = json!([{ "op": "create", "collection": "counters", "row": { "id": 7, "n": 1 } }]);
+        store
+            .dispatch(Event::new("conformance/apply", json!({ "ops": ops })))
+            .await
+            .unwrap();
+        assert_eq!(get("/collections/counters/7").await.1, json!({ "id": 7, "n": 1 }));
+        assert_eq!(
+            get("/collections/counters/7/history").await.1.as_array().map(Vec::len),
+            Some(1)
+        );
+        // The store reads a non-integer as a string key; the routes answer that no row has it.
+        assert_eq!(store.parse_key("counters", "7"), Key::from(7));
+        assert_eq!(store.parse_key("counters", "seven"), Key::from("seven"));
+        for uri in ["/collections/counters/seven", "/collections/counters/seven/history"] {
+            assert_error(
+                &get(uri).await,
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no row `seven` in `counters`",
+            );
+        }
+        let restore = call(
+            &router,
+            "POST",
+            "/collections/counters/seven/restore",
+            Some("t-mary"),
+            None,
+        )
+        .await;
+        assert_error(
+            &restore,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no row `seven` in `counters`",
+        );
         db.drop_db().await;
     })
     .await;

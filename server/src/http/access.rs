@@ -13,8 +13,9 @@ use crate::Context;
 /// (the store writes its user into the events' `meta`: [`Context::stamp`]).
 ///
 /// `token` is the bearer token of the `Authorization: Bearer ...` header or,
-/// for WebSockets (browsers cannot set headers there), the `token` query
-/// parameter. Return [`ApiError::Unauthorized`] to refuse the request.
+/// on `/events` and `/events/live` (browsers cannot set headers on a
+/// WebSocket), the `token` query parameter. Return [`ApiError::Unauthorized`]
+/// to refuse the request.
 #[async_trait]
 pub trait Authenticator: Send + Sync + 'static {
     /// The context of a request.
@@ -93,14 +94,3 @@ pub trait Access: Send + Sync + 'static {
 pub struct AllowAll;
 
 impl Access for AllowAll {}
-
-/// The bearer token of a request: the `Authorization: Bearer` header, else the
-/// `token` query parameter.
-pub(crate) fn bearer<'a>(headers: &'a HeaderMap, query_token: Option<&'a str>) -> Option<&'a str> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .or(query_token)
-}

@@ -1,28 +1,26 @@
 //! `GET /events/live`: committed events over a WebSocket.
 
+use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use flux_capacitor::StoredEvent;
 use futures::StreamExt;
 
-use super::routes::EventParams;
-use super::{ApiError, AppState};
+use super::AppState;
+use super::extract::{EventParams, QueryCaller};
 use crate::{Context, SubscriptionItem};
 
 /// Upgrades to a WebSocket fed by [`Store::subscribe_from`](crate::Store::subscribe_from)
-/// (`after` given) or [`Store::subscribe`](crate::Store::subscribe). Credentials
-/// are checked before the upgrade, so a refused client gets a plain 401.
+/// (`after` given) or [`Store::subscribe`](crate::Store::subscribe). Parameters
+/// and credentials are checked before the upgrade, so a refused client gets a
+/// plain 400 or 401.
 pub(crate) async fn live(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<Vec<(String, String)>>,
     upgrade: WebSocketUpgrade,
-) -> Result<Response, ApiError> {
-    let params = EventParams::parse(&params, u64::MAX)?;
-    let ctx = app.context(&headers, params.token.as_deref()).await?;
-    Ok(upgrade.on_upgrade(move |socket| feed(app, ctx, params, socket)))
+    State(app): State<AppState>,
+    params: EventParams,
+    QueryCaller(ctx): QueryCaller,
+) -> Response {
+    upgrade.on_upgrade(move |socket| feed(app, ctx, params, socket))
 }
 
 async fn feed(app: AppState, ctx: Context, params: EventParams, mut socket: WebSocket) {

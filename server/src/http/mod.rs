@@ -19,10 +19,12 @@
 //! [`HttpConfig::body_limit`], 422 for events the reducers or the schema
 //! refuse, 500 (with no database detail) for failures of the database.
 //!
-//! **Authentication** ([`Authenticator`]) turns the bearer token (header, or
-//! `token` query parameter for WebSockets) into a [`Context`]; the store
-//! writes its user and request id (from an `x-request-id` header) into every
-//! dispatched event's `meta` ([`Context::stamp`]), so the log says who did what.
+//! **Authentication** ([`Authenticator`]) turns the bearer token (the
+//! `Authorization: Bearer` header, or the `token` query parameter of `/events`
+//! and `/events/live`, as browsers cannot set headers on a WebSocket) into a
+//! [`Context`]; the store writes its user and request id (from an
+//! `x-request-id` header) into every dispatched event's `meta`
+//! ([`Context::stamp`]), so the log says who did what.
 //! **Authorization** ([`Access`]) decides which commands and event types a
 //! user may dispatch, which collections they may read, and which events
 //! each reader of `/events` and `/events/live` may receive.
@@ -42,9 +44,13 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`Context`]: crate::Context
+//! [`Context::stamp`]: crate::Context::stamp
 
 mod access;
 mod error;
+mod extract;
 mod live;
 mod routes;
 
@@ -60,7 +66,7 @@ use tower_http::trace::TraceLayer;
 pub use access::{Access, AllowAll, Anonymous, Authenticator, BearerTokens};
 pub use error::ApiError;
 
-use crate::{Context, Store};
+use crate::Store;
 
 /// Settings of the service: authentication, authorization, limits and an
 /// optional directory of static files.
@@ -129,25 +135,6 @@ impl HttpConfig {
 pub(crate) struct AppState {
     pub store: Store,
     pub config: HttpConfig,
-}
-
-impl AppState {
-    /// The context of a request, or 401.
-    pub async fn context(
-        &self,
-        headers: &axum::http::HeaderMap,
-        query_token: Option<&str>,
-    ) -> Result<Context, ApiError> {
-        let token = access::bearer(headers, query_token);
-        let mut ctx = self.config.authenticator.authenticate(token, headers).await?;
-        if ctx.request_id.is_none() {
-            ctx.request_id = headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-        }
-        Ok(ctx)
-    }
 }
 
 /// The service's router over `store`.

@@ -4,23 +4,20 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use flux_capacitor::{CollectionSchema, FieldType, Filter, Key, Row, StoredEvent};
+use flux_capacitor::{FieldType, Filter, Row, StoredEvent};
 use serde_json::Value;
 
+use super::extract::{Caller, EventParams, QueryCaller, Readable, ReadableRow, number};
 use super::{ApiError, AppState};
-use crate::{Change, Context, Direction, EventQuery, FindOptions, Point};
-
-type Params = Query<Vec<(String, String)>>;
+use crate::{Change, Direction, EventQuery, FindOptions, Point};
 
 /// `POST /dispatch/{command}`.
 pub(crate) async fn dispatch(
     State(app): State<AppState>,
     Path(command): Path<String>,
-    headers: HeaderMap,
+    Caller(ctx): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {
-    let ctx = app.context(&headers, None).await?;
     let body = body.map_err(|rejection| match rejection {
         BytesRejection::FailedToBufferBody(_) => ApiError::TooLarge {
             limit: app.config.body_limit,
@@ -49,30 +46,6 @@ pub(crate) async fn dispatch(
     Ok(Json(app.store.dispatch_all_with(events, &ctx).await?))
 }
 
-/// The schema of a collection the user may read, or 403/404.
-async fn readable(app: &AppState, ctx: &Context, name: &str) -> Result<CollectionSchema, ApiError> {
-    if !app.config.access.may_read(ctx, name) {
-        return Err(ApiError::Forbidden(format!("may not read collection `{name}`")));
-    }
-    let mut schema = app.store.schema();
-    if !schema.collections.contains_key(name) {
-        schema = app.store.refresh_schema().await?;
-    }
-    schema
-        .collections
-        .remove(name)
-        .ok_or_else(|| ApiError::NotFound(format!("unknown collection `{name}`")))
-}
-
-fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
-    value.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_parameter",
-            format!("`{name}` must be a non-negative integer, not `{value}`"),
-        )
-    })
-}
-
 /// A query-string value as the JSON value of a column of type `ty`.
 fn typed(collection: &str, field: &str, ty: FieldType, raw: &str) -> Result<Value, ApiError> {
     let value = match ty {
@@ -99,12 +72,9 @@ fn typed(collection: &str, field: &str, ty: FieldType, raw: &str) -> Result<Valu
 /// `GET /collections/{name}`.
 pub(crate) async fn find_all(
     State(app): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    Query(params): Params,
+    Readable { name, schema }: Readable,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Vec<Row>>, ApiError> {
-    let ctx = app.context(&headers, None).await?;
-    let schema = readable(&app, &ctx, &name).await?;
     let mut options = FindOptions {
         limit: Some(app.config.max_page),
         ..FindOptions::default()
@@ -145,12 +115,8 @@ pub(crate) async fn find_all(
 /// `GET /collections/{name}/{id}`.
 pub(crate) async fn find_by_id(
     State(app): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    ReadableRow { name, id, key }: ReadableRow,
 ) -> Result<Json<Row>, ApiError> {
-    let ctx = app.context(&headers, None).await?;
-    let schema = readable(&app, &ctx, &name).await?;
-    let key = key_of(&schema, &name, &id)?;
     app.store
         .find_by_id(&name, key)
         .await?
@@ -158,27 +124,12 @@ pub(crate) async fn find_by_id(
         .ok_or_else(|| ApiError::NotFound(format!("no row `{id}` in `{name}`")))
 }
 
-/// The key of `id` in a collection, or 404 when it cannot be one.
-fn key_of(schema: &CollectionSchema, name: &str, id: &str) -> Result<Key, ApiError> {
-    match schema.fields.get(&schema.key) {
-        // An integer key never equals a non-integer id.
-        Some(FieldType::Integer) if id.parse::<i64>().is_err() => {
-            Err(ApiError::NotFound(format!("no row `{id}` in `{name}`")))
-        }
-        Some(FieldType::Integer) => Ok(Key::from(id.parse::<i64>().unwrap_or_default())),
-        _ => Ok(Key::from(id)),
-    }
-}
-
 /// `GET /collections/{name}/{id}/history`.
 pub(crate) async fn history(
     State(app): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    ReadableRow { name, key, .. }: ReadableRow,
+    Caller(ctx): Caller,
 ) -> Result<Json<Vec<Change>>, ApiError> {
-    let ctx = app.context(&headers, None).await?;
-    let schema = readable(&app, &ctx, &name).await?;
-    let key = key_of(&schema, &name, &id)?;
     let mut changes = app.store.history(&name, key).await?;
     changes.retain(|c| app.config.access.may_receive(&ctx, &c.event));
     Ok(Json(changes))
@@ -187,12 +138,9 @@ pub(crate) async fn history(
 /// `POST /collections/{name}/{id}/restore`.
 pub(crate) async fn restore(
     State(app): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    ReadableRow { name, id, key }: ReadableRow,
+    Caller(ctx): Caller,
 ) -> Result<Json<StoredEvent>, ApiError> {
-    let ctx = app.context(&headers, None).await?;
-    let schema = readable(&app, &ctx, &name).await?;
-    let key = key_of(&schema, &name, &id)?;
     if !app.config.access.may_dispatch(&ctx, flux_capacitor::RESTORE_EVENT) {
         return Err(ApiError::Forbidden(format!(
             "may not dispatch events of type `{}`",
@@ -205,55 +153,13 @@ pub(crate) async fn restore(
     stored.pop().map(Json).ok_or(ApiError::Store(crate::StoreError::Closed))
 }
 
-/// `after`, `limit` and `type`s of `/events` and `/events/live`.
-pub(crate) struct EventParams {
-    pub after: u64,
-    pub limit: u64,
-    pub types: Option<Vec<String>>,
-    pub token: Option<String>,
-    /// Whether `after` was given (the live feed starts at the head without it).
-    pub after_given: bool,
-}
-
-impl EventParams {
-    pub fn parse(params: &[(String, String)], max_page: u64) -> Result<Self, ApiError> {
-        let mut out = EventParams {
-            after: 0,
-            limit: max_page,
-            types: None,
-            token: None,
-            after_given: false,
-        };
-        for (param, raw) in params {
-            match param.as_str() {
-                "after" => {
-                    out.after = number(param, raw)?;
-                    out.after_given = true;
-                }
-                "limit" => out.limit = number::<u64>(param, raw)?.min(max_page),
-                "type" => out.types.get_or_insert_with(Vec::new).push(raw.clone()),
-                "token" => out.token = Some(raw.clone()),
-                other => {
-                    return Err(ApiError::bad_request(
-                        "unknown_parameter",
-                        format!("unknown parameter `{other}` (expected after, limit, type)"),
-                    ));
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
 /// `GET /events`: pages through the log until `limit` events the user may
 /// receive are found (or the log ends), so a short page always means the end.
 pub(crate) async fn events(
     State(app): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Params,
+    params: EventParams,
+    QueryCaller(ctx): QueryCaller,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {
-    let params = EventParams::parse(&params, app.config.max_page)?;
-    let ctx = app.context(&headers, params.token.as_deref()).await?;
     let mut out = Vec::new();
     let mut after = params.after;
     while (out.len() as u64) < params.limit {
