@@ -49,4 +49,94 @@ mod tests {
             }
         }
     }
+
+    /// Creates the row `payload` in `items` on `tick`; panics on `boom`.
+    fn ticks(event: &StoredEvent) -> Result<Changeset, CoreError> {
+        match event.event_type.as_str() {
+            "tick" => Ok(Changeset::single(flux_capacitor::Operation::Create {
+                collection: "items".into(),
+                key: "id".into(),
+                row: event.payload.as_object().cloned().unwrap_or_default(),
+            })),
+            "boom" => panic!("boom exploded"),
+            _ => Ok(Changeset::no_change()),
+        }
+    }
+
+    /// The reducers of a later version, which panic on every stored `tick`.
+    fn broken(event: &StoredEvent) -> Result<Changeset, CoreError> {
+        match event.event_type.as_str() {
+            "tick" => panic!("tick exploded at {}", event.seq),
+            _ => Ok(Changeset::no_change()),
+        }
+    }
+
+    /// Dispatch, `as_of`, `history` (and `restore`, which reads it) and
+    /// `rebuild` all survive a panicking reducer and report its message.
+    #[tokio::test]
+    async fn every_path_reports_a_panicking_reducer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("panics.db").display());
+        let pool = crate::DbPool::connect(&url, 2).await.unwrap();
+        for table in ["items", "items_v2"] {
+            let create = crate::sql::Sql::fixed(pool.dialect(), format!("CREATE TABLE {table} (id TEXT PRIMARY KEY)"));
+            pool.backend().execute(&create).await.unwrap();
+        }
+        let config = crate::Config {
+            snapshot_every: None,
+            ..crate::Config::default()
+        };
+        let store = crate::Store::builder(ticks)
+            .config(config.clone())
+            .open(pool.clone())
+            .await
+            .unwrap();
+        store
+            .dispatch(Event::new("tick", serde_json::json!({ "id": "a" })))
+            .await
+            .unwrap();
+        let err = store
+            .dispatch(Event::new("boom", serde_json::Value::Null))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "rejected", "{err}");
+        assert!(err.to_string().contains("reducer panicked: boom exploded"), "{err}");
+        // A group of several dispatches takes the multi-row path first.
+        let (ok, boom) = tokio::join!(
+            store.dispatch_all(vec![
+                Event::new("tick", serde_json::json!({ "id": "b" })),
+                Event::new("tick", serde_json::json!({ "id": "c" }))
+            ]),
+            store.dispatch_all(vec![
+                Event::new("tick", serde_json::json!({ "id": "d" })),
+                Event::new("boom", serde_json::Value::Null)
+            ]),
+        );
+        ok.unwrap();
+        assert!(
+            boom.unwrap_err()
+                .to_string()
+                .contains("reducer panicked: boom exploded")
+        );
+        assert_eq!(store.head(), 3, "the store keeps working");
+
+        let later = crate::Store::builder(broken).config(config).open(pool).await.unwrap();
+        let expected = "reducer panicked: tick exploded at 1";
+        let err = later.as_of(2u64).await.unwrap_err();
+        assert_eq!(err.kind(), "replay", "{err}");
+        assert!(err.to_string().contains(expected), "as_of: {err}");
+        let err = later.history("items", "a").await.unwrap_err();
+        assert!(err.to_string().contains(expected), "history: {err}");
+        let err = later
+            .restore("items", "a", &crate::Context::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(expected), "restore: {err}");
+        let err = later
+            .rebuild(broken, &[("items", "items_v2")], |_| {})
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "replay", "{err}");
+        assert!(err.to_string().contains(expected), "rebuild: {err}");
+    }
 }
