@@ -1,7 +1,8 @@
 // The MobX adapter: an observable collection that applies changesets in place.
 import { action, makeObservable, observable, remove, set } from "mobx";
-import { EntityDraft } from "./apply.js";
-import { applyEvents, eventsOf } from "./index.js";
+import { eventsOf } from "./actions.js";
+import { applyEvents } from "./apply.js";
+import { EntityDraft } from "./draft.js";
 
 // Up to this many id changes per batch go to `ids` as splices (each O(n) memmove,
 // ~0.05 ms at 100,000 ids); more, one replace (~3 ms at 100,000).
