@@ -31,7 +31,7 @@ export class ObservableCollection {
     if (!draft.changed) return;
     const rows = this.state.entities; // already updated in place
     for (const id of draft.touched) {
-      const row = rows[id];
+      const row = Object.hasOwn(rows, id) ? rows[id] : undefined; // "__proto__" when gone would read Object.prototype
       const current = this.entities.get(id);
       if (row === undefined) this.entities.delete(id);
       else if (current === undefined) this.entities.set(id, row);

@@ -61,3 +61,14 @@ for (const file of readdirSync(new URL("scenarios/", root)).filter((f) => f.ends
     assert.deepStrictEqual({ results, state }, expected);
   });
 }
+
+test("a removed row whose key is an Object.prototype member leaves no entity behind", () => {
+  const apply = (ops) => ({ type: "conformance/apply", payload: { ops } });
+  const things = new ObservableCollection(wasm, "things");
+  const names = ["__proto__", "constructor", "toString"];
+  things.dispatch(committed([apply(names.map((id) => ({ op: "create", collection: "things", row: { id } })))]));
+  assert.deepEqual([...things.entities.keys()].sort(), names);
+  things.dispatch(committed([apply(names.map((id) => ({ op: "destroy_by_id", collection: "things", id })))]));
+  assert.deepEqual([...things.ids], []);
+  assert.deepEqual([...things.entities.keys()], []);
+});
