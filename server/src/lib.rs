@@ -201,6 +201,8 @@ mod schema;
 mod sql;
 mod store;
 mod subscribe;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod writer;
 
 pub use command::{CommandHandler, command_fn};
