@@ -203,6 +203,8 @@ mod snapshots;
 mod sql;
 mod store;
 mod subscribe;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod writer;
 
 pub use command::{CommandHandler, command_fn};

@@ -2,16 +2,14 @@
 //! two stores ("two processes") on one database; subscriptions at the seam
 //! and after lagging.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use flux_capacitor::{Event, Schema, StoredEvent};
+use flux_capacitor_server::testing::{TestDb, count, for_each_backend, test_config};
 use flux_capacitor_server::{Config, EventQuery, Store, SubscriptionItem};
 use futures::{Stream, StreamExt};
 use serde_json::json;
-use support::{TestDb, count, for_each_backend, test_config};
 
 fn schema() -> Schema {
     serde_json::from_value(json!({ "notes": { "fields": { "id": "text", "title": "text" } } })).unwrap()
@@ -59,8 +57,7 @@ fn seqs(events: &[StoredEvent]) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_tasks_and_two_stores_give_every_event_once_in_seq_order() {
     for_each_backend(|db| async move {
-        let pool = db.pool().await;
-        db.create_tables(&pool, &schema()).await;
+        let pool = db.pool_with_tables(&schema()).await;
         let a = open(&db, test_config()).await;
         let b = open(&db, test_config()).await;
         let (sub_a, sub_b) = (a.subscribe_from(0), b.subscribe());
@@ -116,8 +113,7 @@ async fn many_tasks_and_two_stores_give_every_event_once_in_seq_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn subscribe_from_has_no_gap_or_duplicate_at_the_seam() {
     for_each_backend(|db| async move {
-        let pool = db.pool().await;
-        db.create_tables(&pool, &schema()).await;
+        db.pool_with_tables(&schema()).await;
         let store = open(&db, test_config()).await;
         for i in 0..40 {
             store.dispatch(create(&format!("a{i:03}"))).await.unwrap();
@@ -148,8 +144,7 @@ async fn subscribe_from_has_no_gap_or_duplicate_at_the_seam() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lagging_subscriber_resumes_without_loss_and_never_blocks_dispatch() {
     for_each_backend(|db| async move {
-        let pool = db.pool().await;
-        db.create_tables(&pool, &schema()).await;
+        db.pool_with_tables(&schema()).await;
         let store = open(
             &db,
             Config {
@@ -178,8 +173,7 @@ async fn a_lagging_subscriber_resumes_without_loss_and_never_blocks_dispatch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failing_dispatches_in_a_commit_group_leave_the_others_intact() {
     for_each_backend(|db| async move {
-        let pool = db.pool().await;
-        db.create_tables(&pool, &schema()).await;
+        let pool = db.pool_with_tables(&schema()).await;
         let store = open(&db, test_config()).await;
         store.dispatch(create("taken")).await.unwrap();
         let mut tasks = Vec::new();

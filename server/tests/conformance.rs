@@ -2,12 +2,10 @@
 //! through the store on SQLite, PostgreSQL and MariaDB: every outcome and the
 //! final tables must equal `MemoryDatabase`'s, exactly.
 
-mod support;
-
 use std::path::Path;
 
 use flux_capacitor::testing::{ScenarioSuite, Snapshot};
-use support::{BACKENDS, TestDb};
+use flux_capacitor_server::testing::{BACKENDS, TestDb, conformance_store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_suite_on_every_backend() {
@@ -17,9 +15,8 @@ async fn conformance_suite_on_every_backend() {
         let mut actual = Vec::new();
         for case in &suite.cases {
             let db = TestDb::new(dialect).await;
-            let pool = db.pool().await;
-            db.create_tables(&pool, &case.scenario.schema).await;
-            let store = support::conformance_store(&db).await;
+            let pool = db.pool_with_tables(&case.scenario.schema).await;
+            let store = conformance_store(&db).await;
             assert_eq!(store.pool().dialect(), dialect);
             let mut results = Vec::new();
             for event in &case.scenario.events {

@@ -1,8 +1,6 @@
 //! The service through its router (`tower::ServiceExt::oneshot`) and, for the
 //! WebSocket, over a real loopback socket — on SQLite, PostgreSQL and MariaDB.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -11,13 +9,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use flux_capacitor::testing::conformance;
-use flux_capacitor::{Event, Key, Schema, StoredEvent, aggregate_reducers, boxed, restore};
+use flux_capacitor::{Event, Key, StoredEvent, aggregate_reducers, boxed, restore};
 use flux_capacitor_server::http::{Access, ApiError, Authenticator, BearerTokens, HttpConfig, app};
+use flux_capacitor_server::testing::{TestDb, execute, for_each_backend, test_config, tracker_schema};
 use flux_capacitor_server::{Context, Store, command_fn};
 use futures::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use support::{TestDb, execute, for_each_backend, test_config};
 use tokio_tungstenite::tungstenite::Message;
 use tower::ServiceExt;
 
@@ -45,18 +43,9 @@ impl Access for GuestRules {
     }
 }
 
-fn tracker_schema() -> Schema {
-    serde_json::from_value(json!({
-        "issues": { "fields": { "author": "text", "closed": "boolean", "id": "text", "priority": "integer", "title": "text" } },
-        "users": { "key": "handle", "fields": { "handle": "text", "name": "text" } }
-    }))
-    .unwrap()
-}
-
 /// A tracker store whose commands dispatch the event of the same name.
 async fn tracker(db: &TestDb) -> Store {
-    let pool = db.pool().await;
-    db.create_tables(&pool, &tracker_schema()).await;
+    let pool = db.pool_with_tables(&tracker_schema()).await;
     let reducer = aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]);
     let mut builder = Store::builder(reducer).config(test_config());
     for name in COMMANDS {
@@ -155,7 +144,6 @@ async fn dispatch_answers_the_stored_events_with_who_did_it() {
             rows,
             json!([{ "id": "1", "title": "Leaks", "author": "mary", "closed": false }])
         );
-        db.drop_db().await;
     })
     .await;
 }
@@ -218,7 +206,6 @@ async fn dispatch_errors_are_typed_json_and_write_nothing() {
         );
         let (_, rows) = call(&router, "GET", "/collections/issues", Some("t-mary"), None).await;
         assert_eq!(rows.as_array().unwrap().len(), 1);
-        db.drop_db().await;
     })
     .await;
 }
@@ -264,7 +251,6 @@ async fn database_failures_are_500_without_internals() {
             .0,
             StatusCode::OK
         );
-        db.drop_db().await;
     })
     .await;
 }
@@ -330,7 +316,6 @@ async fn authorization_allows_and_denies() {
         assert_eq!(types(mary), ["addUser", "addIssue", "closeIssue"]);
         let (_, guest) = call(&router, "GET", "/events?limit=1", Some("t-guest"), None).await;
         assert_eq!(types(guest), ["addIssue"], "a page holds `limit` visible events");
-        db.drop_db().await;
     })
     .await;
 }
@@ -440,7 +425,6 @@ async fn collections_page_order_and_filter() {
             "token",
         );
         assert_eq!(ids(get("/collections/issues").await.1).len(), 3, "still there");
-        db.drop_db().await;
     })
     .await;
 }
@@ -503,7 +487,6 @@ async fn events_page_through_the_log() {
             "not_found",
             "route",
         );
-        db.drop_db().await;
     })
     .await;
 }
@@ -583,7 +566,6 @@ async fn as_of_history_and_restore_routes() {
             .unwrap();
         let refused = plain.restore("issues", "1", &Context::default()).await.unwrap_err();
         assert!(refused.to_string().contains("flux/restore"), "{refused}");
-        db.drop_db().await;
     })
     .await;
 }
@@ -634,7 +616,6 @@ async fn query_token_only_on_the_event_routes_and_after_their_parameters() {
                 "missing bearer token",
             );
         }
-        db.drop_db().await;
     })
     .await;
 }
@@ -687,7 +668,6 @@ async fn collection_routes_check_in_order_and_authenticate_once() {
             assert_eq!(status, StatusCode::BAD_REQUEST);
             assert_eq!(body, json!(format!("Invalid URL: Invalid UTF-8 in `{name}`")));
         }
-        db.drop_db().await;
     })
     .await;
 }
@@ -742,7 +722,6 @@ async fn integer_keys_in_paths() {
             "not_found",
             "no row `seven` in `counters`",
         );
-        db.drop_db().await;
     })
     .await;
 }
@@ -820,7 +799,6 @@ async fn websocket_filters_by_user_and_type_and_refuses_strangers() {
         assert_eq!(types(next_batch(&mut guest).await), ["closeIssue"]);
         assert_eq!(types(next_batch(&mut closes).await), ["closeIssue"]);
         mary.close(None).await.ok();
-        db.drop_db().await;
     })
     .await;
 }
@@ -867,7 +845,6 @@ async fn websocket_resume_after_reconnect_misses_nothing_while_events_race() {
             (1..=TOTAL).collect::<Vec<_>>(),
             "every event once, in seq order"
         );
-        db.drop_db().await;
     })
     .await;
 }

@@ -1,7 +1,5 @@
 //! Replay instead of migrations: rebuild under load, and a failing rebuild.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,21 +8,28 @@ use flux_capacitor::testing::conformance;
 use flux_capacitor::{
     Aggregate, Error, Event, MemoryDatabase, Schema, StoredEvent, aggregate_reducers, boxed, event_log,
 };
+use flux_capacitor_server::testing::{TestDb, for_each_backend, test_config, tracker_schema};
 use flux_capacitor_server::{EventQuery, Store, StoreError};
 use serde_json::{Value, json};
-use support::{TestDb, for_each_backend, test_config};
 
+/// The tracker's tables ([`tracker_schema`]) with `suffix` after their names,
+/// and with an `audit` table of every event if `with_audit`.
 fn tables(suffix: &str, with_audit: bool) -> Schema {
-    let mut schema = json!({
-        format!("issues{suffix}"): { "fields": { "author": "text", "closed": "boolean", "id": "text", "priority": "integer", "title": "text" } },
-        format!("users{suffix}"): { "key": "handle", "fields": { "handle": "text", "name": "text" } },
-    });
+    let mut schema = tracker_schema();
+    schema.collections = schema
+        .collections
+        .into_iter()
+        .map(|(name, collection)| (format!("{name}{suffix}"), collection))
+        .collect();
     if with_audit {
-        schema[format!("audit{suffix}")] = json!({ "key": "seq", "fields": {
+        let audit = json!({ "key": "seq", "fields": {
             "seq": "integer", "id": "text", "timestamp": "text", "type": "text", "payload": "json", "meta": "json", "error": "boolean"
         }});
+        schema
+            .collections
+            .insert(format!("audit{suffix}"), serde_json::from_value(audit).unwrap());
     }
-    serde_json::from_value(schema).unwrap()
+    schema
 }
 
 /// The new reducers: the tracker as before, plus an `audit` table of every event.
@@ -51,8 +56,7 @@ async fn contents(store: &Store, names: &[&str]) -> Value {
 }
 
 async fn tracker(db: &TestDb) -> Store {
-    let pool = db.pool().await;
-    db.create_tables(&pool, &tables("", false)).await;
+    let pool = db.pool_with_tables(&tracker_schema()).await;
     Store::builder(conformance::reducer())
         .config(test_config())
         .open(pool)
@@ -148,7 +152,6 @@ async fn rebuild_under_load_switches_to_tables_replayed_from_the_whole_log() {
             old[&report.retired[0]].as_array().unwrap().len() as u64,
             report.replayed - 2
         );
-        db.drop_db().await;
     })
     .await;
 }
@@ -210,7 +213,6 @@ async fn a_failing_rebuild_leaves_the_live_tables_and_the_log_untouched() {
         // The store keeps working with the old reducers.
         store.dispatch(issue(99)).await.unwrap();
         assert!(store.find_by_id("issues", "0099").await.unwrap().is_some());
-        db.drop_db().await;
     })
     .await;
 }

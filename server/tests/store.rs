@@ -1,30 +1,22 @@
 //! The store on every backend: atomicity, bad input, middleware, commands, replay.
 
-mod support;
-
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Changeset, Event, MemoryDatabase, Reducer, Schema, StoredEvent, aggregate_reducers, boxed};
+use flux_capacitor_server::testing::{
+    TestDb, conformance_store, count, execute, for_each_backend, test_config, tracker_schema,
+};
 use flux_capacitor_server::{
     Config, Context, DbPool, Dialect, EventQuery, FindOptions, Middleware, Next, Store, StoreError, command_fn,
 };
 use serde_json::{Value, json};
-use support::{TestDb, count, execute, for_each_backend, test_config};
 
 fn notes_schema() -> Schema {
     serde_json::from_value(json!({
         "notes": { "fields": { "id": "text", "title": "text", "rank": "integer", "done": "boolean", "tags": "json" } }
-    }))
-    .unwrap()
-}
-
-fn tracker_schema() -> Schema {
-    serde_json::from_value(json!({
-        "issues": { "fields": { "author": "text", "closed": "boolean", "id": "text", "priority": "integer", "title": "text" } },
-        "users": { "key": "handle", "fields": { "handle": "text", "name": "text" } }
     }))
     .unwrap()
 }
@@ -37,27 +29,27 @@ fn create(id: &str) -> Event {
     apply(json!([{ "op": "create", "collection": "notes", "row": { "id": id, "title": id } }]))
 }
 
-async fn setup(db: &TestDb, schema: &Schema) -> DbPool {
-    let pool = db.pool().await;
-    db.create_tables(&pool, schema).await;
-    pool
+/// A text primary key column in raw DDL (MySQL/MariaDB cannot key on `TEXT`);
+/// it takes the database's collation (`utf8mb4_bin` on MySQL, which pads spaces).
+fn text_key_type(dialect: Dialect) -> &'static str {
+    if dialect == Dialect::MySql {
+        "VARCHAR(191)"
+    } else {
+        "TEXT"
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_event_or_reducer_rolls_back_the_whole_batch() {
     for_each_backend(|db| async move {
-        let pool = setup(&db, &notes_schema()).await;
-        let key_type = if db.dialect == Dialect::MySql {
-            "VARCHAR(191)"
-        } else {
-            "TEXT"
-        };
+        let pool = db.pool_with_tables(&notes_schema()).await;
+        let key_type = text_key_type(db.dialect);
         execute(
             &pool,
             &format!("CREATE TABLE strict_notes (id {key_type} PRIMARY KEY, title TEXT NOT NULL)"),
         )
         .await;
-        let store = support::conformance_store(&db).await;
+        let store = conformance_store(&db).await;
         store.dispatch(create("n0")).await.unwrap();
 
         // The second event violates the primary key.
@@ -117,7 +109,7 @@ impl Reducer for Pause {
 
 /// Kills every other session on the test database (the writer's among them).
 async fn kill_sessions(db: &TestDb, admin: &DbPool) {
-    let name = db.url.rsplit('/').next().unwrap();
+    let name = db.name();
     match admin {
         DbPool::Postgres(p) => {
             let killed: Vec<bool> = sqlx::query_scalar(
@@ -154,7 +146,7 @@ async fn killing_the_connection_mid_transaction_writes_nothing() {
         if db.dialect == Dialect::Sqlite {
             return;
         }
-        let pool = setup(&db, &notes_schema()).await;
+        let pool = db.pool_with_tables(&notes_schema()).await;
         let (paused_tx, paused_rx) = mpsc::channel();
         let (resume_tx, resume_rx) = mpsc::channel();
         let pause = Pause {
@@ -194,7 +186,7 @@ async fn killing_the_connection_mid_transaction_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_a_clear_error_and_writes_nothing() {
     for_each_backend(|db| async move {
-        let pool = setup(&db, &notes_schema()).await;
+        let pool = db.pool_with_tables(&notes_schema()).await;
         let hostile_table = "we\"ird;`name'";
         let hostile_column = "co\"l; `DROP` 'x'";
         let d = db.dialect;
@@ -204,7 +196,7 @@ async fn bad_input_is_a_clear_error_and_writes_nothing() {
                 "CREATE TABLE {} ({} {} NOT NULL PRIMARY KEY, {} TEXT)",
                 d.quote(hostile_table),
                 d.quote("id"),
-                if d == Dialect::MySql { "VARCHAR(191)" } else { "TEXT" },
+                text_key_type(d),
                 d.quote(hostile_column),
             ),
         )
@@ -286,7 +278,7 @@ impl Middleware for Guard {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn middleware_enriches_and_rejects_and_commands_check_the_read_model() {
     for_each_backend(|db| async move {
-        let pool = setup(&db, &tracker_schema()).await;
+        let pool = db.pool_with_tables(&tracker_schema()).await;
         let store = Store::builder(conformance::reducer())
             .config(test_config())
             .middleware(Guard)
@@ -382,8 +374,8 @@ fn random_event(rng: &mut Rng) -> Event {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaying_the_log_into_empty_tables_gives_the_live_tables() {
     for_each_backend(|db| async move {
-        setup(&db, &tracker_schema()).await;
-        let store = support::conformance_store(&db).await;
+        db.pool_with_tables(&tracker_schema()).await;
+        let store = conformance_store(&db).await;
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let mut failed = 0;
         for _ in 0..300 {
@@ -410,8 +402,8 @@ async fn replaying_the_log_into_empty_tables_gives_the_live_tables() {
 
         // Replay into a fresh database.
         let fresh = TestDb::new(db.dialect).await;
-        setup(&fresh, &tracker_schema()).await;
-        let replica = support::conformance_store(&fresh).await;
+        fresh.pool_with_tables(&tracker_schema()).await;
+        let replica = conformance_store(&fresh).await;
         for page in log.chunks(64) {
             replica.replay(page.to_vec()).await.unwrap();
         }
@@ -428,8 +420,8 @@ async fn reads_match_memory_database() {
     use flux_capacitor::Filter;
     use flux_capacitor_server::Direction;
     for_each_backend(|db| async move {
-        setup(&db, &notes_schema()).await;
-        let store = support::conformance_store(&db).await;
+        db.pool_with_tables(&notes_schema()).await;
+        let store = conformance_store(&db).await;
         let rows = json!([
             { "id": "b", "title": "banana", "rank": 5, "done": false, "tags": { "k": [1, 2] } },
             { "id": "A", "title": "Apple", "rank": 1, "done": true },
@@ -541,7 +533,7 @@ async fn sqlite_in_memory_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_reducer_is_an_error_and_the_store_keeps_working() {
     for_each_backend(|db| async move {
-        let pool = setup(&db, &notes_schema()).await;
+        let pool = db.pool_with_tables(&notes_schema()).await;
         let boom = |event: &StoredEvent| -> Changeset {
             assert_ne!(event.event_type, "boom", "the reducer blew up");
             Changeset::no_change()
@@ -569,17 +561,13 @@ async fn a_panicking_reducer_is_an_error_and_the_store_keeps_working() {
 async fn keys_match_exactly_even_where_the_collation_pads_spaces() {
     for_each_backend(|db| async move {
         let pool = db.pool().await;
-        let key_type = if db.dialect == Dialect::MySql {
-            "VARCHAR(191)"
-        } else {
-            "TEXT"
-        };
+        let key_type = text_key_type(db.dialect);
         execute(
             &pool,
             &format!("CREATE TABLE padded (id {key_type} PRIMARY KEY, title TEXT)"),
         )
         .await;
-        let store = support::conformance_store(&db).await;
+        let store = conformance_store(&db).await;
         let op = |op: Value| apply(json!([op]));
         store
             .dispatch(op(

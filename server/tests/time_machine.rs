@@ -1,26 +1,13 @@
 //! As of, history and restore on every backend.
 
-mod support;
-
 use flux_capacitor::testing::conformance;
-use flux_capacitor::{
-    Event, Key, MemoryDatabase, RESTORE_EVENT, Schema, StoredEvent, aggregate_reducers, boxed, restore,
-};
+use flux_capacitor::{Event, Key, MemoryDatabase, RESTORE_EVENT, StoredEvent, aggregate_reducers, boxed, restore};
+use flux_capacitor_server::testing::{TestDb, count, for_each_backend, test_config, tracker_schema};
 use flux_capacitor_server::{Config, Context, FindOptions, Point, Store, StoreError};
 use serde_json::{Value, json};
-use support::{TestDb, count, for_each_backend, test_config};
-
-fn tracker_schema() -> Schema {
-    serde_json::from_value(json!({
-        "issues": { "fields": { "author": "text", "closed": "boolean", "id": "text", "priority": "integer", "title": "text" } },
-        "users": { "key": "handle", "fields": { "handle": "text", "name": "text" } }
-    }))
-    .unwrap()
-}
 
 async fn store(db: &TestDb, snapshot_every: Option<u64>) -> Store {
-    let pool = db.pool().await;
-    db.create_tables(&pool, &tracker_schema()).await;
+    let pool = db.pool_with_tables(&tracker_schema()).await;
     Store::builder(aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]))
         .config(Config {
             snapshot_every,
@@ -164,7 +151,6 @@ async fn as_of_every_seq_equals_a_replay_of_the_prefix() {
         assert_eq!((before.seq, before.db.snapshot()), (0, json!({})));
         let bad = snapshotting.as_of(Point::Time("yesterday".into())).await.unwrap_err();
         assert!(matches!(bad, StoreError::InvalidPoint { .. }), "{bad}");
-        db.drop_db().await;
     })
     .await;
 }
@@ -274,7 +260,6 @@ async fn history_and_restore_bring_back_the_exact_last_state() {
             )
             .unwrap();
         assert_eq!(Value::Object(open[0].clone()), v3);
-        db.drop_db().await;
     })
     .await;
 }

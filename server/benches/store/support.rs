@@ -11,10 +11,8 @@ use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 
 // Fresh databases are made exactly as the tests make them.
-#[path = "../../tests/support/mod.rs"]
-mod test_support;
-
-pub use test_support::{count, execute};
+use flux_capacitor_server::testing::TestDb;
+pub use flux_capacitor_server::testing::{count, execute};
 
 /// A short name of a backend for the tables.
 pub fn backend_name(dialect: Dialect) -> &'static str {
@@ -28,7 +26,7 @@ pub fn backend_name(dialect: Dialect) -> &'static str {
 /// A fresh, uniquely named database with the notes table; dropped by [`BenchDb::drop_db`].
 pub struct BenchDb {
     pub url: String,
-    db: test_support::TestDb,
+    db: TestDb,
 }
 
 /// The notes app's migration for `dialect` (examples/notes/server/migrations).
@@ -45,7 +43,7 @@ pub fn notes_migration(dialect: Dialect) -> &'static str {
 impl BenchDb {
     /// Creates a new database holding the notes table (the app's migration).
     pub async fn new(dialect: Dialect) -> BenchDb {
-        let db = test_support::TestDb::new(dialect).await;
+        let db = TestDb::new(dialect).await;
         let db = BenchDb {
             url: db.url.clone(),
             db,

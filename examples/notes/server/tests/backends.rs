@@ -1,39 +1,12 @@
 //! The notes app's migrations and commands on PostgreSQL and MariaDB (SQLite
 //! is covered by the CLI and browser tests), each in a fresh database.
 
-use flux_capacitor_server::{Context, FindOptions, StoreError};
+use flux_capacitor_server::testing::TestDb;
+use flux_capacitor_server::{Context, Dialect, FindOptions, StoreError};
 use serde_json::json;
-use sqlx::{Connection, Executor};
 
-async fn on_fresh_database(admin: &str, create_suffix: &str, test: impl AsyncFnOnce(String)) {
-    let name = format!("notes_test_{}", std::process::id());
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
-    let drop = format!("DROP DATABASE IF EXISTS {name}");
-    if admin.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(admin).await.expect("PostgreSQL is up");
-        conn.execute(drop.as_str()).await.unwrap();
-        conn.execute(format!("CREATE DATABASE {name}{create_suffix}").as_str())
-            .await
-            .unwrap();
-    } else {
-        let mut conn = sqlx::MySqlConnection::connect(admin).await.expect("MariaDB is up");
-        conn.execute(drop.as_str()).await.unwrap();
-        conn.execute(format!("CREATE DATABASE {name}{create_suffix}").as_str())
-            .await
-            .unwrap();
-    }
-    test(url).await;
-    if admin.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-        conn.execute(format!("{drop} WITH (FORCE)").as_str()).await.unwrap();
-    } else {
-        let mut conn = sqlx::MySqlConnection::connect(admin).await.unwrap();
-        conn.execute(drop.as_str()).await.unwrap();
-    }
-}
-
-async fn the_notes_flow(url: String) {
+async fn the_notes_flow(db: TestDb) {
+    let url = db.url;
     let store = notes_server::open(&url).await.unwrap();
     let (mary, tony) = (Context::user("Mary"), Context::user("Tony"));
     store
@@ -82,13 +55,15 @@ async fn the_notes_flow(url: String) {
 
 #[tokio::test]
 async fn notes_on_postgres() {
-    let admin =
-        std::env::var("DATABASE_URL_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    on_fresh_database(&admin, "", the_notes_flow).await;
+    TestDb::new(Dialect::Postgres).await.run(the_notes_flow).await;
 }
 
 #[tokio::test]
 async fn notes_on_mariadb() {
-    let admin = std::env::var("DATABASE_URL_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-    on_fresh_database(&admin, " CHARACTER SET utf8mb4", the_notes_flow).await;
+    // The server's default collation, as in a user's database: the migration
+    // sets the collations it needs.
+    TestDb::with_options(Dialect::MySql, "CHARACTER SET utf8mb4")
+        .await
+        .run(the_notes_flow)
+        .await;
 }

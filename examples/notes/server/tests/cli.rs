@@ -3,7 +3,8 @@
 
 use std::process::Command;
 
-use flux_capacitor_server::Context;
+use flux_capacitor_server::testing::TestDb;
+use flux_capacitor_server::{Context, Dialect};
 use serde_json::{Value, json};
 
 fn notes(url: &str, args: &[&str]) -> (bool, String, String) {
@@ -28,8 +29,8 @@ fn lines(text: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn the_cli_travels_in_time_restores_and_replays() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("notes.db").display());
+    let db = TestDb::new(Dialect::Sqlite).await;
+    let url = db.url.clone();
     {
         let store = notes_server::open(&url).await.unwrap();
         let (mary, tony) = (Context::user("Mary"), Context::user("Tony"));
@@ -103,8 +104,8 @@ async fn the_cli_travels_in_time_restores_and_replays() {
 #[tokio::test]
 async fn events_follow_prints_new_events_as_they_commit() {
     use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("notes.db").display());
+    let db = TestDb::new(Dialect::Sqlite).await;
+    let url = db.url.clone();
     let store = notes_server::open(&url).await.unwrap();
     let mary = Context::user("Mary");
     store
