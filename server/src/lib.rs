@@ -119,9 +119,22 @@
 //! are version 7 UUIDs (time-ordered), so the log's index on `id` grows at
 //! its end.
 //!
-//! Events committed by another process reach this store's subscribers when
-//! the writer next polls the log ([`Config::poll_interval`]), or at once when
-//! a later local commit shows the gap.
+//! # Several instances on one database
+//!
+//! Any number of processes may run a store on the same database (behind any
+//! load balancer, no sticky sessions): the writers' lock keeps `seq`
+//! gap-free, and each instance publishes the others' commits to its own
+//! subscribers, exactly once and in `seq` order. On PostgreSQL the writer's
+//! transaction sends `NOTIFY flux_events` with the new head and every
+//! instance `LISTEN`s on a connection of its own (one more connection per
+//! instance), so a commit reaches the other instances' subscribers in
+//! milliseconds; a lost listener connection falls back to polling and
+//! catches up from the log when it is back. On MySQL/MariaDB and SQLite an
+//! adaptive tail looks at the log every [`Config::poll_min_interval`]
+//! (5 ms) while events flow and backs off to [`Config::poll_interval`] (1 s)
+//! when idle; each look is one indexed query. A WebSocket client that
+//! reconnects to another instance resumes from its last `seq`. The README's
+//! "Running several instances" section says what each instance needs.
 //!
 //! # Time travel, restore, rebuild
 //!

@@ -36,10 +36,17 @@ pub struct Config {
     pub max_group: usize,
     /// Dispatches waiting for the writer before `dispatch` waits to enqueue (default 4096).
     pub queue: usize,
-    /// How often the writer looks for events committed by other processes on
-    /// the same database, to publish them to this store's subscribers
-    /// (default 1 s; `None` to never look).
+    /// How often, at most, the writer looks for events committed by other
+    /// processes on the same database while none come, to publish them to
+    /// this store's subscribers (default 1 s; `None`: never look, and do not
+    /// listen — one instance alone). On PostgreSQL other instances' commits
+    /// arrive at once by `NOTIFY`, and this is only a safety net.
     pub poll_interval: Option<Duration>,
+    /// How often the writer looks while events flow (default 5 ms): after a
+    /// commit here or events found from elsewhere it looks again after this
+    /// long, doubling the wait on each look that finds nothing, up to
+    /// [`Config::poll_interval`]. Each look is one indexed query.
+    pub poll_min_interval: Duration,
     /// Events read per query when a subscription replays the log (default 500).
     pub replay_page: usize,
     /// Take a read-model snapshot in the background every this many events,
@@ -56,6 +63,7 @@ impl Default for Config {
             max_group: 256,
             queue: 4096,
             poll_interval: Some(Duration::from_secs(1)),
+            poll_min_interval: Duration::from_millis(5),
             replay_page: 500,
             snapshot_every: Some(1000),
         }

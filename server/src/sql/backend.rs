@@ -58,6 +58,19 @@ pub(crate) trait Driver: Database {
         Ok(())
     }
 
+    /// Tells other instances, when the writer's transaction commits, that
+    /// the log's head is now `head` (PostgreSQL: `NOTIFY`). Without
+    /// notifications, they find out by polling ([`crate::Config::poll_interval`]).
+    async fn notify(_conn: &mut Self::Connection, _head: u64) -> Result<()> {
+        Ok(())
+    }
+
+    /// A listener for other instances' [`Driver::notify`], on a connection
+    /// of its own; `None` when the database has no notifications.
+    async fn listen(_pool: &Pool<Self>) -> Result<Option<Box<dyn Listener>>> {
+        Ok(None)
+    }
+
     /// Reads the read model's schema.
     async fn introspect(conn: &mut Self::Connection) -> Result<DbSchema>;
 
@@ -160,6 +173,18 @@ pub(crate) trait Backend: Send + Sync {
     /// Starts the writer's transaction, holding the writers' lock, on a
     /// pool connection of its own.
     async fn begin_write(&self) -> Result<Box<dyn WriteTx>>;
+    /// Listens for other instances' commits; `None` when this database
+    /// has no notifications.
+    async fn listen(&self) -> Result<Option<Box<dyn Listener>>>;
+}
+
+/// Notifications of commits by other instances ([`Driver::listen`]).
+#[async_trait]
+pub(crate) trait Listener: Send {
+    /// Waits for the next notification: `Some(head)`, the log's head after
+    /// a commit; `None` when the connection was lost (notifications may
+    /// have been missed) and is back. An error: it cannot reconnect now.
+    async fn next(&mut self) -> Result<Option<u64>>;
 }
 
 /// The writer's kept pool connection: taking one from the pool for each
@@ -180,6 +205,8 @@ pub(crate) trait WriteTx: Send {
     async fn introspect(&mut self) -> Result<DbSchema>;
     /// The last event's `seq` and timestamp, read under the writers' lock.
     async fn last_event(&mut self) -> Result<Option<LastEvent>>;
+    /// Tells other instances, on commit, that the log's head is `head`.
+    async fn notify(&mut self, head: u64) -> Result<()>;
     /// A savepoint: a nested transaction (sqlx's nested `begin`).
     async fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>>;
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -267,6 +294,10 @@ impl<DB: Statements> Backend for Pool<DB> {
         DB::lock(&mut tx).await?;
         Ok(Box::new(tx))
     }
+
+    async fn listen(&self) -> Result<Option<Box<dyn Listener>>> {
+        DB::listen(self).await
+    }
 }
 
 #[async_trait]
@@ -288,6 +319,10 @@ impl<DB: Statements> WriteTx for Transaction<'_, DB> {
 
     async fn last_event(&mut self) -> Result<Option<LastEvent>> {
         last_event::<DB>(&mut **self).await
+    }
+
+    async fn notify(&mut self, head: u64) -> Result<()> {
+        DB::notify(&mut **self, head).await
     }
 
     async fn savepoint(&mut self) -> Result<Box<dyn WriteTx + '_>> {

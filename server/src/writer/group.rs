@@ -212,12 +212,24 @@ async fn write_all(
     Ok(outcomes)
 }
 
-/// Commits (or, when every dispatch failed, rolls back) the group's transaction.
-async fn finish(tx: Box<dyn WriteTx + '_>, mut outcomes: Vec<Outcome>, total: usize) -> Vec<Outcome> {
-    let finished = if outcomes.iter().any(Result::is_ok) {
-        tx.commit().await
-    } else {
-        tx.rollback().await
+/// Commits the group's transaction, telling other instances of the new
+/// head, or rolls it back when every dispatch failed.
+async fn finish(mut tx: Box<dyn WriteTx + '_>, mut outcomes: Vec<Outcome>, total: usize) -> Vec<Outcome> {
+    let head = outcomes
+        .iter()
+        .flatten()
+        .filter_map(|events| events.last())
+        .map(|e| e.seq)
+        .max();
+    let finished = match head {
+        Some(head) => match tx.notify(head).await {
+            Ok(()) => tx.commit().await,
+            Err(err) => {
+                let _ = tx.rollback().await;
+                Err(err)
+            }
+        },
+        None => tx.rollback().await,
     };
     if let Err(err) = finished {
         let reason = format!("commit failed: {err}");

@@ -13,6 +13,7 @@ mod fast;
 mod group;
 mod single;
 mod stamp;
+mod tail;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,7 +21,6 @@ use std::time::Instant;
 
 use flux_capacitor::{Changeset, Event, Reducer, StoredEvent};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Interval;
 
 use crate::error::EventAt;
 use crate::reduce::run_reducer;
@@ -28,6 +28,7 @@ use crate::snapshots::Snapshots;
 use crate::sql::backend::WriterConn;
 use crate::store::Shared;
 use crate::{EventQuery, StoreError};
+use tail::{Tail, Wake};
 
 /// What one dispatch writes.
 pub(crate) enum Batch {
@@ -57,11 +58,8 @@ pub(crate) struct Request {
 
 /// Runs until every [`Store`](crate::Store) handle is dropped.
 pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Request>) {
-    let mut poll = shared.config.poll_interval.map(|period| {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        interval
-    });
+    let config = &shared.config;
+    let mut tail = Tail::start(&shared.pool, config.poll_min_interval, config.poll_interval);
     let mut batchable = None;
     let mut held: Option<Box<dyn WriterConn>> = None;
     let mut release_at = tokio::time::Instant::now();
@@ -71,8 +69,13 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
                 Some(request) => request,
                 None => break,
             },
-            () = tick(&mut poll) => {
-                publish_external(&shared).await;
+            wake = tail.wait() => {
+                let found = match wake {
+                    // Our own commits come back too: they are published already.
+                    Wake::Heard(head) if head <= shared.head.load(Ordering::SeqCst) => false,
+                    Wake::Heard(_) | Wake::Poll | Wake::Reconnected => publish_external(&shared).await,
+                };
+                tail.checked(found);
                 continue;
             }
             () = tokio::time::sleep_until(release_at), if held.is_some() => {
@@ -92,6 +95,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
         let results = group::write_group(&shared, &mut group, &mut batchable, &mut held).await;
         drop(gate);
         release_at = tokio::time::Instant::now() + group::HOLD_IDLE;
+        tail.active();
         for (request, result) in group.into_iter().zip(results) {
             let _enter = request.span.enter();
             match &result {
@@ -118,35 +122,30 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
     }
 }
 
-async fn tick(poll: &mut Option<Interval>) {
-    match poll {
-        Some(interval) => {
-            interval.tick().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
-/// Publishes events other processes committed since the last published `seq`.
-async fn publish_external(shared: &Shared) {
+/// Publishes events other processes committed since the last published
+/// `seq`; whether there were any.
+async fn publish_external(shared: &Shared) -> bool {
+    let mut found = false;
     loop {
         let after = shared.head.load(Ordering::SeqCst);
         let query = EventQuery::after(after, shared.config.replay_page as u64);
         match shared.db().fetch_events(&query).await {
             Ok(events) if !events.is_empty() => {
+                found = true;
                 let full = events.len() >= shared.config.replay_page;
                 if let Some(last) = events.last() {
                     shared.head.fetch_max(last.seq, Ordering::SeqCst);
                 }
+                tracing::debug!(events = events.len(), after, "published other instances' events");
                 let _ = shared.live.send(Arc::from(events));
                 if !full {
-                    return;
+                    return found;
                 }
             }
-            Ok(_) => return,
+            Ok(_) => return found,
             Err(err) => {
-                tracing::warn!(error = %err, "polling the event log failed");
-                return;
+                tracing::warn!(error = %err, "reading other instances' events from the log failed");
+                return found;
             }
         }
     }

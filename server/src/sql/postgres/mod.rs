@@ -1,7 +1,8 @@
 //! PostgreSQL: a transaction-scoped advisory lock serializes writers (across
-//! processes too), JSON columns are `json`/`jsonb`, text compares with
+//! processes too), `NOTIFY` tells other instances of each commit, JSON columns are `json`/`jsonb`, text compares with
 //! `COLLATE "C"`.
 
+mod listen;
 mod schema;
 mod syntax;
 
@@ -16,7 +17,7 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow};
 use sqlx::{PgConnection, Pool, Postgres, Row as _};
 
-use super::backend::Driver;
+use super::backend::{Driver, Listener};
 use super::builder::Bind;
 use super::codec;
 use super::syntax::Syntax;
@@ -60,6 +61,14 @@ impl Driver for Postgres {
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    async fn notify(conn: &mut PgConnection, head: u64) -> Result<(), sqlx::Error> {
+        listen::notify(conn, head).await
+    }
+
+    async fn listen(pool: &Pool<Postgres>) -> Result<Option<Box<dyn Listener>>, sqlx::Error> {
+        listen::listen(pool).await.map(Some)
     }
 
     async fn introspect(conn: &mut PgConnection) -> Result<DbSchema, sqlx::Error> {
