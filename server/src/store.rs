@@ -14,6 +14,7 @@ use crate::StoreError;
 use crate::command::CommandHandler;
 use crate::db::DbPool;
 use crate::input::{self, check_event};
+use crate::metrics::Metrics;
 use crate::middleware::{Context, Middleware, Next};
 use crate::read::{Direction, EventQuery, FindOptions};
 use crate::schema::DbSchema;
@@ -79,6 +80,7 @@ pub(crate) struct Shared {
     /// The last `seq` published to the live feed.
     pub head: AtomicU64,
     pub snapshots: Snapshots,
+    pub metrics: Metrics,
     /// Held by the writer around each group, and by a rebuild's switch to pause writes.
     pub write_gate: tokio::sync::Mutex<()>,
     schema: RwLock<Arc<DbSchema>>,
@@ -186,6 +188,7 @@ impl StoreBuilder {
             live,
             head: AtomicU64::new(head),
             snapshots,
+            metrics: Metrics::default(),
             write_gate: tokio::sync::Mutex::new(()),
             schema: RwLock::new(Arc::new(schema)),
         });
@@ -220,6 +223,11 @@ impl Store {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
+    }
+
+    /// Whether the writer task still takes dispatches.
+    pub(crate) fn writer_running(&self) -> bool {
+        !self.inner.requests.is_closed()
     }
 
     /// `raw` as a key of `collection`: an integer when its key field is an

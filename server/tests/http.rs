@@ -848,3 +848,59 @@ async fn websocket_resume_after_reconnect_misses_nothing_while_events_race() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics_need_no_token() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        assert_eq!(
+            call(&router, "GET", "/health", None, None).await,
+            (StatusCode::OK, json!({ "status": "ok" }))
+        );
+        let added = post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "1", "title": "A", "author": "mary" }),
+        )
+        .await;
+        assert_eq!(added.0, StatusCode::OK, "{}", added.1);
+        let failed = post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "1", "title": "A", "author": "mary" }),
+        )
+        .await;
+        assert_eq!(failed.0, StatusCode::CONFLICT, "{}", failed.1);
+        let (status, ready) = call(&router, "GET", "/ready", None, None).await;
+        assert_eq!(status, StatusCode::OK, "{ready}");
+        assert_eq!(
+            ready,
+            json!({ "database": true, "writer": true, "log_seq": 1, "published_seq": 1, "lag": 0 })
+        );
+        let (status, Value::String(text)) = call(&router, "GET", "/metrics", None, None).await else {
+            panic!("metrics are text");
+        };
+        assert_eq!(status, StatusCode::OK);
+        for line in [
+            "flux_dispatches_committed_total 1",
+            "flux_dispatches_failed_total 1",
+            "flux_events_committed_total 1",
+            "flux_published_seq 1",
+            "flux_log_seq 1",
+            "flux_feed_lag_events 0",
+            "flux_commit_seconds_count 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        }
+        // The database gone: not ready, and says why.
+        store.pool().close().await;
+        let (status, ready) = call(&router, "GET", "/ready", None, None).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+        assert_eq!(ready["database"], json!(false));
+        assert!(ready["error"].is_string(), "{ready}");
+    })
+    .await;
+}

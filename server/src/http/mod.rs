@@ -10,6 +10,9 @@
 //! | `GET /collections/{name}/{id}/history` | every event that changed the row: `[{ "event", "before", "after" }]` ([`Store::history`]) |
 //! | `POST /collections/{name}/{id}/restore` | brings a destroyed row back with a logged `flux/restore` event ([`Store::restore`]); answers the stored event; 409 when it exists or never existed |
 //! | `GET /events?after=&limit=&type=` | the log after `seq` `after` (default 0), at most `limit` (default and maximum [`HttpConfig::max_page`]) events, optionally only of the given `type`s (repeatable) |
+//! | `GET /health` | liveness: `{"status":"ok"}` while the process serves (no authentication) |
+//! | `GET /ready` | readiness: 200 when the database answers and the writer runs, else 503; the body is [`Health`](crate::Health): `database`, `writer`, `log_seq`, `published_seq`, `lag` (no authentication) |
+//! | `GET /metrics` | Prometheus metrics ([`Store::metrics`]): dispatches, events, commit latency and group sizes, subscribers, the feed's lag (no authentication: they hold counts, never data; keep them on an internal network if counts are sensitive) |
 //! | `GET /events/live?after=&type=&token=` (WebSocket) | committed batches as they commit, each a text message holding a JSON array of stored events; with `after`, first every stored event after that `seq`: a client that reconnects with its last `seq` misses nothing and sees nothing twice |
 //!
 //! Errors are `{"error": {"code", "message"}}` ([`ApiError`]) with the
@@ -52,6 +55,7 @@ mod access;
 mod error;
 mod extract;
 mod live;
+mod ops;
 mod routes;
 
 use std::path::PathBuf;
@@ -149,6 +153,9 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
         .route("/collections/{name}/{id}/restore", post(routes::restore))
         .route("/events", get(routes::events))
         .route("/events/live", get(live::live))
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(AppState { store, config });
     let router = match static_dir {

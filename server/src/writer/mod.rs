@@ -94,6 +94,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
         let gate = shared.write_gate.lock().await;
         let results = group::write_group(&shared, &mut group, &mut batchable, &mut held).await;
         drop(gate);
+        let committed: Vec<usize> = results.iter().flatten().map(Vec::len).collect();
+        let failed = results.len() - committed.len();
+        let events = committed.iter().sum();
+        shared.metrics.group(committed.len(), failed, events, started.elapsed());
         release_at = tokio::time::Instant::now() + group::HOLD_IDLE;
         tail.active();
         for (request, result) in group.into_iter().zip(results) {
@@ -137,6 +141,7 @@ async fn publish_external(shared: &Shared) -> bool {
                     shared.head.fetch_max(last.seq, Ordering::SeqCst);
                 }
                 tracing::debug!(events = events.len(), after, "published other instances' events");
+                shared.metrics.external(events.len());
                 let _ = shared.live.send(Arc::from(events));
                 if !full {
                     return found;
