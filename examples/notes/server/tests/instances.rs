@@ -1,0 +1,204 @@
+//! Three `notes` processes on one database (PostgreSQL, MariaDB, a SQLite
+//! file): 8 dispatchers and 100 WebSocket subscribers spread over them. One
+//! instance is killed (`SIGKILL`) mid-run; its subscribers reconnect to
+//! another instance with their last `seq`. Every subscriber sees every event
+//! of the log exactly once, in `seq` order, and every acknowledged dispatch
+//! is in the log.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use flux_capacitor_server::testing::{BACKENDS, TestDb};
+use flux_capacitor_server::{EventQuery, Store};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const DISPATCHERS: usize = 8;
+const PER_DISPATCHER: usize = 25;
+const SUBSCRIBERS: usize = 100;
+
+struct Instance {
+    child: Child,
+    address: String,
+}
+
+/// Starts `notes` on `url`, returning once it listens.
+fn start(url: &str) -> Instance {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_notes"))
+        .args(["--database", url, "--port", "0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run notes");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read stdout");
+    let address = line
+        .trim()
+        .strip_prefix("notes app listening on http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    Instance { child, address }
+}
+
+/// `POST /dispatch/addNote` over a fresh connection; the stored events, or
+/// `None` when the instance did not answer 200.
+async fn add_note(address: &str, id: &str) -> Option<Vec<Value>> {
+    let body = json!({ "id": id, "title": id, "text": "" }).to_string();
+    let request = format!(
+        "POST /dispatch/addNote HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer Mary\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200")
+        .then(|| serde_json::from_str(body).ok())?
+}
+
+/// A subscriber: follows the live feed of the instances in turn from
+/// `first`, resuming from its last `seq` whenever its instance goes away,
+/// until it has seen `until()` events; answers every `seq` it received.
+async fn subscribe(
+    addresses: Arc<Vec<String>>,
+    dead: Arc<Vec<AtomicBool>>,
+    first: usize,
+    until: Arc<tokio::sync::watch::Receiver<u64>>,
+) -> Vec<u64> {
+    let mut seen: Vec<u64> = Vec::new();
+    let mut at = first;
+    loop {
+        let target = *until.borrow();
+        if target > 0 && seen.len() as u64 >= target {
+            return seen;
+        }
+        if dead[at].load(Ordering::SeqCst) {
+            at = (at + 1) % addresses.len();
+            continue;
+        }
+        let after = seen.last().copied().unwrap_or(0);
+        let url = format!("ws://{}/events/live?after={after}&token=Mary", addresses[at]);
+        let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
+            at = (at + 1) % addresses.len();
+            continue;
+        };
+        let mut until = (*until).clone();
+        loop {
+            tokio::select! {
+                message = socket.next() => match message {
+                    Some(Ok(Message::Text(text))) => {
+                        let batch: Vec<Value> = serde_json::from_str(&text).expect("a JSON array");
+                        seen.extend(batch.iter().map(|e| e["seq"].as_u64().expect("seq")));
+                    }
+                    Some(Ok(_)) => {}
+                    // The instance went away: resume elsewhere.
+                    Some(Err(_)) | None => break,
+                },
+                _ = until.changed() => {}
+            }
+            let target = *until.borrow();
+            if target > 0 && seen.len() as u64 >= target {
+                return seen;
+            }
+        }
+        at = (at + 1) % addresses.len();
+    }
+}
+
+async fn run_instances(db: TestDb) {
+    // One after the other: the notes app's migrations are not safe to run
+    // from several processes at once.
+    let mut instances: Vec<Instance> = (0..3).map(|_| start(&db.url)).collect();
+    let addresses = Arc::new(instances.iter().map(|i| i.address.clone()).collect::<Vec<_>>());
+    let dead = Arc::new((0..3).map(|_| AtomicBool::new(false)).collect::<Vec<_>>());
+    let (done, until) = tokio::sync::watch::channel(0u64);
+    let until = Arc::new(until);
+    let subscribers: Vec<_> = (0..SUBSCRIBERS)
+        .map(|s| tokio::spawn(subscribe(addresses.clone(), dead.clone(), s % 3, until.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let dispatchers: Vec<_> = (0..DISPATCHERS)
+        .map(|d| {
+            let (addresses, dead) = (addresses.clone(), dead.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = BTreeMap::new();
+                let mut at = d % 3;
+                for i in 0..PER_DISPATCHER {
+                    let id = format!("n{d}-{i}");
+                    let answer = match dead[at].load(Ordering::SeqCst) {
+                        false => add_note(&addresses[at], &id).await,
+                        true => None,
+                    };
+                    match answer {
+                        Some(events) => {
+                            for event in events {
+                                acknowledged.insert(event["seq"].as_u64().expect("seq"), event["id"].clone());
+                            }
+                        }
+                        // Refused, or killed mid-request (committed or not: unknown). Go elsewhere.
+                        None => at = (at + 1) % 3,
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                acknowledged
+            })
+        })
+        .collect();
+
+    // Kill one instance mid-run.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    dead[2].store(true, Ordering::SeqCst);
+    let running = dispatchers.iter().filter(|d| !d.is_finished()).count();
+    assert!(running > 0, "the instance is killed while dispatches go on");
+    instances[2].child.kill().expect("kill -9");
+    instances[2].child.wait().expect("reap");
+
+    let mut acknowledged = BTreeMap::new();
+    for dispatcher in dispatchers {
+        acknowledged.extend(dispatcher.await.expect("dispatcher"));
+    }
+    let store = Store::connect(&db.url, flux_capacitor::combine_reducers())
+        .await
+        .expect("open the log");
+    let log = store.events(EventQuery::after(0, 10_000)).await.expect("read the log");
+    let head = log.last().map_or(0, |e| e.seq);
+    assert!(
+        head as usize >= acknowledged.len() && !acknowledged.is_empty(),
+        "{head} events"
+    );
+    let by_seq: BTreeMap<u64, Value> = log.iter().map(|e| (e.seq, json!(e.id))).collect();
+    for (seq, id) in &acknowledged {
+        assert_eq!(by_seq.get(seq), Some(id), "acknowledged event {seq} is in the log");
+    }
+    done.send(head).expect("subscribers wait");
+    let expected: Vec<u64> = (1..=head).collect();
+    for subscriber in subscribers {
+        let seen = tokio::time::timeout(Duration::from_secs(60), subscriber)
+            .await
+            .expect("every subscriber catches up")
+            .expect("subscriber");
+        assert_eq!(seen, expected, "every event once, in seq order");
+    }
+    for mut instance in instances.into_iter().take(2) {
+        let _ = instance.child.kill();
+        let _ = instance.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_one_killed_every_subscriber_sees_every_event_once() {
+    for dialect in BACKENDS {
+        TestDb::new(dialect).await.run(run_instances).await;
+    }
+}
