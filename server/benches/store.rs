@@ -21,6 +21,8 @@ use flux_capacitor_server::Dialect;
 
 #[path = "store/dispatch.rs"]
 mod dispatch;
+#[path = "store/instances.rs"]
+mod instances;
 #[path = "store/memory.rs"]
 mod memory;
 #[path = "store/raw.rs"]
@@ -32,7 +34,7 @@ mod subscribe;
 #[path = "store/support.rs"]
 mod support;
 
-const SECTIONS: [&str; 5] = ["dispatch", "concurrent", "replay", "subscribe", "memory"];
+const SECTIONS: [&str; 6] = ["dispatch", "concurrent", "replay", "subscribe", "memory", "instances"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -90,6 +92,10 @@ fn main() {
                 "replay" => replay::run(quick).await,
                 "subscribe" => subscribe::run(&[1, 100, 1000], if quick { 20 } else { 100 }).await,
                 "memory" => memory::run(&all, scale(2000, 300)).await,
+                "instances" => {
+                    instances::latency(&all, if quick { 20 } else { 200 }, Duration::from_millis(50)).await;
+                    instances::throughput(&all, scale(3000, 300)).await;
+                }
                 _ => unreachable!(),
             }
         }

@@ -131,8 +131,9 @@
 //! milliseconds; a lost listener connection falls back to polling and
 //! catches up from the log when it is back. On MySQL/MariaDB and SQLite an
 //! adaptive tail looks at the log every [`Config::poll_min_interval`]
-//! (5 ms) while events flow and backs off to [`Config::poll_interval`] (1 s)
-//! when idle; each look is one indexed query. A WebSocket client that
+//! (5 ms) while events flow (one in the last 500 ms, here or elsewhere) and
+//! backs off to [`Config::poll_interval`] (1 s) when idle; each look is one
+//! indexed query. A WebSocket client that
 //! reconnects to another instance resumes from its last `seq`. The README's
 //! "Running several instances" section says what each instance needs.
 //!

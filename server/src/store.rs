@@ -43,10 +43,10 @@ pub struct Config {
     /// listen — one instance alone). On PostgreSQL other instances' commits
     /// arrive at once by `NOTIFY`, and this is only a safety net.
     pub poll_interval: Option<Duration>,
-    /// How often the writer looks while events flow (default 5 ms): after a
-    /// commit here or events found from elsewhere it looks again after this
-    /// long, doubling the wait on each look that finds nothing, up to
-    /// [`Config::poll_interval`]. Each look is one indexed query.
+    /// How often the writer looks while events flow (default 5 ms): for
+    /// 500 ms after a commit here or events found from elsewhere it looks
+    /// this often, then doubles the wait on each look that finds nothing, up
+    /// to [`Config::poll_interval`]. Each look is one indexed query.
     pub poll_min_interval: Duration,
     /// Events read per query when a subscription replays the log (default 500).
     pub replay_page: usize,

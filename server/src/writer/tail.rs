@@ -1,8 +1,9 @@
 //! Finding the commits of other instances on the same database, to publish
 //! them to this store's subscribers: at once when the database notifies
 //! ([`listen`], PostgreSQL), else by an adaptive tail of the log — a check
-//! every [`Config::poll_min_interval`] while events flow (here or
-//! elsewhere), doubling up to [`Config::poll_interval`] while nothing comes.
+//! every [`Config::poll_min_interval`] while events flow (an event here or
+//! from elsewhere in the last [`FLOWING`]), then doubling up to
+//! [`Config::poll_interval`] while nothing comes.
 //! With notifications the tail still looks every `poll_interval`, as a
 //! safety net, and looks at once whenever the listener reconnects (a lost
 //! connection may have lost notifications): nothing is ever skipped, because
@@ -40,12 +41,18 @@ pub(super) enum Wake {
     Reconnected,
 }
 
+/// How long after the last event the tail keeps looking every
+/// `poll_min_interval` before it backs off.
+pub(super) const FLOWING: Duration = Duration::from_millis(500);
+
 /// The writer's schedule for looking at the log.
 pub(super) struct Tail {
     min: Duration,
     max: Option<Duration>,
     interval: Duration,
     next: Instant,
+    /// When events last flowed (committed here or found from elsewhere).
+    flowed: Instant,
     heard: Option<watch::Receiver<Heard>>,
     lost: u64,
 }
@@ -65,6 +72,7 @@ impl Tail {
             max,
             interval: min,
             next: Instant::now() + min,
+            flowed: Instant::now(),
             heard,
             lost: 0,
         }
@@ -107,21 +115,27 @@ impl Tail {
     /// After looking at the log: `found` whether other instances' events were there.
     pub fn checked(&mut self, found: bool) {
         let Some(max) = self.max else { return };
+        let now = Instant::now();
+        if found {
+            self.flowed = now;
+        }
         self.interval = if self.notified() {
             max
-        } else if found {
+        } else if now.duration_since(self.flowed) < FLOWING {
             self.min
         } else {
             (self.interval * 2).min(max)
         };
-        self.next = Instant::now() + self.interval;
+        self.next = now + self.interval;
     }
 
     /// After this instance committed: events flow, so look soon.
     pub fn active(&mut self) {
+        let now = Instant::now();
+        self.flowed = now;
         if self.max.is_some() && !self.notified() && self.interval > self.min {
             self.interval = self.min;
-            self.next = self.next.min(Instant::now() + self.min);
+            self.next = self.next.min(now + self.min);
         }
     }
 }
