@@ -4,10 +4,11 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
+use flux_capacitor::FieldType;
 use flux_capacitor::{Event, StoredEvent};
 use serde_json::Value;
 use sqlx::error::BoxDynError;
-use sqlx::{Arguments as _, Database, Encode, Type};
+use sqlx::{Arguments as _, ColumnIndex, Database, Decode, Encode, Row as _, Type};
 use uuid::Uuid;
 
 use super::builder::Bind;
@@ -33,6 +34,31 @@ where
         Bind::Uuid(v) => args.add(*v),
         Bind::Time(v) => args.add(*v),
     }
+}
+
+/// Column `index` of `row` read back as `ty` without sqlx's type checks,
+/// where the database's own types do not say it (SQLite's dynamic types,
+/// MySQL's `TINYINT(1)` booleans and binary-collated text).
+pub(crate) fn decode_unchecked<'r, DB: Database>(
+    row: &'r DB::Row,
+    index: usize,
+    ty: FieldType,
+) -> Result<Option<Value>, sqlx::Error>
+where
+    i64: Decode<'r, DB>,
+    f64: Decode<'r, DB>,
+    String: Decode<'r, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    Ok(match ty {
+        FieldType::Integer => row.try_get_unchecked::<Option<i64>, _>(index)?.map(Value::from),
+        FieldType::Boolean => row
+            .try_get_unchecked::<Option<i64>, _>(index)?
+            .map(|b| Value::Bool(b != 0)),
+        FieldType::Real => row.try_get_unchecked::<Option<f64>, _>(index)?.map(real_value),
+        FieldType::Text => row.try_get_unchecked::<Option<String>, _>(index)?.map(Value::String),
+        FieldType::Json => json_value(row.try_get_unchecked::<Option<String>, _>(index)?)?,
+    })
 }
 
 /// A `REAL` read back: integral values within ±2^53 become JSON integers, as

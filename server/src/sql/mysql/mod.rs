@@ -83,15 +83,7 @@ impl Driver for MySql {
     }
 
     fn decode(row: &MySqlRow, index: usize, ty: FieldType) -> Result<Option<Value>, sqlx::Error> {
-        Ok(match ty {
-            FieldType::Integer => row.try_get_unchecked::<Option<i64>, _>(index)?.map(Value::from),
-            FieldType::Boolean => row
-                .try_get_unchecked::<Option<i64>, _>(index)?
-                .map(|b| Value::Bool(b != 0)),
-            FieldType::Real => row.try_get_unchecked::<Option<f64>, _>(index)?.map(codec::real_value),
-            FieldType::Text => row.try_get_unchecked::<Option<String>, _>(index)?.map(Value::String),
-            FieldType::Json => codec::json_value(row.try_get_unchecked::<Option<String>, _>(index)?)?,
-        })
+        codec::decode_unchecked::<MySql>(row, index, ty)
     }
 
     fn decode_event(row: &MySqlRow) -> Result<StoredEvent, sqlx::Error> {

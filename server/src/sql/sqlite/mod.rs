@@ -86,15 +86,7 @@ impl Driver for Sqlite {
     }
 
     fn decode(row: &SqliteRow, index: usize, ty: FieldType) -> Result<Option<Value>, sqlx::Error> {
-        Ok(match ty {
-            FieldType::Integer => row.try_get_unchecked::<Option<i64>, _>(index)?.map(Value::from),
-            FieldType::Boolean => row
-                .try_get_unchecked::<Option<i64>, _>(index)?
-                .map(|b| Value::Bool(b != 0)),
-            FieldType::Real => row.try_get_unchecked::<Option<f64>, _>(index)?.map(codec::real_value),
-            FieldType::Text => row.try_get_unchecked::<Option<String>, _>(index)?.map(Value::String),
-            FieldType::Json => codec::json_value(row.try_get_unchecked::<Option<String>, _>(index)?)?,
-        })
+        codec::decode_unchecked::<Sqlite>(row, index, ty)
     }
 
     fn decode_event(row: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
