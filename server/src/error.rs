@@ -144,6 +144,15 @@ pub enum StoreError {
         /// The other failure, as text.
         reason: String,
     },
+    /// The connection was lost while the database committed, and the
+    /// database could not be reached since to find out whether it did: the
+    /// dispatch may or may not be in the log (look its events up, or resend
+    /// it once client-chosen ids make that safe).
+    #[error("the commit's outcome is unknown: {reason}")]
+    CommitUnknown {
+        /// The failure, as text.
+        reason: String,
+    },
     /// Replaying the log failed: the reducers refuse a stored event (they
     /// changed since it was committed?).
     #[error("replaying event {seq} `{event_type}`: {source}")]
@@ -191,6 +200,7 @@ impl StoreError {
             StoreError::UnknownCommand { .. } => "unknown_command",
             StoreError::Database { .. } => "database",
             StoreError::Aborted { .. } => "aborted",
+            StoreError::CommitUnknown { .. } => "commit_unknown",
             StoreError::Replay { .. } => "replay",
             StoreError::InvalidPoint { .. } => "invalid_point",
             StoreError::NotRestorable { .. } => "not_restorable",

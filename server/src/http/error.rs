@@ -66,7 +66,7 @@ impl ApiError {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }
                     StoreError::NotRestorable { .. } => StatusCode::CONFLICT,
-                    StoreError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+                    StoreError::Closed | StoreError::CommitUnknown { .. } => StatusCode::SERVICE_UNAVAILABLE,
                     StoreError::UnknownCommand { .. }
                     | StoreError::InvalidEvent { .. }
                     | StoreError::InvalidOrder { .. }

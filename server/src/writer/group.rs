@@ -9,14 +9,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use flux_capacitor::StoredEvent;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use super::Request;
 use super::fast::{BatchTables, batchable_tables, write_fast};
 use super::single::apply;
 use super::stamp::{stamp, stamp_group, unstamp};
-use crate::StoreError;
 use crate::sql::backend::{WriteTx, WriterConn};
 use crate::store::Shared;
+use crate::{EventQuery, StoreError};
 
 pub(super) type Outcome = Result<Vec<StoredEvent>, StoreError>;
 
@@ -80,16 +81,37 @@ pub(super) async fn write_group(
     };
     let db = shared.db();
     let keep = db.max_connections() > 1;
-    if keep && held.is_none() {
-        match db.writer_conn().await {
-            Ok(conn) => *held = Some(conn),
-            Err(err) => return failed(group.len(), err),
-        }
+    if !keep {
+        return write_tx(shared, db.begin_write().await, group, tables).await;
     }
-    let outcomes = match held.as_mut().filter(|_| keep) {
-        Some(conn) => write_tx(shared, conn.begin().await, group, tables).await,
-        None => write_tx(shared, db.begin_write().await, group, tables).await,
-    };
+    let mut outcomes = Vec::new();
+    for retry in [true, false] {
+        if held.is_none() {
+            match db.writer_conn().await {
+                Ok(conn) => *held = Some(conn),
+                Err(err) => return failed(group.len(), err),
+            }
+        }
+        let failure = {
+            let Some(conn) = held.as_mut() else { continue };
+            match conn.begin().await {
+                Ok(tx) => {
+                    outcomes = write_tx(shared, Ok(tx), group, tables.clone()).await;
+                    None
+                }
+                Err(err) => Some(err),
+            }
+        };
+        let Some(err) = failure else { break };
+        if !retry {
+            outcomes = failed(group.len(), err);
+            break;
+        }
+        // The kept connection died while idle (nothing was written): once
+        // more on a connection the pool has checked.
+        tracing::debug!(error = %err, "the writer's kept connection is gone; taking another");
+        *held = None;
+    }
     if outcomes
         .iter()
         .any(|o| matches!(o, Err(StoreError::Database { .. } | StoreError::Aborted { .. })))
@@ -113,7 +135,7 @@ async fn write_tx(
         Err(err) => return failed(total, err),
     };
     match write_all(shared, &mut *tx, group, tables).await {
-        Ok(outcomes) => finish(tx, outcomes, total).await,
+        Ok(outcomes) => finish(shared, tx, outcomes, total).await,
         Err(Broken { mut outcomes, error }) => {
             // Nothing to roll back when the connection is lost.
             let _ = tx.rollback().await;
@@ -213,16 +235,24 @@ async fn write_all(
 }
 
 /// Commits the group's transaction, telling other instances of the new
-/// head, or rolls it back when every dispatch failed.
-async fn finish(mut tx: Box<dyn WriteTx + '_>, mut outcomes: Vec<Outcome>, total: usize) -> Vec<Outcome> {
-    let head = outcomes
+/// head, or rolls it back when every dispatch failed. When the commit
+/// reports an error, the outcome is unknown (the connection may have been
+/// lost after the database committed): [`committed`] finds out, so that a
+/// committed dispatch is never answered as failed.
+async fn finish(
+    shared: &Shared,
+    mut tx: Box<dyn WriteTx + '_>,
+    mut outcomes: Vec<Outcome>,
+    total: usize,
+) -> Vec<Outcome> {
+    let last = outcomes
         .iter()
         .flatten()
         .filter_map(|events| events.last())
-        .map(|e| e.seq)
-        .max();
-    let finished = match head {
-        Some(head) => match tx.notify(head).await {
+        .max_by_key(|e| e.seq)
+        .map(|e| (e.seq, e.id));
+    let finished = match last {
+        Some((head, _)) => match tx.notify(head).await {
             Ok(()) => tx.commit().await,
             Err(err) => {
                 let _ = tx.rollback().await;
@@ -232,6 +262,24 @@ async fn finish(mut tx: Box<dyn WriteTx + '_>, mut outcomes: Vec<Outcome>, total
         None => tx.rollback().await,
     };
     if let Err(err) = finished {
+        if let Some((seq, id)) = last {
+            match committed(shared, seq, id).await {
+                Ok(true) => {
+                    tracing::warn!(error = %err, seq, "the commit reported an error, but the group is in the log");
+                    return outcomes;
+                }
+                Ok(false) => {}
+                Err(unknown) => {
+                    let reason = format!("commit failed ({err}), then the log could not be read: {unknown}");
+                    tracing::error!(seq, %reason, "the commit's outcome is unknown");
+                    for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                        *outcome = Err(StoreError::CommitUnknown { reason: reason.clone() });
+                    }
+                    abort_all(&mut outcomes, total, &reason);
+                    return outcomes;
+                }
+            }
+        }
         let reason = format!("commit failed: {err}");
         if let Some(first) = outcomes.iter_mut().find(|o| o.is_ok()) {
             *first = Err(StoreError::database(err));
@@ -239,4 +287,33 @@ async fn finish(mut tx: Box<dyn WriteTx + '_>, mut outcomes: Vec<Outcome>, total
         abort_all(&mut outcomes, total, &reason);
     }
     outcomes
+}
+
+/// How long [`committed`] keeps trying to reach the database.
+const COMMIT_CHECK: Duration = Duration::from_secs(30);
+
+/// Whether event `seq` with `id` is in the log. It first takes the writers'
+/// lock, which waits until the transaction that wrote it has ended one way
+/// or the other, then reads the event; it tries again (with back-off) while
+/// the database cannot be reached, for up to [`COMMIT_CHECK`].
+async fn committed(shared: &Shared, seq: u64, id: Uuid) -> Result<bool, sqlx::Error> {
+    let db = shared.db();
+    let deadline = tokio::time::Instant::now() + COMMIT_CHECK;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let check = async {
+            db.begin_write().await?.rollback().await?;
+            let events = db.fetch_events(&EventQuery::after(seq - 1, 1)).await?;
+            Ok(events.first().is_some_and(|e| e.seq == seq && e.id == id))
+        };
+        match check.await {
+            Ok(found) => return Ok(found),
+            Err(err) if tokio::time::Instant::now() + backoff < deadline => {
+                tracing::warn!(error = %err, seq, "cannot tell yet whether the commit happened; trying again");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(err) => return Err(err),
+        }
+    }
 }
