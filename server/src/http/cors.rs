@@ -1,38 +1,4 @@
-//! Cross-origin requests (CORS), off by default.
-//!
-//! A browser lets a page call the service only from the service's own origin,
-//! unless the service says otherwise: a page on `http://localhost:5173` (a dev
-//! server) can open the WebSocket, but its `POST /dispatch/...` is blocked. There
-//! are three ways out, best first:
-//!
-//! 1. **Same origin** (production): the service serves the built page too,
-//!    [`HttpConfig::static_dir`]. No CORS, nothing to get wrong.
-//! 2. **A dev proxy**: the dev server forwards `/dispatch`, `/collections` and
-//!    `/events` (with WebSockets, for `/events/live`) to the service, so the page
-//!    still talks to one origin. `js/README.md` shows it for Vite and webpack.
-//! 3. **CORS**: [`HttpConfig::cors`] with the exact origins allowed to call the
-//!    service from a browser ([`CorsConfig::origins`]).
-//!
-//! ```
-//! use flux_capacitor_server::http::{CorsConfig, HttpConfig};
-//!
-//! let config = HttpConfig::default().cors(CorsConfig::origins(["http://localhost:5173"])?);
-//! # Ok::<(), flux_capacitor_server::http::InvalidOrigin>(())
-//! ```
-//!
-//! **The trade-off.** Every origin listed can make a visitor's browser call the
-//! service with whatever the browser sends on its own. The demo authenticators
-//! read a bearer token that the page itself must attach (a header, or `token=`
-//! on the event routes), so a listed origin gets nowhere without a token; but
-//! with [`CorsConfig::credentials`] on and an [`Authenticator`] that reads
-//! cookies, a listed origin acts as the signed-in user. So: list exact origins
-//! (there is no wildcard), never list origins you do not control, and keep
-//! credentials off unless authentication is by cookie. CORS does not apply to
-//! WebSockets at all: any page may open `/events/live`, and what it receives is
-//! decided by its token and the [`Access`] policy, as without CORS.
-//!
-//! [`Authenticator`]: super::Authenticator
-//! [`Access`]: super::Access
+//! Cross-origin requests (CORS), off by default: [`CorsConfig`].
 
 use std::time::Duration;
 
@@ -45,6 +11,40 @@ use super::HttpConfig;
 /// Which origins may call the service from a browser, with which methods,
 /// request headers and credentials: an `Access-Control-Allow-*` policy
 /// (tower-http's [`CorsLayer`]), set with [`HttpConfig::cors`].
+///
+/// A browser lets a page call the service only from the service's own origin,
+/// unless the service says otherwise: a page on `http://localhost:5173` (a dev
+/// server) can open the WebSocket, but its `POST /dispatch/...` is blocked. There
+/// are three ways out, best first:
+///
+/// 1. **Same origin** (production): the service serves the built page too,
+///    [`HttpConfig::static_dir`]. No CORS, nothing to get wrong.
+/// 2. **A dev proxy**: the dev server forwards `/dispatch`, `/collections` and
+///    `/events` (with WebSockets, for `/events/live`) to the service, so the page
+///    still talks to one origin. `js/README.md` shows it for Vite and webpack.
+/// 3. **CORS**: [`HttpConfig::cors`] with the exact origins allowed to call the
+///    service from a browser ([`CorsConfig::origins`]).
+///
+/// ```
+/// use flux_capacitor_server::http::{CorsConfig, HttpConfig};
+///
+/// let config = HttpConfig::default().cors(CorsConfig::origins(["http://localhost:5173"])?);
+/// # Ok::<(), flux_capacitor_server::http::InvalidOrigin>(())
+/// ```
+///
+/// **The trade-off.** Every origin listed can make a visitor's browser call the
+/// service with whatever the browser sends on its own. The demo authenticators
+/// read a bearer token that the page itself must attach (a header, or `token=`
+/// on the event routes), so a listed origin gets nowhere without a token; but
+/// with [`CorsConfig::credentials`] on and an [`Authenticator`] that reads
+/// cookies, a listed origin acts as the signed-in user. So: list exact origins
+/// (there is no wildcard), never list origins you do not control, and keep
+/// credentials off unless authentication is by cookie. CORS does not apply to
+/// WebSockets at all: any page may open `/events/live`, and what it receives is
+/// decided by its token and the [`Access`] policy, as without CORS.
+///
+/// [`Authenticator`]: super::Authenticator
+/// [`Access`]: super::Access
 #[derive(Debug, Clone)]
 pub struct CorsConfig {
     origins: Vec<HeaderValue>,
@@ -143,7 +143,7 @@ impl CorsConfig {
     /// Whether the browser may send credentials (cookies, TLS client
     /// certificates) cross-origin and let the page read the answer (default
     /// `false`). Only needed when an [`Authenticator`](super::Authenticator)
-    /// reads cookies; see the trade-off in the [module docs](self).
+    /// reads cookies; see the trade-off above.
     #[must_use]
     pub fn credentials(mut self, allow: bool) -> Self {
         self.credentials = allow;
@@ -169,8 +169,8 @@ impl CorsConfig {
 
 impl HttpConfig {
     /// Answers cross-origin requests from the origins `cors` allows (default:
-    /// none, no CORS headers at all). See [`CorsConfig`] and the trade-off in
-    /// its module docs.
+    /// none, no CORS headers at all). See [`CorsConfig`] for the alternatives
+    /// and the trade-off.
     #[must_use]
     pub fn cors(mut self, cors: CorsConfig) -> Self {
         self.cors = Some(cors);
