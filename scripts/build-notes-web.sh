@@ -11,7 +11,7 @@ cd examples/notes/web
 stamp=node_modules/.package-lock.json
 if [ -f package-lock.json ]; then
     if [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ] && [ "$stamp" -nt package.json ] \
-        && [ -e node_modules/notes-wasm/notes_wasm.js ] && [ -e node_modules/flux-capacitor/src/index.js ]; then
+        && [ -e node_modules/notes-wasm-web/notes_wasm.js ] && [ -e node_modules/flux-capacitor/src/index.js ]; then
         echo "==> examples/notes/web: node_modules up to date"
     else
         npm ci --no-audit --no-fund

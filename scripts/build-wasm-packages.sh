@@ -12,9 +12,10 @@
 # built in a staging directory and moves into place only when its content
 # differs, so a second run leaves unchanged packages (and their mtimes) alone.
 #
-# package.json is wasm-pack's, plus: "type" ("commonjs" for nodejs, "module"
-# for web and bundler), "module" for the ES targets, and every generated file
-# in "files".
+# package.json is wasm-pack's, plus: "name" with the target for web and bundler
+# (notes-wasm, notes-wasm-web, notes-wasm-bundler: one tarball name each),
+# "type" ("commonjs" for nodejs, "module" for web and bundler), "module" for the
+# ES targets, and every generated file in "files".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 only=${1:-all}
@@ -34,6 +35,9 @@ const fs = require("fs"), path = require("path");
 const [dir, target] = process.argv.slice(2);
 const file = path.join(dir, "package.json");
 const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
+// One name per target, so `npm pack` gives each its own tarball and an app names
+// the one it imports: the crate's name for nodejs, plus "-web" or "-bundler".
+if (target !== "nodejs" && !pkg.name.endsWith(`-${target}`)) pkg.name = `${pkg.name}-${target}`;
 pkg.type = target === "nodejs" ? "commonjs" : "module";
 if (target !== "nodejs") pkg.module = pkg.main;
 else delete pkg.module;

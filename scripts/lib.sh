@@ -110,3 +110,61 @@ wasm_env() {
     fi
     export FLUX_WASM_MODE WASM_CARGO WASM_SHIM_BIN
 }
+
+# npm_pack_as DIR OUT.tgz - `npm pack` the package in DIR into OUT.tgz (a stable
+# name, whatever the package's name and version). npm pack is reproducible, so
+# OUT.tgz is replaced only when the content changed, and an app's npm ci is
+# skipped when nothing did.
+npm_pack_as() {
+    local dir=$1 out=$2 work tgz
+    work=$(mktemp -d)
+    (cd "$dir" && npm pack --silent --pack-destination "$work" >/dev/null)
+    tgz=$(find "$work" -name '*.tgz')
+    if [ "$(printf '%s\n' "$tgz" | grep -c .)" -ne 1 ]; then
+        echo "error: npm pack $dir gave: $tgz" >&2
+        rm -rf "$work"
+        return 1
+    fi
+    mkdir -p "$(dirname "$out")"
+    if cmp -s "$tgz" "$out"; then
+        echo "==> $out unchanged"
+    else
+        mv "$tgz" "$out"
+        echo "==> $out packed from $dir"
+    fi
+    rm -rf "$work"
+}
+
+# drop_tarball_integrity [LOCKFILE] - removes the integrity hashes of the `file:`
+# tarballs from a package-lock.json (default: the one in the current directory).
+# They are rebuilt from the checkout, and npm ci would install npm's cached
+# package that matches an old hash instead of the tarball that is there;
+# `npm install` writes the hashes back.
+drop_tarball_integrity() {
+    node - "${1:-package-lock.json}" <<'JS'
+const fs = require("fs");
+const file = process.argv[2];
+const lock = JSON.parse(fs.readFileSync(file, "utf8"));
+let dropped = 0;
+for (const entry of Object.values(lock.packages))
+  if (String(entry.resolved).startsWith("file:") && entry.integrity) delete entry.integrity, dropped++;
+if (dropped) {
+  fs.writeFileSync(file, JSON.stringify(lock, null, 2) + "\n");
+  console.log(`==> ${file}: dropped the integrity of ${dropped} file: tarball(s)`);
+}
+JS
+}
+
+# npm_ci_if_stale FILE... - npm ci in the current directory unless node_modules
+# is newer than package.json, package-lock.json and every FILE (e.g. vendored
+# tarballs).
+npm_ci_if_stale() {
+    local stamp=node_modules/.package-lock.json f
+    for f in package.json package-lock.json "$@"; do
+        if [ ! -f "$stamp" ] || [ ! "$stamp" -nt "$f" ]; then
+            npm ci --no-audit --no-fund
+            return
+        fi
+    done
+    echo "==> $(basename "$PWD"): node_modules up to date"
+}

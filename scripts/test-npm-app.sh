@@ -20,54 +20,13 @@ if [ "${SKIP_WASM_BUILD:-0}" != 1 ]; then
     bash scripts/build-wasm-packages.sh conformance
 fi
 
+source scripts/lib.sh
 app=examples/npm-app
-vendor=$app/vendor
-mkdir -p "$vendor"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-# pack DIR NAME - npm pack DIR into $vendor/NAME.tgz
-pack() {
-    local dir=$1 name=$2 out
-    rm -rf "$work/pack" && mkdir -p "$work/pack"
-    (cd "$dir" && npm pack --silent --pack-destination "$work/pack" >/dev/null)
-    out=$(find "$work/pack" -name '*.tgz')
-    [ "$(printf '%s\n' "$out" | grep -c .)" -eq 1 ] || { echo "error: npm pack $dir gave: $out" >&2; exit 1; }
-    if cmp -s "$out" "$vendor/$name.tgz"; then
-        echo "==> $vendor/$name.tgz unchanged"
-    else
-        mv "$out" "$vendor/$name.tgz"
-        echo "==> $vendor/$name.tgz packed from $dir"
-    fi
-}
-pack js flux-capacitor
-pack js/pkg-conformance/nodejs flux-capacitor-conformance-wasm
+npm_pack_as js "$app/vendor/flux-capacitor.tgz"
+npm_pack_as js/pkg-conformance/nodejs "$app/vendor/flux-capacitor-conformance-wasm.tgz"
 
 cd "$app"
-# The lockfile must not hold an integrity hash for the vendor tarballs: they are
-# rebuilt from this checkout, and npm ci would install the cached package that
-# matches an old hash instead of the tarball that is there. `npm install` writes
-# the hashes back; drop them again.
-node - <<'JS'
-const fs = require("fs");
-const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
-let dropped = 0;
-for (const entry of Object.values(lock.packages))
-  if (String(entry.resolved).startsWith("file:") && entry.integrity) delete entry.integrity, dropped++;
-if (dropped) {
-  fs.writeFileSync("package-lock.json", JSON.stringify(lock, null, 2) + "\n");
-  console.log(`==> package-lock.json: dropped the integrity of ${dropped} vendor tarball(s)`);
-}
-JS
-stamp=node_modules/.package-lock.json
-fresh=1
-for f in package.json package-lock.json vendor/*.tgz; do
-    [ -f "$stamp" ] && [ "$stamp" -nt "$f" ] || fresh=0
-done
-if [ $fresh = 1 ]; then
-    echo "==> $app: node_modules up to date"
-else
-    npm ci --no-audit --no-fund
-fi
+drop_tarball_integrity
+npm_ci_if_stale vendor/*.tgz
 node --test test/
 echo "==> $app: conformance suite passed through the packed packages ($((SECONDS - started))s)"

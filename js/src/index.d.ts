@@ -37,6 +37,14 @@ export interface EntityState<T = Row, Id extends Key = Key> {
   ids: Id[];
   entities: Record<Id, T>;
 }
+/**
+ * A `reduxify` slice: RTK's `EntityState` (so RTK's entity selectors work on it
+ * unchanged) plus the seq of the last committed event applied.
+ */
+export interface CollectionState<T = Row, Id extends Key = Key> extends EntityState<T, Id> {
+  /** The seq of the last committed event applied (0: none). Committed events at or below it are skipped. */
+  lastSeq: number;
+}
 export interface CommittedAction {
   type: "flux/committed";
   payload: FluxEvent[];
@@ -52,11 +60,17 @@ export declare function reduxify<T = Row, Id extends Key = string>(
   reducer: WasmReducer,
   collection: string,
   options?: Options,
-): (state: EntityState<T, Id> | undefined, action: AnyAction) => EntityState<T, Id>;
+): (state: CollectionState<T, Id> | EntityState<T, Id> | undefined, action: AnyAction) => CollectionState<T, Id>;
 export declare function reduxifyAll(
   reducer: WasmReducer,
   options?: Options,
-): (state: Record<string, EntityState> | undefined, action: AnyAction) => Record<string, EntityState>;
+): (state: Record<string, CollectionState> | undefined, action: AnyAction) => Record<string, CollectionState>;
+/**
+ * The seq of the last committed event applied to a `reduxify` slice (its
+ * `lastSeq`) or to a `reduxifyAll` state; 0 when none. Resume a feed from it:
+ * `connectLive({ after: selectLastSeq(store.getState().notes), ... })`.
+ */
+export declare function selectLastSeq(state: { lastSeq?: number } | Record<string, { lastSeq?: number }> | undefined): number;
 export declare function rowsOf<T, Id extends Key>(state: EntityState<T, Id>): T[];
 export declare function compareKeys(a: Key, b: Key): number;
 export declare function compareStrings(a: string, b: string): number;

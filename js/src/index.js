@@ -3,4 +3,5 @@
 
 export { COMMITTED, committed } from "./actions.js";
 export { reduxify, reduxifyAll, rowsOf } from "./redux.js";
+export { selectLastSeq } from "./seq.js";
 export { FluxCapacitorError, compareKeys, compareStrings, matches, validateOperation } from "./semantics.js";

@@ -5,6 +5,8 @@ export declare class ObservableCollection<T = Row> {
   readonly collection: string;
   readonly ids: IObservableArray<Key>;
   readonly entities: ObservableMap<Key, T>;
+  /** The seq of the last committed event applied (observable; 0: none). Committed events at or below it are skipped. */
+  readonly lastSeq: number;
   apply(events: FluxEvent[]): void;
   check(events: FluxEvent[]): void;
   dispatch(action: AnyAction | FluxEvent): void;

@@ -3,6 +3,7 @@ import { action, makeObservable, observable, remove, set } from "mobx";
 import { eventsOf } from "./actions.js";
 import { applyEvents } from "./apply.js";
 import { EntityDraft } from "./draft.js";
+import { freshEvents } from "./seq.js";
 
 // Up to this many id changes per batch go to `ids` as splices (each O(n) memmove,
 // ~0.05 ms at 100,000 ids); more, one replace (~3 ms at 100,000).
@@ -12,7 +13,9 @@ const SPLICES = 32;
  * An observable collection: `ids` (observable array, key order) and
  * `entities` (observable map id → observable row). `apply(events)` applies a
  * batch in one MobX action (reactions run once), all or nothing, with
- * MemoryDatabase's semantics (the same applier as reduxify).
+ * MemoryDatabase's semantics (the same applier as reduxify). `lastSeq`
+ * (observable) is the seq of the last committed event applied: committed events
+ * at or below it are skipped, so overlapping feeds and replays apply nothing twice.
  */
 export class ObservableCollection {
   constructor(reducer, collection, options = {}) {
@@ -22,12 +25,16 @@ export class ObservableCollection {
     this.state = { ids: [], entities: {} }; // plain shadow, for the shared applier (updated in place)
     this.ids = observable.array([], { deep: false });
     this.entities = observable.map();
-    makeObservable(this, { apply: action, dispatch: action });
+    this.lastSeq = 0;
+    makeObservable(this, { lastSeq: observable, apply: action, dispatch: action });
   }
 
-  /** Applies a batch of (committed or local) events. */
-  apply(events) {
+  /** Applies a batch of (committed or local) events; committed ones at or below `lastSeq` are skipped. */
+  apply(batch) {
+    const { events, lastSeq } = freshEvents(batch, this.lastSeq);
+    if (events.length === 0) return;
     const draft = this.run(events);
+    this.lastSeq = lastSeq;
     if (!draft.changed) return;
     const rows = this.state.entities; // already updated in place
     for (const id of draft.touched) {
@@ -63,8 +70,8 @@ export class ObservableCollection {
   }
 
   /** Runs `events` against the current rows without changing anything; throws what `apply` would throw. */
-  check(events) {
-    this.run(events).rollback();
+  check(batch) {
+    this.run(freshEvents(batch, this.lastSeq).events).rollback();
   }
 
   /** Applies `events` to the plain shadow in place; on any error puts it back and throws. */

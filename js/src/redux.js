@@ -1,35 +1,52 @@
-// The Redux adapter: reducers over RTK's EntityState `{ ids, entities }`, applying
-// changesets copy-on-write.
+// The Redux adapter: reducers over RTK's EntityState `{ ids, entities }` plus
+// `lastSeq` (the seq of the last committed event applied), applying changesets
+// copy-on-write.
 import { eventsOf } from "./actions.js";
 import { applyEvents } from "./apply.js";
 import { EntityDraft } from "./draft.js";
+import { freshEvents, lastSeqOf, selectLastSeq } from "./seq.js";
 
 /**
- * A Redux reducer over RTK's EntityState `{ ids, entities }` for `collection`.
- * Handles `flux/committed` batches and (unless `options.localEvents === false`)
- * any other action as one local event. Returns the same state when nothing changed.
+ * A Redux reducer over RTK's EntityState `{ ids, entities }` for `collection`,
+ * with `lastSeq` beside them. Handles `flux/committed` batches (each committed
+ * event once: seqs at or below `lastSeq` are skipped) and (unless
+ * `options.localEvents === false`) any other action as one local event.
+ * Returns the same state when nothing changed.
  */
 export function reduxify(reducer, collection, options = {}) {
   const { schema, localEvents = true } = options;
-  const initial = { ids: [], entities: {} };
+  const initial = { ids: [], entities: {}, lastSeq: 0 };
   return (state = initial, action) => {
-    const events = eventsOf(action, localEvents);
-    if (!events || events.length === 0) return state;
+    const batch = eventsOf(action, localEvents);
+    if (!batch || batch.length === 0) return state;
+    const before = lastSeqOf(state);
+    const { events, lastSeq } = freshEvents(batch, before);
+    if (events.length === 0) return state;
     const draft = new EntityDraft(state, collection);
     applyEvents(reducer, events, (name) => (name === collection ? draft : null), schema);
-    return draft.finish();
+    const next = draft.finish();
+    if (lastSeq === before) return next;
+    if (next === state) return { ...state, lastSeq };
+    next.lastSeq = lastSeq; // a new object: finish() copied the state
+    return next;
   };
 }
 
 /**
  * One reducer for every collection: state `{ [collection]: EntityState }`,
- * each changeset applied atomically across collections.
+ * each changeset applied atomically across collections. Every collection's
+ * state carries the same `lastSeq` (`selectLastSeq(state)` reads it); a batch
+ * of new committed events sets it on each collection present and each one the
+ * batch wrote, so a state with no collection has applied no operation yet.
  */
 export function reduxifyAll(reducer, options = {}) {
   const { schema, localEvents = true } = options;
   return (state = {}, action) => {
-    const events = eventsOf(action, localEvents);
-    if (!events || events.length === 0) return state;
+    const batch = eventsOf(action, localEvents);
+    if (!batch || batch.length === 0) return state;
+    const before = selectLastSeq(state);
+    const { events, lastSeq } = freshEvents(batch, before);
+    if (events.length === 0) return state;
     const drafts = new Map();
     const draftFor = (name) => {
       let d = drafts.get(name);
@@ -37,14 +54,18 @@ export function reduxifyAll(reducer, options = {}) {
       return d;
     };
     applyEvents(reducer, events, draftFor, schema);
+    const advanced = lastSeq !== before;
     let next = state;
+    const set = (name, s) => {
+      if (next === state) next = { ...state };
+      next[name] = s;
+    };
     for (const [name, d] of drafts) {
       const s = d.finish();
-      if (s !== state[name] && !(state[name] === undefined && s.ids.length === 0)) {
-        if (next === state) next = { ...state };
-        next[name] = s;
-      }
+      if (advanced) set(name, s === state[name] || s === d.base ? { ...s, lastSeq } : Object.assign(s, { lastSeq }));
+      else if (s !== state[name] && !(state[name] === undefined && s.ids.length === 0)) set(name, s);
     }
+    if (advanced) for (const name of Object.keys(state)) if (!drafts.has(name)) set(name, { ...state[name], lastSeq });
     return next;
   };
 }

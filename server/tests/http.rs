@@ -726,6 +726,99 @@ async fn integer_keys_in_paths() {
     .await;
 }
 
+/// Sends `method uri` with an `Origin` (and `extra` headers) to `router`;
+/// answers the status and the response headers.
+async fn from_origin(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    origin: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, HeaderMap) {
+    let mut request = Request::builder().method(method).uri(uri).header("origin", origin);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    (response.status(), response.headers().clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_is_off_by_default_and_allows_only_the_configured_origins() {
+    let store = Store::connect("sqlite::memory:", conformance::reducer()).await.unwrap();
+    let dev = "http://localhost:5173";
+    let preflight = [
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "authorization,content-type"),
+    ];
+    let allowed = |headers: &HeaderMap| {
+        headers
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // Off by default: no CORS header on any answer, so a browser refuses them all.
+    let router = app(store.clone(), HttpConfig::default());
+    let (status, headers) = from_origin(&router, "OPTIONS", "/dispatch/addIssue", dev, &preflight).await;
+    assert_ne!(status, StatusCode::OK);
+    assert_eq!(allowed(&headers), None);
+    let (status, headers) = from_origin(&router, "GET", "/events", dev, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers.keys().all(|name| !name.as_str().starts_with("access-control-")),
+        "{headers:?}"
+    );
+
+    // Configured: the listed origin's preflight is allowed, with the service's methods and headers.
+    let cors = flux_capacitor_server::http::CorsConfig::origins([dev, "https://notes.example"]).unwrap();
+    let router = app(store.clone(), HttpConfig::default().cors(cors.clone()));
+    let (status, headers) = from_origin(&router, "OPTIONS", "/dispatch/addIssue", dev, &preflight).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(allowed(&headers).as_deref(), Some(dev));
+    let list = |name: &str| headers[name].to_str().unwrap().to_ascii_lowercase();
+    assert!(list("access-control-allow-methods").contains("post"), "{headers:?}");
+    assert!(
+        list("access-control-allow-headers").contains("authorization"),
+        "{headers:?}"
+    );
+    assert!(
+        list("access-control-allow-headers").contains("content-type"),
+        "{headers:?}"
+    );
+    assert_eq!(headers["access-control-max-age"], "600");
+    assert_eq!(headers.get("access-control-allow-credentials"), None);
+    // ... and the answers themselves carry it, errors included (the page can read why).
+    let (status, headers) = from_origin(&router, "POST", "/dispatch/nope", dev, &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(allowed(&headers).as_deref(), Some(dev));
+    assert!(
+        headers
+            .get_all("vary")
+            .iter()
+            .any(|v| v.to_str().unwrap().to_ascii_lowercase().contains("origin"))
+    );
+    let (_, headers) = from_origin(&router, "GET", "/events", "https://notes.example", &[]).await;
+    assert_eq!(allowed(&headers).as_deref(), Some("https://notes.example"));
+
+    // Another origin (or the same host on another port or scheme) is refused.
+    for stranger in ["http://evil.example", "http://localhost:8080", "https://localhost:5173"] {
+        let (_, headers) = from_origin(&router, "OPTIONS", "/dispatch/addIssue", stranger, &preflight).await;
+        assert_eq!(allowed(&headers), None, "{stranger}");
+        let (_, headers) = from_origin(&router, "GET", "/events", stranger, &[]).await;
+        assert_eq!(allowed(&headers), None, "{stranger}");
+    }
+
+    // Credentials only when asked for.
+    let router = app(store, HttpConfig::default().cors(cors.credentials(true)));
+    let (_, headers) = from_origin(&router, "OPTIONS", "/dispatch/addIssue", dev, &preflight).await;
+    assert_eq!(allowed(&headers).as_deref(), Some(dev));
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+}
+
 /// Serves `router` on a loopback port; answers its `ws://` base.
 async fn listen(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -15,6 +15,10 @@
 //!   `timestamp` is `""` (an event not yet committed by a store).
 //! * `reduceBatch(events)`: one changeset per event.
 //!
+//! The package's `.d.ts` types them, `reduce(event: FluxEvent): Changeset` and
+//! `reduceBatch(events: FluxEvent[]): Changeset[]`, with the declarations of
+//! [`TYPESCRIPT`] (the `flux-capacitor` npm package's own).
+//!
 //! Errors are real JS `Error`s carrying the Rust message, with `kind` set to
 //! [`flux_capacitor::Error::kind`] (or `invalid_event` when the event does not
 //! decode, `panic` when the reducer panicked, `poisoned` for every call after a
@@ -25,10 +29,12 @@ mod event;
 #[cfg(feature = "memory-database")]
 mod memory;
 mod reduce;
+mod types;
 
 pub use error::{js_error, panic_guard};
 pub use event::stored_event;
 pub use reduce::{reduce, reduce_batch};
+pub use types::TYPESCRIPT;
 
 #[doc(hidden)]
 pub mod __private {
@@ -51,9 +57,11 @@ macro_rules! export_reducer {
         /// The changeset of one event (FSA or stored event), as a JS array of operations.
         #[$crate::__private::wasm_bindgen::prelude::wasm_bindgen(
             js_name = reduce,
+            unchecked_return_type = "Changeset",
             wasm_bindgen = $crate::__private::wasm_bindgen
         )]
         pub fn __flux_capacitor_reduce(
+            #[wasm_bindgen(unchecked_param_type = "FluxEvent")]
             event: $crate::__private::wasm_bindgen::JsValue,
         ) -> ::core::result::Result<$crate::__private::wasm_bindgen::JsValue, $crate::__private::wasm_bindgen::JsValue>
         {
@@ -63,9 +71,11 @@ macro_rules! export_reducer {
         /// One changeset per event.
         #[$crate::__private::wasm_bindgen::prelude::wasm_bindgen(
             js_name = reduceBatch,
+            unchecked_return_type = "Changeset[]",
             wasm_bindgen = $crate::__private::wasm_bindgen
         )]
         pub fn __flux_capacitor_reduce_batch(
+            #[wasm_bindgen(unchecked_param_type = "FluxEvent[]")]
             events: $crate::__private::wasm_bindgen::JsValue,
         ) -> ::core::result::Result<$crate::__private::wasm_bindgen::JsValue, $crate::__private::wasm_bindgen::JsValue>
         {

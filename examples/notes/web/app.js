@@ -5,7 +5,7 @@
 import { configureStore, createSelector, createSlice } from "@reduxjs/toolkit";
 import { COMMITTED, committed, reduxify, rowsOf } from "flux-capacitor";
 import { connectLive } from "flux-capacitor/live";
-import init, * as notesWasm from "notes-wasm";
+import init, * as notesWasm from "notes-wasm-web";
 
 const USERS = ["George", "Tony", "Mary"];
 const RESTORE = "flux/restore";

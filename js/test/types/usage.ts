@@ -1,5 +1,5 @@
 import { configureStore, createEntityAdapter } from "@reduxjs/toolkit";
-import { committed, reduxify, type FluxEvent } from "flux-capacitor";
+import { committed, reduxify, selectLastSeq, type CollectionState, type FluxEvent } from "flux-capacitor";
 import { ObservableCollection } from "flux-capacitor/mobx";
 
 interface Note { id: string; title: string }
@@ -11,13 +11,16 @@ const title: string | undefined = createEntityAdapter<Note>().getSelectors((s: R
 const notes = new ObservableCollection<Note>(wasm.reduce, "notes");
 notes.apply([{ type: "addNote", payload: { id: "n2", title: "Yo" } }]);
 const first: Note | undefined = notes.entities.get("n2");
-void title; void first;
+const slice: CollectionState<Note, string> = store.getState().notes;
+const resumeFrom: number = selectLastSeq(store.getState().notes);
+const observedSeq: number = notes.lastSeq;
+void title; void first; void slice; void resumeFrom; void observedSeq;
 
 import { connectLive, type LiveStatus } from "flux-capacitor/live";
 declare const SocketImpl: new (url: string) => { onopen: any; onmessage: any; onerror: any; onclose: any; close(): void };
 const live = connectLive({
   url: "ws://localhost:8080/events/live",
-  after: 0,
+  after: selectLastSeq(store.getState().notes),
   token: "Mary",
   WebSocket: SocketImpl,
   retry: { minDelay: 100, maxDelay: 5000 },

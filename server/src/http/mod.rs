@@ -31,6 +31,10 @@
 //! **Authorization** ([`Access`]) decides which commands and event types a
 //! user may dispatch, which collections they may read, and which events
 //! each reader of `/events` and `/events/live` may receive.
+//! **Cross-origin** calls from a page on another origin are refused by the
+//! browser unless [`HttpConfig::cors`] allows that origin (off by default;
+//! [`CorsConfig`] compares it with serving the page from the same origin or
+//! through a dev proxy, and says what it trades).
 //!
 //! ```
 //! use flux_capacitor::testing::conformance;
@@ -52,6 +56,7 @@
 //! [`Context::stamp`]: crate::Context::stamp
 
 mod access;
+mod cors;
 mod error;
 mod extract;
 mod live;
@@ -68,6 +73,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use access::{Access, AllowAll, Anonymous, Authenticator, BearerTokens};
+pub use cors::{CorsConfig, InvalidOrigin};
 pub use error::ApiError;
 
 use crate::Store;
@@ -87,6 +93,8 @@ pub struct HttpConfig {
     /// Files served for every other path (`index.html` for directories),
     /// e.g. a frontend (default: none).
     pub static_dir: Option<PathBuf>,
+    /// Cross-origin requests allowed (default: none; see [`HttpConfig::cors`]).
+    pub cors: Option<CorsConfig>,
 }
 
 impl Default for HttpConfig {
@@ -97,6 +105,7 @@ impl Default for HttpConfig {
             body_limit: 1024 * 1024,
             max_page: 1000,
             static_dir: None,
+            cors: None,
         }
     }
 }
@@ -107,6 +116,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("body_limit", &self.body_limit)
             .field("max_page", &self.max_page)
             .field("static_dir", &self.static_dir)
+            .field("cors", &self.cors)
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +155,7 @@ pub(crate) struct AppState {
 pub fn app(store: Store, config: HttpConfig) -> Router {
     let static_dir = config.static_dir.clone();
     let body_limit = config.body_limit;
+    let cors = config.cors.clone();
     let router = Router::new()
         .route("/dispatch/{command}", post(routes::dispatch))
         .route("/collections/{name}", get(routes::find_all))
@@ -162,5 +173,5 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
         Some(dir) => router.fallback_service(ServeDir::new(dir)),
         None => router.fallback(|| async { ApiError::NotFound("no such route".into()) }),
     };
-    router.layer(TraceLayer::new_for_http())
+    cors::layer(router, cors.as_ref()).layer(TraceLayer::new_for_http())
 }

@@ -39,7 +39,7 @@ test("every module app.js reaches resolves through the import map to a browser-r
     }
   }
   const reached = [...seen.keys()].map((f) => relative(WEB_DIR, f));
-  for (const spec of ["@reduxjs/toolkit", "redux", "immer", "reselect", "redux-thunk", "flux-capacitor", "flux-capacitor/live", "notes-wasm"]) {
+  for (const spec of ["@reduxjs/toolkit", "redux", "immer", "reselect", "redux-thunk", "flux-capacitor", "flux-capacitor/live", "notes-wasm-web"]) {
     assert.ok(reached.includes(imports[spec].replace(/^\.\//, "")), `${spec} is mapped but never reached`);
   }
 });

@@ -10,10 +10,10 @@ import WebSocket from "ws";
 import { configureStore } from "@reduxjs/toolkit";
 import { committed, reduxify, rowsOf } from "flux-capacitor";
 import { connectLive } from "flux-capacitor/live";
-import * as notesWasm from "notes-wasm";
+import * as notesWasm from "notes-wasm-web";
 import { WEB_DIR, dispatch, getJson, startProxy, startServer, tempDatabase, until } from "./server.js";
 
-notesWasm.initSync({ module: readFileSync(join(WEB_DIR, "node_modules/notes-wasm/notes_wasm_bg.wasm")) });
+notesWasm.initSync({ module: readFileSync(join(WEB_DIR, "node_modules/notes-wasm-web/notes_wasm_bg.wasm")) });
 
 let db;
 let server;

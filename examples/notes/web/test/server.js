@@ -18,15 +18,15 @@ export function tempDatabase() {
 }
 
 /**
- * Starts `notes --database URL --port PORT --host 127.0.0.1 --web WEB_DIR` and waits
- * for its "notes app listening on http://..." line. Resolves to
+ * Starts `notes --database URL --port PORT --host 127.0.0.1 --web WEB` (WEB_DIR by
+ * default) and waits for its "notes app listening on http://..." line. Resolves to
  * `{ url, port, child, output(), stop() }`; `stop()` kills it and waits for the exit.
  */
-export async function startServer({ database, port = 0, timeout = 60_000 } = {}) {
+export async function startServer({ database, port = 0, web = WEB_DIR, timeout = 60_000 } = {}) {
   if (!existsSync(NOTES_BIN)) {
     throw new Error(`no notes server binary at ${NOTES_BIN}: run \`cargo build -p notes-server\` (or set NOTES_BIN)`);
   }
-  const args = ["--database", database, "--port", String(port), "--host", "127.0.0.1", "--web", WEB_DIR];
+  const args = ["--database", database, "--port", String(port), "--host", "127.0.0.1", "--web", web];
   const child = spawn(NOTES_BIN, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" } });
   let log = "";
   let exited = null;

@@ -1,0 +1,246 @@
+// The React example in a real headless Chromium (Debian's, through
+// playwright-core) against the real notes server, once per way of building and
+// serving it:
+//   vite-build, webpack-build, vite7-build: the built page served by the notes
+//     server itself (same origin: no CORS);
+//   vite-dev, vite7-dev: the dev server (React's development build, so
+//     StrictMode mounts every effect twice) with its proxy to the notes server
+//     (dev-proxy.js, `ws: true` for /events/live).
+// Each: add, edit, remove, another user's changes arriving live, the sorted view,
+// a remount (the live feed resumes from the slice's lastSeq), a server restart
+// (reconnect, catching up once), and the page equal to the server's table.
+// REACT_NOTES_VARIANTS=vite-build,vite-dev picks some; the builds must exist
+// (scripts/ci/react.sh makes them).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { REPO_ROOT, dispatch, getJson, startServer, tempDatabase, until } from "../../notes/web/test/server.js";
+
+const APP = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const WAIT = { timeout: 20_000 };
+
+const VARIANTS = {
+  "vite-build": { web: join(APP, "dist") },
+  "webpack-build": { web: join(APP, "dist-webpack") },
+  "vite7-build": { web: join(APP, "vite7/dist") },
+  "vite-dev": { dev: APP },
+  "vite7-dev": { dev: join(APP, "vite7") },
+};
+const chosen = (process.env.REACT_NOTES_VARIANTS ?? Object.keys(VARIANTS).join(",")).split(",").filter(Boolean);
+for (const name of chosen) assert.ok(name in VARIANTS, `unknown variant ${name}: ${Object.keys(VARIANTS).join(", ")}`);
+
+let profile;
+let browser;
+before(async () => {
+  profile = mkdtempSync(join(tmpdir(), "react-notes-chromium-"));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 900, height: 900 },
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+/** A free TCP port on 127.0.0.1. */
+const freePort = () =>
+  new Promise((done, fail) => {
+    const server = net.createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+
+/** Starts Vite's dev server in `dir`, proxying to `notesUrl`; resolves to `{ url, stop() }`. */
+async function startVite(dir, notesUrl) {
+  const port = await freePort();
+  const vite = join(dir, "node_modules/vite/bin/vite.js");
+  assert.ok(existsSync(vite), `no ${relative(REPO_ROOT, vite)}: npm ci there first`);
+  const child = spawn(process.execPath, [vite, "--host", "127.0.0.1", "--port", String(port), "--strictPort"], {
+    cwd: dir,
+    detached: true, // its own process group: stop() ends Vite and whatever it started
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NOTES_SERVER: notesUrl, NO_COLOR: "1" },
+  });
+  let log = "";
+  child.stdout.on("data", (chunk) => (log += chunk));
+  child.stderr.on("data", (chunk) => (log += chunk));
+  const exit = new Promise((done) => child.once("exit", done));
+  const url = `http://127.0.0.1:${port}`;
+  await until(async () => {
+    if (child.exitCode !== null) throw new Error(`vite exited:\n${log}`);
+    return fetch(url).then((r) => r.ok, () => false);
+  }, `vite's dev server in ${relative(REPO_ROOT, dir)}`, 60_000);
+  return {
+    url,
+    output: () => log,
+    stop: async () => {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // gone already
+      }
+      await exit;
+    },
+  };
+}
+
+/** The page's notes in display order. */
+const notesOf = (page) =>
+  page.$$eval('[data-testid="note"]', (els) =>
+    els.map((el) => ({
+      id: el.dataset.id,
+      author: el.dataset.author,
+      title: el.querySelector('[data-testid="note-title"]').value,
+      text: el.querySelector('[data-testid="note-text"]').value,
+    })),
+  );
+const titlesOf = async (page) => (await notesOf(page)).map((n) => n.title);
+const waitForTitles = (page, titles) =>
+  until(async () => JSON.stringify(await titlesOf(page)) === JSON.stringify(titles), `titles ${JSON.stringify(titles)}`)
+    .catch(async (err) => {
+      err.message += ` (the page shows ${JSON.stringify(await titlesOf(page))})`;
+      throw err;
+    });
+const lastSeqOf = async (page) => Number(await page.textContent('[data-testid="last-seq"]'));
+const status = (page, value) => page.waitForSelector(`[data-testid="connection"][data-status="${value}"]`, WAIT);
+/** The server's notes sorted as the page sorts them (selectNotesByTitle). */
+const serverNotes = async (base) =>
+  (await getJson(base, "/collections/notes"))
+    .map(({ id, author, title, text }) => ({ id, author, title, text }))
+    .sort((a, b) => a.title.localeCompare(b.title) || (a.id < b.id ? -1 : 1));
+
+for (const name of chosen) {
+  const variant = VARIANTS[name];
+  test(`react-notes (${name}): add, edit, remove, live, sorted, remount, reconnect`, async () => {
+    if (variant.web) assert.ok(existsSync(join(variant.web, "index.html")), `no build in ${relative(REPO_ROOT, variant.web)}`);
+    const db = tempDatabase();
+    let server = await startServer({ database: db.url, web: variant.web });
+    const dev = variant.dev ? await startVite(variant.dev, server.url) : null;
+    const base = dev ? dev.url : server.url;
+    const page = await browser.newPage();
+    const problems = [];
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    page.on("console", (msg) => msg.type() === "error" && problems.push(`console: ${msg.text()}`));
+    const sockets = []; // the `after` of every live connection the page opened
+    page.on("websocket", (ws) => {
+      const url = new URL(ws.url());
+      if (url.pathname === "/events/live") sockets.push(Number(url.searchParams.get("after")));
+    });
+    try {
+      await page.goto(`${base}/?user=Mary`);
+      await status(page, "open");
+      assert.equal(await page.textContent('[data-testid="user"]'), "Mary");
+      assert.equal(await lastSeqOf(page), 0);
+      // React's development build (the dev servers) mounts every effect twice under
+      // StrictMode: two connections from 0, the first one closed at once.
+      assert.deepEqual(sockets, dev ? [0, 0] : [0]);
+
+      // add two notes through the form: they come back through the push, sorted by title
+      const add = async (title, text) => {
+        await page.fill('[data-testid="new-title"]', title);
+        await page.fill('[data-testid="new-text"]', text);
+        await page.click('[data-testid="add"]');
+      };
+      await add("Needs 1.21 gigawatts", "lightning");
+      await waitForTitles(page, ["Needs 1.21 gigawatts"]);
+      await add("Clock tower", "10:04 pm");
+      await waitForTitles(page, ["Clock tower", "Needs 1.21 gigawatts"]);
+      assert.equal(await lastSeqOf(page), 2);
+      const [tower, watts] = await notesOf(page);
+      assert.deepEqual([tower.author, watts.author], ["Mary", "Mary"]);
+
+      // another user's note arrives live, in its sorted place
+      const george = await dispatch(server.url, "George", "addNote", { id: "g1", title: "Flux capacitor", text: "" });
+      assert.equal(george.status, 200, JSON.stringify(george.body));
+      await waitForTitles(page, ["Clock tower", "Flux capacitor", "Needs 1.21 gigawatts"]);
+
+      // edit a title (Enter) and a text (blur): sent as commands, back through the push, re-sorted
+      const titleOf = (id) => `[data-testid="note"][data-id="${id}"] [data-testid="note-title"]`;
+      const textOf = (id) => `[data-testid="note"][data-id="${id}"] [data-testid="note-text"]`;
+      await page.fill(titleOf(watts.id), "1.21 gigawatts");
+      await page.press(titleOf(watts.id), "Enter");
+      await waitForTitles(page, ["1.21 gigawatts", "Clock tower", "Flux capacitor"]);
+      await page.fill(textOf(tower.id), "10:04 pm, Saturday");
+      await page.click('[data-testid="new-title"]'); // blur
+      await until(async () => (await getJson(server.url, `/collections/notes/${tower.id}`)).text === "10:04 pm, Saturday", "the text edit on the server");
+      await until(async () => (await page.inputValue(textOf(tower.id))) === "10:04 pm, Saturday", "the text edit in the page");
+
+      // remove
+      await page.click(`[data-testid="note"][data-id="g1"] [data-testid="note-remove"]`);
+      await waitForTitles(page, ["1.21 gigawatts", "Clock tower"]);
+      const gone = await fetch(`${server.url}/collections/notes/g1`, { headers: { authorization: "Bearer George" } });
+      assert.equal(gone.status, 404);
+      const seqBeforeHiding = await lastSeqOf(page);
+      assert.equal(seqBeforeHiding, 6);
+
+      // remount: hiding the notes closes the feed; meanwhile two events commit;
+      // showing them again connects from the slice's lastSeq and applies only those
+      await page.click('[data-testid="toggle-notes"]');
+      await page.waitForSelector('[data-testid="notes-hidden"]', WAIT);
+      const opened = sockets.length;
+      for (const [command, payload] of [
+        ["addNote", { id: "t1", title: "DeLorean", text: "88 mph" }],
+        ["editNoteTitle", { id: tower.id, title: "Clock tower (1955)" }],
+      ]) {
+        const r = await dispatch(server.url, "Tony", command, payload);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      }
+      await page.click('[data-testid="toggle-notes"]');
+      await status(page, "open");
+      await waitForTitles(page, ["1.21 gigawatts", "Clock tower (1955)", "DeLorean"]);
+      assert.deepEqual(sockets.slice(opened), dev ? [6, 6] : [6], "each remount resumes from the last seq");
+      assert.equal(await lastSeqOf(page), 8);
+
+      // the server goes away; a note is added meanwhile (another server on the same
+      // database); the server comes back on its port; the page reconnects and catches up once
+      const { port } = server;
+      await server.stop();
+      await status(page, "retrying");
+      const other = await startServer({ database: db.url, web: variant.web });
+      const meanwhile = await dispatch(other.url, "George", "addNote", { id: "g2", title: "Biff", text: "" });
+      assert.equal(meanwhile.status, 200, JSON.stringify(meanwhile.body));
+      await other.stop();
+      server = await startServer({ database: db.url, port, web: variant.web });
+      await status(page, "open");
+      await waitForTitles(page, ["1.21 gigawatts", "Biff", "Clock tower (1955)", "DeLorean"]);
+      assert.equal(await lastSeqOf(page), 9);
+      assert.equal(sockets.at(-1), 8, "the reconnect resumed from the last seq");
+
+      assert.deepEqual(await notesOf(page), await serverNotes(server.url));
+      if (name === "vite-build") {
+        mkdirSync(join(REPO_ROOT, "artifacts"), { recursive: true });
+        const shot = join(REPO_ROOT, "artifacts/react-notes.png");
+        await page.screenshot({ path: shot, fullPage: true, animations: "disabled" });
+        console.log(`screenshot: ${relative(REPO_ROOT, shot)}`);
+      }
+      const expected = [/WebSocket connection to .* failed/]; // while the server was down; StrictMode's first connection
+      assert.deepEqual(problems.filter((p) => !expected.some((re) => re.test(p))), [], "no other errors in the page");
+    } catch (err) {
+      err.message += `\n-- page problems:\n${problems.join("\n") || "(none)"}`;
+      if (dev) err.message += `\n-- vite:\n${dev.output().slice(-4000)}`;
+      err.message += `\n-- notes server:\n${server.output().slice(-4000)}`;
+      throw err;
+    } finally {
+      await page.close();
+      await dev?.stop();
+      await server.stop();
+      db.remove();
+    }
+  });
+}
