@@ -54,6 +54,7 @@
 mod access;
 mod error;
 mod extract;
+mod files;
 mod live;
 mod ops;
 mod routes;
@@ -64,7 +65,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use access::{Access, AllowAll, Anonymous, Authenticator, BearerTokens};
@@ -85,7 +85,9 @@ pub struct HttpConfig {
     /// Default and largest page of `/collections` and `/events` (default 1000).
     pub max_page: u64,
     /// Files served for every other path (`index.html` for directories),
-    /// e.g. a frontend (default: none).
+    /// e.g. a frontend (default: none). Never anything outside it: a
+    /// symbolic link leading out of the directory is answered 404, like `..`
+    /// (see [`static_dir`](Self::static_dir)).
     pub static_dir: Option<PathBuf>,
 }
 
@@ -126,7 +128,14 @@ impl HttpConfig {
         self
     }
 
-    /// Serves the files of `dir` for every path no route takes.
+    /// Serves the files of `dir` for every path no route takes, without
+    /// authentication.
+    ///
+    /// Only what is inside `dir` is served: `..`, absolute paths (also
+    /// percent-encoded) and symbolic links whose target is outside `dir` are
+    /// answered 404, like a missing file; links that stay inside work. Point
+    /// it at a directory holding only what the app ships (a build output),
+    /// not at sources: every file in it is public.
     #[must_use]
     pub fn static_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.static_dir = Some(dir.into());
@@ -159,7 +168,10 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(AppState { store, config });
     let router = match static_dir {
-        Some(dir) => router.fallback_service(ServeDir::new(dir)),
+        Some(dir) => {
+            let files = files::StaticFiles::new(dir);
+            router.fallback(move |request: axum::extract::Request| files.clone().serve(request))
+        }
         None => router.fallback(|| async { ApiError::NotFound("no such route".into()) }),
     };
     router.layer(TraceLayer::new_for_http())
