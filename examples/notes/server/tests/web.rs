@@ -39,6 +39,11 @@ async fn the_page_sources_tests_and_node_modules_are_not_served() {
         let response = router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{uri}: {}",
+            String::from_utf8_lossy(&body)
+        );
     }
 }
