@@ -571,7 +571,7 @@ async fn as_of_history_and_restore_routes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn query_token_only_on_the_event_routes_and_after_their_parameters() {
+async fn query_token_only_on_the_websocket_and_after_its_parameters() {
     for_each_backend(|db| async move {
         let store = tracker(&db).await;
         let router = app(store.clone(), config());
@@ -583,14 +583,25 @@ async fn query_token_only_on_the_event_routes_and_after_their_parameters() {
         )
         .await;
         assert_eq!(added.0, StatusCode::OK, "{}", added.1);
-        let events = call(&router, "GET", "/events?token=t-mary", None, None).await;
+        // `/events` takes the header only: a token in its URL is refused, with or without the header.
+        let events = call(&router, "GET", "/events", Some("t-mary"), None).await;
         assert_eq!((events.0, events.1.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
-        let stranger = call(&router, "GET", "/events?token=t-nobody", None, None).await;
-        assert_error(&stranger, StatusCode::UNAUTHORIZED, "unauthorized", "token");
-        let header_first = call(&router, "GET", "/events?token=t-nobody", Some("t-mary"), None).await;
-        assert_eq!(header_first.0, StatusCode::OK, "the header wins over the query");
+        for (uri, header) in [
+            ("/events?token=t-mary", None),
+            ("/events?token=t-nobody", Some("t-mary")),
+            ("/events?after=0&token=t-mary", Some("t-mary")),
+        ] {
+            let refused = call(&router, "GET", uri, header, None).await;
+            assert_error(&refused, StatusCode::BAD_REQUEST, "unknown_parameter", "/events/live");
+            assert!(
+                refused.1["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Authorization")
+            );
+        }
         // Parameters are checked before credentials.
-        let anyone = call(&router, "GET", "/events?since=3&token=t-nobody", None, None).await;
+        let anyone = call(&router, "GET", "/events?since=3", None, None).await;
         assert_error(&anyone, StatusCode::BAD_REQUEST, "unknown_parameter", "since");
         // The live feed first refuses a request that is not a WebSocket upgrade.
         assert_eq!(
@@ -629,6 +640,152 @@ impl Authenticator for Counting {
         self.0.fetch_add(1, Ordering::SeqCst);
         self.1.authenticate(token, headers).await
     }
+}
+
+/// Sends one request with exactly `headers`; answers the status and the JSON body.
+async fn call_with(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive() {
+    for_each_backend(|db| async move {
+        let router = app(tracker(&db).await, config());
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let authorization = format!("{scheme} t-mary");
+            let read = call_with(
+                &router,
+                "GET",
+                "/collections/issues",
+                &[("authorization", &authorization)],
+                "",
+            )
+            .await;
+            assert_eq!(read, (StatusCode::OK, json!([])), "{scheme}");
+        }
+        for refused in ["Basic t-mary", "Bearert-mary", "t-mary"] {
+            let read = call_with(&router, "GET", "/collections/issues", &[("authorization", refused)], "").await;
+            assert_error(&read, StatusCode::UNAUTHORIZED, "unauthorized", "missing bearer token");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_reach_the_log_only_when_valid() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        let too_long = "r".repeat(129);
+        let longest = "r".repeat(128);
+        for (n, (given, kept)) in [
+            ("trace-1:span_2.a", true),
+            (longest.as_str(), true),
+            (too_long.as_str(), false),
+            ("<script>alert(1)</script>", false),
+            ("a b", false),
+            ("x/../y", false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let body = json!({ "id": format!("r{n}"), "title": "T", "author": "mary" }).to_string();
+            let headers = [
+                ("authorization", "Bearer t-mary"),
+                ("content-type", "application/json"),
+                ("x-request-id", given),
+            ];
+            let (status, events) = call_with(&router, "POST", "/dispatch/addIssue", &headers, &body).await;
+            assert_eq!(status, StatusCode::OK, "{events}");
+            let id = events[0]["meta"]["request_id"].as_str().unwrap().to_owned();
+            if kept {
+                assert_eq!(id, given);
+            } else {
+                let uuid = uuid::Uuid::parse_str(&id).unwrap_or_else(|_| panic!("`{given}` replaced by `{id}`"));
+                assert_eq!(uuid.get_version_num(), 7, "{id}");
+            }
+            let logged = store.events(Default::default()).await.unwrap().pop().unwrap();
+            assert_eq!(
+                logged.meta.as_ref().unwrap()["request_id"],
+                json!(id),
+                "the log holds the answered id"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_requires_application_json() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        let body = json!({ "id": "1", "title": "T", "author": "mary" }).to_string();
+        let auth = ("authorization", "Bearer t-mary");
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            Some("application/jsonx"),
+            Some("text/json"),
+            None,
+        ] {
+            let headers: Vec<_> = [Some(auth), content_type.map(|c| ("content-type", c))]
+                .into_iter()
+                .flatten()
+                .collect();
+            let refused = call_with(&router, "POST", "/dispatch/addIssue", &headers, &body).await;
+            assert_error(
+                &refused,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "application/json",
+            );
+        }
+        assert_eq!(log_len(&store).await, 0, "nothing written");
+        // Credentials are checked first.
+        let stranger = call_with(
+            &router,
+            "POST",
+            "/dispatch/addIssue",
+            &[("content-type", "text/plain")],
+            &body,
+        )
+        .await;
+        assert_error(&stranger, StatusCode::UNAUTHORIZED, "unauthorized", "token");
+        for (n, content_type) in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let body = json!({ "id": format!("ok{n}"), "title": "T", "author": "mary" }).to_string();
+            let headers = [auth, ("content-type", content_type)];
+            let accepted = call_with(&router, "POST", "/dispatch/addIssue", &headers, &body).await;
+            assert_eq!(accepted.0, StatusCode::OK, "{content_type}: {}", accepted.1);
+        }
+        assert_eq!(log_len(&store).await, 3);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

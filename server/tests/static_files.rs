@@ -56,7 +56,10 @@ async fn static_files_never_leave_the_directory() {
     let router = app(store, HttpConfig::default().static_dir(tmp.path().join("web")));
 
     assert_eq!(get(&router, "/").await, (StatusCode::OK, "<h1>page</h1>".into()));
-    assert_eq!(get(&router, "/index.html").await, (StatusCode::OK, "<h1>page</h1>".into()));
+    assert_eq!(
+        get(&router, "/index.html").await,
+        (StatusCode::OK, "<h1>page</h1>".into())
+    );
     assert_eq!(get(&router, "/assets/app.js").await, (StatusCode::OK, "app();".into()));
     assert_eq!(
         get(&router, "/app-link.js").await,
@@ -93,7 +96,10 @@ async fn static_files_never_leave_the_directory() {
             status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST,
             "{uri}: {status} {body}"
         );
-        assert!(!body.contains(SECRET) && !body.contains("root:"), "{uri} leaked: {body}");
+        assert!(
+            !body.contains(SECRET) && !body.contains("root:"),
+            "{uri} leaked: {body}"
+        );
     }
     // The refusals look like a missing file: nothing says a link is there.
     assert_eq!(get(&router, "/db-link").await, get(&router, "/missing.js").await);

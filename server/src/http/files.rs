@@ -121,7 +121,13 @@ mod tests {
         assert_eq!(relative_path("/"), Some(PathBuf::new()));
         // Leading slashes are dropped before decoding: this is `etc/passwd` under the root.
         assert_eq!(relative_path("//etc/passwd"), Some(PathBuf::from("etc/passwd")));
-        for refused in ["/../etc/passwd", "/a/%2e%2e/%2e%2e/etc", "/%2fetc/passwd", "/a/%2F..%2F..%2Fetc", "/a/%ff"] {
+        for refused in [
+            "/../etc/passwd",
+            "/a/%2e%2e/%2e%2e/etc",
+            "/%2fetc/passwd",
+            "/a/%2F..%2F..%2Fetc",
+            "/a/%ff",
+        ] {
             assert_eq!(relative_path(refused), None, "{refused}");
         }
     }

@@ -7,7 +7,7 @@ use flux_capacitor::StoredEvent;
 use futures::StreamExt;
 
 use super::AppState;
-use super::extract::{EventParams, QueryCaller};
+use super::extract::{EventParams, LiveParams, QueryCaller};
 use crate::{Context, SubscriptionItem};
 
 /// Upgrades to a WebSocket fed by [`Store::subscribe_from`](crate::Store::subscribe_from)
@@ -17,7 +17,7 @@ use crate::{Context, SubscriptionItem};
 pub(crate) async fn live(
     upgrade: WebSocketUpgrade,
     State(app): State<AppState>,
-    params: EventParams,
+    LiveParams(params): LiveParams,
     QueryCaller(ctx): QueryCaller,
 ) -> Response {
     upgrade.on_upgrade(move |socket| feed(app, ctx, params, socket))

@@ -3,7 +3,7 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `POST /dispatch/{command}` | runs command handler `command` on the JSON body, dispatches its events in one transaction, answers the stored events (`id`, `seq`, `timestamp` added) |
+//! | `POST /dispatch/{command}` | runs command handler `command` on the JSON body (`Content-Type: application/json` required, else 415), dispatches its events in one transaction, answers the stored events (`id`, `seq`, `timestamp` added) |
 //! | `GET /collections/{name}` | rows, in key order; `limit` (default and maximum [`HttpConfig::max_page`]), `offset`, `order=field,-other` (`-` descending; the key breaks ties), and `field=value` equality filters typed by the column (`done=true`, `priority=2`) |
 //! | `GET /collections/{name}/{id}` | one row, or 404 |
 //! | `GET /collections/{name}?as_of=` | the rows as they were right after a `seq` (a number) or an RFC 3339 time ([`Store::as_of`]); the other parameters apply as above |
@@ -19,12 +19,15 @@
 //! matching status: 400 for malformed requests and unknown commands or
 //! fields, 401/403 for authentication and authorization, 404 for unknown
 //! collections and rows, 409 for a duplicate key, 413 for a body over
-//! [`HttpConfig::body_limit`], 422 for events the reducers or the schema
+//! [`HttpConfig::body_limit`], 415 for a dispatch whose body is not
+//! `application/json`, 422 for events the reducers or the schema
 //! refuse, 500 (with no database detail) for failures of the database.
 //!
 //! **Authentication** ([`Authenticator`]) turns the bearer token (the
-//! `Authorization: Bearer` header, or the `token` query parameter of `/events`
-//! and `/events/live`, as browsers cannot set headers on a WebSocket) into a
+//! `Authorization: Bearer` header; only on the
+//! WebSocket `/events/live` also the `token` query parameter, as browsers
+//! cannot set headers there — anywhere else a token in the URL would end up in
+//! access logs, so `/events?token=` is a 400) into a
 //! [`Context`]; the store writes its user and request id (from an
 //! `x-request-id` header) into every dispatched event's `meta`
 //! ([`Context::stamp`]), so the log says who did what.
