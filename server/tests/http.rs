@@ -523,6 +523,18 @@ async fn as_of_history_and_restore_routes() {
             1
         );
         assert_eq!(get("/collections/issues?as_of=3").await.1, json!([]));
+        // Past the head (3): refused, not the head's rows.
+        for uri in [
+            "/collections/issues?as_of=4",
+            "/collections/issues?as_of=18446744073709551615",
+        ] {
+            assert_error(
+                &get(uri).await,
+                StatusCode::BAD_REQUEST,
+                "invalid_point",
+                "past the log's head (3)",
+            );
+        }
         let (status, history) = get("/collections/issues/1/history").await;
         assert_eq!(status, StatusCode::OK);
         let seqs: Vec<_> = history
@@ -905,6 +917,68 @@ async fn next_batch(socket: &mut Socket) -> Vec<Value> {
             return serde_json::from_str::<Vec<Value>>(&text).unwrap();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_after_past_the_head_is_refused_before_the_upgrade() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        let base = listen(router.clone()).await;
+        for id in ["1", "2"] {
+            post(
+                &router,
+                "addIssue",
+                "t-mary",
+                json!({ "id": id, "title": "T", "author": "mary" }),
+            )
+            .await;
+        }
+        for after in [3, 1000] {
+            let refused =
+                tokio_tungstenite::connect_async(format!("{base}/events/live?after={after}&token=t-mary")).await;
+            let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+                panic!("after={after} was not refused: {refused:?}");
+            };
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"]["code"], "invalid_point", "{body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("`after` {after} is past the log's head (2)")),
+                "{message}"
+            );
+        }
+        // Credentials are checked first.
+        let stranger = tokio_tungstenite::connect_async(format!("{base}/events/live?after=3&token=t-nobody")).await;
+        assert!(matches!(
+            stranger,
+            Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == StatusCode::UNAUTHORIZED
+        ));
+        // At the head: accepted, and the next event arrives.
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("{base}/events/live?after=2&token=t-mary"))
+            .await
+            .unwrap();
+        post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "3", "title": "T", "author": "mary" }),
+        )
+        .await;
+        let batch = next_batch(&mut socket).await;
+        assert_eq!(
+            batch.iter().map(|e| e["seq"].clone()).collect::<Vec<_>>(),
+            vec![json!(3)]
+        );
+        // 3 is in the log now.
+        assert!(
+            tokio_tungstenite::connect_async(format!("{base}/events/live?after=3&token=t-mary"))
+                .await
+                .is_ok()
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
