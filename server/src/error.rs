@@ -164,7 +164,8 @@ pub enum StoreError {
         /// The reducer's or the operation's error.
         source: Box<CoreError>,
     },
-    /// A point of the log that cannot be resolved (an invalid time), or an unreadable snapshot.
+    /// A point of the log that cannot be resolved (an invalid time, a `seq`
+    /// past the log's head), or an unreadable snapshot.
     #[error("invalid point in time: {reason}")]
     InvalidPoint {
         /// Why.

@@ -205,11 +205,22 @@ impl Store {
     /// [`Point::Time`]): the newest snapshot at or before it plus the events
     /// after it, replayed through the store's reducers. Equal to replaying
     /// the first `seq` events into an empty `MemoryDatabase`.
+    ///
+    /// A `seq` past the log's head is [`StoreError::InvalidPoint`]: no state
+    /// has been "right after" an event that does not exist yet, and answering
+    /// the head's instead would pass a typo or another log's `seq` off as a
+    /// real past. A time after the last event is fine: it means now (the
+    /// head).
     pub async fn as_of(&self, point: impl Into<Point>) -> Result<AsOf, StoreError> {
         let shared = self.shared();
         let head = shared.db().last_seq().await?;
         let seq = match point.into() {
-            Point::Seq(seq) => seq.min(head),
+            Point::Seq(seq) if seq > head => {
+                return Err(StoreError::InvalidPoint {
+                    reason: format!("seq {seq} is past the log's head ({head})"),
+                });
+            }
+            Point::Seq(seq) => seq,
             Point::Time(time) => seq_at_time(shared, &time, head).await?,
         };
         Ok(AsOf {

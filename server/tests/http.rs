@@ -523,6 +523,18 @@ async fn as_of_history_and_restore_routes() {
             1
         );
         assert_eq!(get("/collections/issues?as_of=3").await.1, json!([]));
+        // Past the head (3): refused, not the head's rows.
+        for uri in [
+            "/collections/issues?as_of=4",
+            "/collections/issues?as_of=18446744073709551615",
+        ] {
+            assert_error(
+                &get(uri).await,
+                StatusCode::BAD_REQUEST,
+                "invalid_point",
+                "past the log's head (3)",
+            );
+        }
         let (status, history) = get("/collections/issues/1/history").await;
         assert_eq!(status, StatusCode::OK);
         let seqs: Vec<_> = history
@@ -571,7 +583,7 @@ async fn as_of_history_and_restore_routes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn query_token_only_on_the_event_routes_and_after_their_parameters() {
+async fn query_token_only_on_the_websocket_and_after_its_parameters() {
     for_each_backend(|db| async move {
         let store = tracker(&db).await;
         let router = app(store.clone(), config());
@@ -583,14 +595,25 @@ async fn query_token_only_on_the_event_routes_and_after_their_parameters() {
         )
         .await;
         assert_eq!(added.0, StatusCode::OK, "{}", added.1);
-        let events = call(&router, "GET", "/events?token=t-mary", None, None).await;
+        // `/events` takes the header only: a token in its URL is refused, with or without the header.
+        let events = call(&router, "GET", "/events", Some("t-mary"), None).await;
         assert_eq!((events.0, events.1.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
-        let stranger = call(&router, "GET", "/events?token=t-nobody", None, None).await;
-        assert_error(&stranger, StatusCode::UNAUTHORIZED, "unauthorized", "token");
-        let header_first = call(&router, "GET", "/events?token=t-nobody", Some("t-mary"), None).await;
-        assert_eq!(header_first.0, StatusCode::OK, "the header wins over the query");
+        for (uri, header) in [
+            ("/events?token=t-mary", None),
+            ("/events?token=t-nobody", Some("t-mary")),
+            ("/events?after=0&token=t-mary", Some("t-mary")),
+        ] {
+            let refused = call(&router, "GET", uri, header, None).await;
+            assert_error(&refused, StatusCode::BAD_REQUEST, "unknown_parameter", "/events/live");
+            assert!(
+                refused.1["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Authorization")
+            );
+        }
         // Parameters are checked before credentials.
-        let anyone = call(&router, "GET", "/events?since=3&token=t-nobody", None, None).await;
+        let anyone = call(&router, "GET", "/events?since=3", None, None).await;
         assert_error(&anyone, StatusCode::BAD_REQUEST, "unknown_parameter", "since");
         // The live feed first refuses a request that is not a WebSocket upgrade.
         assert_eq!(
@@ -629,6 +652,152 @@ impl Authenticator for Counting {
         self.0.fetch_add(1, Ordering::SeqCst);
         self.1.authenticate(token, headers).await
     }
+}
+
+/// Sends one request with exactly `headers`; answers the status and the JSON body.
+async fn call_with(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive() {
+    for_each_backend(|db| async move {
+        let router = app(tracker(&db).await, config());
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let authorization = format!("{scheme} t-mary");
+            let read = call_with(
+                &router,
+                "GET",
+                "/collections/issues",
+                &[("authorization", &authorization)],
+                "",
+            )
+            .await;
+            assert_eq!(read, (StatusCode::OK, json!([])), "{scheme}");
+        }
+        for refused in ["Basic t-mary", "Bearert-mary", "t-mary"] {
+            let read = call_with(&router, "GET", "/collections/issues", &[("authorization", refused)], "").await;
+            assert_error(&read, StatusCode::UNAUTHORIZED, "unauthorized", "missing bearer token");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_reach_the_log_only_when_valid() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        let too_long = "r".repeat(129);
+        let longest = "r".repeat(128);
+        for (n, (given, kept)) in [
+            ("trace-1:span_2.a", true),
+            (longest.as_str(), true),
+            (too_long.as_str(), false),
+            ("<script>alert(1)</script>", false),
+            ("a b", false),
+            ("x/../y", false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let body = json!({ "id": format!("r{n}"), "title": "T", "author": "mary" }).to_string();
+            let headers = [
+                ("authorization", "Bearer t-mary"),
+                ("content-type", "application/json"),
+                ("x-request-id", given),
+            ];
+            let (status, events) = call_with(&router, "POST", "/dispatch/addIssue", &headers, &body).await;
+            assert_eq!(status, StatusCode::OK, "{events}");
+            let id = events[0]["meta"]["request_id"].as_str().unwrap().to_owned();
+            if kept {
+                assert_eq!(id, given);
+            } else {
+                let uuid = uuid::Uuid::parse_str(&id).unwrap_or_else(|_| panic!("`{given}` replaced by `{id}`"));
+                assert_eq!(uuid.get_version_num(), 7, "{id}");
+            }
+            let logged = store.events(Default::default()).await.unwrap().pop().unwrap();
+            assert_eq!(
+                logged.meta.as_ref().unwrap()["request_id"],
+                json!(id),
+                "the log holds the answered id"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_requires_application_json() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        let body = json!({ "id": "1", "title": "T", "author": "mary" }).to_string();
+        let auth = ("authorization", "Bearer t-mary");
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            Some("application/jsonx"),
+            Some("text/json"),
+            None,
+        ] {
+            let headers: Vec<_> = [Some(auth), content_type.map(|c| ("content-type", c))]
+                .into_iter()
+                .flatten()
+                .collect();
+            let refused = call_with(&router, "POST", "/dispatch/addIssue", &headers, &body).await;
+            assert_error(
+                &refused,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "application/json",
+            );
+        }
+        assert_eq!(log_len(&store).await, 0, "nothing written");
+        // Credentials are checked first.
+        let stranger = call_with(
+            &router,
+            "POST",
+            "/dispatch/addIssue",
+            &[("content-type", "text/plain")],
+            &body,
+        )
+        .await;
+        assert_error(&stranger, StatusCode::UNAUTHORIZED, "unauthorized", "token");
+        for (n, content_type) in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let body = json!({ "id": format!("ok{n}"), "title": "T", "author": "mary" }).to_string();
+            let headers = [auth, ("content-type", content_type)];
+            let accepted = call_with(&router, "POST", "/dispatch/addIssue", &headers, &body).await;
+            assert_eq!(accepted.0, StatusCode::OK, "{content_type}: {}", accepted.1);
+        }
+        assert_eq!(log_len(&store).await, 3);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -793,7 +962,7 @@ async fn cors_is_off_by_default_and_allows_only_the_configured_origins() {
     assert_eq!(headers.get("access-control-allow-credentials"), None);
     // ... and the answers themselves carry it, errors included (the page can read why).
     let (status, headers) = from_origin(&router, "POST", "/dispatch/nope", dev, &[]).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "no JSON content type");
     assert_eq!(allowed(&headers).as_deref(), Some(dev));
     assert!(
         headers
@@ -841,6 +1010,68 @@ async fn next_batch(socket: &mut Socket) -> Vec<Value> {
             return serde_json::from_str::<Vec<Value>>(&text).unwrap();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_after_past_the_head_is_refused_before_the_upgrade() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        let base = listen(router.clone()).await;
+        for id in ["1", "2"] {
+            post(
+                &router,
+                "addIssue",
+                "t-mary",
+                json!({ "id": id, "title": "T", "author": "mary" }),
+            )
+            .await;
+        }
+        for after in [3, 1000] {
+            let refused =
+                tokio_tungstenite::connect_async(format!("{base}/events/live?after={after}&token=t-mary")).await;
+            let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+                panic!("after={after} was not refused: {refused:?}");
+            };
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"]["code"], "invalid_point", "{body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("`after` {after} is past the log's head (2)")),
+                "{message}"
+            );
+        }
+        // Credentials are checked first.
+        let stranger = tokio_tungstenite::connect_async(format!("{base}/events/live?after=3&token=t-nobody")).await;
+        assert!(matches!(
+            stranger,
+            Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == StatusCode::UNAUTHORIZED
+        ));
+        // At the head: accepted, and the next event arrives.
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("{base}/events/live?after=2&token=t-mary"))
+            .await
+            .unwrap();
+        post(
+            &router,
+            "addIssue",
+            "t-mary",
+            json!({ "id": "3", "title": "T", "author": "mary" }),
+        )
+        .await;
+        let batch = next_batch(&mut socket).await;
+        assert_eq!(
+            batch.iter().map(|e| e["seq"].clone()).collect::<Vec<_>>(),
+            vec![json!(3)]
+        );
+        // 3 is in the log now.
+        assert!(
+            tokio_tungstenite::connect_async(format!("{base}/events/live?after=3&token=t-mary"))
+                .await
+                .is_ok()
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -125,11 +125,17 @@ async fn as_of_every_seq_equals_a_replay_of_the_prefix() {
         );
         let states = expected_states(&snapshotting, &more);
         check_every_seq(&snapshotting, &states).await;
-        assert_eq!(
-            snapshotting.as_of(u64::MAX).await.unwrap().seq,
-            more.len() as u64,
-            "after the head is the head"
-        );
+        let head = more.len() as u64;
+        assert_eq!(snapshotting.as_of(head).await.unwrap().seq, head);
+        for past in [head + 1, u64::MAX] {
+            let err = snapshotting.as_of(past).await.unwrap_err();
+            assert_eq!(err.kind(), "invalid_point", "{err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("seq {past} is past the log's head ({head})")),
+                "{err}"
+            );
+        }
 
         // By time: the last event at or before it.
         for probe in [0, 1, more.len() / 2, more.len() - 1] {

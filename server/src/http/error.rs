@@ -32,6 +32,10 @@ pub enum ApiError {
         /// What was wrong, naming the parameter or field.
         message: String,
     },
+    /// The request body is not of a media type the route takes (415):
+    /// `POST /dispatch` takes `application/json` only.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The request body is larger than the configured limit (413).
     #[error("request body too large (the limit is {limit} bytes)")]
     TooLarge {
@@ -59,6 +63,9 @@ impl ApiError {
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
+            ApiError::UnsupportedMediaType(m) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", m.clone())
+            }
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", self.to_string()),
             ApiError::Store(err) => {
                 let status = match err {

@@ -1,16 +1,20 @@
 //! The extractors the handlers take, each carrying one rule of the service:
 //!
 //! * [`Caller`]: who is asking, from the `Authorization: Bearer` header — every
-//!   route but `/events` and `/events/live`;
+//!   route but `/events/live`;
 //! * [`QueryCaller`]: the same, or else from the `token` query parameter —
-//!   `/events` and `/events/live` only (browsers cannot set headers on a WebSocket);
+//!   `/events/live` only: browsers cannot set headers on a WebSocket, and
+//!   elsewhere a token in the URL would only end up in access logs;
 //! * [`Readable`]: the collection `{name}` of the path, which the caller may
 //!   read: 401, then 403 ([`Access::may_read`](super::Access::may_read)), then
 //!   404 for an unknown collection, in that order;
 //! * [`ReadableRow`]: the same, plus the key of the row `{id}`;
-//! * [`EventParams`]: `after`, `limit` and `type` of `/events` and `/events/live`
-//!   (with [`number`], the reading of a numeric query parameter the
-//!   collection routes share).
+//! * [`JsonBody`]: a `Content-Type: application/json` request — dispatch, so
+//!   that an HTML form on another site (which can only send form or text
+//!   types without a CORS preflight) cannot dispatch for a user;
+//! * [`EventParams`]: `after`, `limit` and `type` of `/events`, and
+//!   [`LiveParams`] those of `/events/live` (with `token`), (with [`number`],
+//!   the reading of a numeric query parameter the collection routes share).
 //!
 //! They refuse with an [`ApiError`], except that a path axum cannot decode
 //! keeps axum's own answer ([`PathRefusal`]). Handlers take them in the order
@@ -53,8 +57,10 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The caller of `/events` and `/events/live`: the bearer header as for
-/// [`Caller`], else the `token` query parameter (the last one given).
+/// The caller of `/events/live`: the bearer header as for [`Caller`], else
+/// the `token` query parameter (the last one given). Only the WebSocket takes
+/// a token in its URL, because browsers cannot set its headers; `/events` and
+/// every other route refuse it ([`EventParams`]) or ignore it.
 pub(crate) struct QueryCaller(pub Context);
 
 impl FromRequestParts<AppState> for QueryCaller {
@@ -70,28 +76,85 @@ impl FromRequestParts<AppState> for QueryCaller {
 }
 
 /// The context of a request, or 401: the authenticator's, with the request id
-/// of an `x-request-id` header unless the authenticator set one.
+/// of an `x-request-id` header unless the authenticator set one
+/// ([`request_id`]).
 async fn authenticate(app: &AppState, headers: &HeaderMap, query_token: Option<&str>) -> Result<Context, ApiError> {
     let token = bearer(headers, query_token);
     let mut ctx = app.config.authenticator.authenticate(token, headers).await?;
     if ctx.request_id.is_none() {
-        ctx.request_id = headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        ctx.request_id = request_id(headers);
     }
     Ok(ctx)
 }
 
-/// The bearer token of a request: the `Authorization: Bearer` header, else the
+/// The longest `x-request-id` taken as it is.
+pub(crate) const MAX_REQUEST_ID: usize = 128;
+
+/// The request id of an `x-request-id` header, which goes into the `meta` of
+/// every event the request dispatches: kept when it is 1 to
+/// [`MAX_REQUEST_ID`] characters of `[A-Za-z0-9._:-]` (UUIDs, ULIDs, trace ids
+/// and the like), else replaced by a fresh UUID v7, so the log never holds
+/// what a client wrote unchecked (control characters, markup, megabytes);
+/// `None` without the header.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    let given = headers.get("x-request-id")?;
+    let valid = |id: &[u8]| {
+        (1..=MAX_REQUEST_ID).contains(&id.len())
+            && id
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    };
+    if valid(given.as_bytes()) {
+        // Only ASCII bytes passed.
+        given.to_str().ok().map(str::to_owned)
+    } else {
+        let fresh = uuid::Uuid::now_v7().to_string();
+        tracing::debug!(request_id = %fresh, "x-request-id refused (length or characters): replaced");
+        Some(fresh)
+    }
+}
+
+/// The bearer token of a request: the `Authorization` header's, its scheme
+/// `Bearer` in any case (RFC 9110: schemes are case-insensitive), else the
 /// `token` query parameter where the route takes one.
 fn bearer<'a>(headers: &'a HeaderMap, query_token: Option<&'a str>) -> Option<&'a str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| {
+            let (scheme, token) = v.trim_start().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
         .or(query_token)
+}
+
+/// A request whose `Content-Type` is `application/json` (any case, with
+/// parameters such as `; charset=utf-8`); else 415. `POST /dispatch` takes
+/// it: browsers send a cross-site form (`application/x-www-form-urlencoded`,
+/// `multipart/form-data`, `text/plain`) without asking the server first, but
+/// not `application/json`, so requiring it means a page on another site
+/// cannot dispatch with a visitor's cookies or through an anonymous
+/// authenticator.
+pub(crate) struct JsonBody;
+
+impl FromRequestParts<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _app: &AppState) -> Result<Self, ApiError> {
+        let given = parts.headers.get(axum::http::header::CONTENT_TYPE);
+        let media_type = given
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim());
+        match media_type {
+            Some(media_type) if media_type.eq_ignore_ascii_case("application/json") => Ok(JsonBody),
+            Some(media_type) => Err(ApiError::UnsupportedMediaType(format!(
+                "dispatch takes `Content-Type: application/json`, not `{media_type}`"
+            ))),
+            None => Err(ApiError::UnsupportedMediaType(
+                "dispatch takes `Content-Type: application/json` (no content type given)".into(),
+            )),
+        }
+    }
 }
 
 /// A collection the caller may read: the `{name}` of the path and its schema.
@@ -196,8 +259,9 @@ impl IntoResponse for PathRefusal {
     }
 }
 
-/// `after`, `limit` and `type`s of `/events` and `/events/live`; 400 for a
-/// malformed value or an unknown parameter.
+/// `after`, `limit` and `type`s of `/events`; 400 for a malformed value or an
+/// unknown parameter, `token` included: tokens go in the `Authorization`
+/// header, except on the WebSocket ([`LiveParams`]).
 pub(crate) struct EventParams {
     pub after: u64,
     /// At most [`HttpConfig::max_page`](super::HttpConfig::max_page); the
@@ -208,10 +272,29 @@ pub(crate) struct EventParams {
     pub after_given: bool,
 }
 
+/// The parameters of `/events/live`: those of [`EventParams`], and `token`
+/// (read by [`QueryCaller`]).
+pub(crate) struct LiveParams(pub EventParams);
+
 impl FromRequestParts<AppState> for EventParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        EventParams::parse(parts, app, false)
+    }
+}
+
+impl FromRequestParts<AppState> for LiveParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        EventParams::parse(parts, app, true).map(LiveParams)
+    }
+}
+
+impl EventParams {
+    /// The parameters; `token` is one only on the WebSocket (`live`).
+    fn parse(parts: &Parts, app: &AppState, live: bool) -> Result<Self, ApiError> {
         let max_page = app.config.max_page;
         let mut out = EventParams {
             after: 0,
@@ -228,7 +311,14 @@ impl FromRequestParts<AppState> for EventParams {
                 "limit" => out.limit = number::<u64>(&param, &raw)?.min(max_page),
                 "type" => out.types.get_or_insert_with(Vec::new).push(raw),
                 // Read by `QueryCaller`.
-                "token" => {}
+                "token" if live => {}
+                "token" => {
+                    return Err(ApiError::bad_request(
+                        "unknown_parameter",
+                        "`token` is accepted in the query of `/events/live` (the WebSocket) only: \
+                         send `Authorization: Bearer <token>`",
+                    ));
+                }
                 other => {
                     return Err(ApiError::bad_request(
                         "unknown_parameter",
@@ -257,4 +347,67 @@ pub(super) fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T,
             format!("`{name}` must be a non-negative integer, not `{value}`"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_REQUEST_ID, bearer, request_id};
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn headers(name: &'static str, value: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_bytes(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer t", "bearer t", "BEARER t", "bEaReR   t  "] {
+            assert_eq!(
+                bearer(&headers("authorization", value.as_bytes()), None),
+                Some("t"),
+                "{value}"
+            );
+        }
+        for value in ["Basic t", "Bearert", "Bearer", "Token t"] {
+            assert_eq!(
+                bearer(&headers("authorization", value.as_bytes()), None),
+                None,
+                "{value}"
+            );
+        }
+        assert_eq!(bearer(&headers("authorization", b"Basic t"), Some("q")), Some("q"));
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_valid_else_replaced() {
+        assert_eq!(request_id(&HeaderMap::new()), None);
+        let long = "a".repeat(MAX_REQUEST_ID);
+        for kept in [
+            "req-1",
+            "0190b7e2-5c3a-7d1e-8f00-1234567890ab",
+            "trace:span.1_x",
+            long.as_str(),
+        ] {
+            assert_eq!(
+                request_id(&headers("x-request-id", kept.as_bytes())).as_deref(),
+                Some(kept)
+            );
+        }
+        let too_long = "a".repeat(MAX_REQUEST_ID + 1);
+        for refused in [
+            too_long.as_bytes(),
+            b"",
+            b"a b",
+            b"<script>",
+            b"id\tx",
+            b"caf\xc3\xa9",
+            b"a/b",
+            b"a\"b",
+        ] {
+            let replaced = request_id(&headers("x-request-id", refused)).unwrap();
+            let uuid = uuid::Uuid::parse_str(&replaced).unwrap();
+            assert_eq!(uuid.get_version_num(), 7, "{replaced}");
+        }
+    }
 }

@@ -6,21 +6,46 @@ use axum::response::Response;
 use flux_capacitor::StoredEvent;
 use futures::StreamExt;
 
-use super::AppState;
-use super::extract::{EventParams, QueryCaller};
-use crate::{Context, SubscriptionItem};
+use super::extract::{EventParams, LiveParams, QueryCaller};
+use super::{ApiError, AppState};
+use crate::{Context, EventQuery, SubscriptionItem};
 
 /// Upgrades to a WebSocket fed by [`Store::subscribe_from`](crate::Store::subscribe_from)
 /// (`after` given) or [`Store::subscribe`](crate::Store::subscribe). Parameters
 /// and credentials are checked before the upgrade, so a refused client gets a
 /// plain 400 or 401.
+///
+/// An `after` past the log's head is a 400 (`invalid_point`): the feed would
+/// otherwise skip every event up to that number when they arrive, silently
+/// (a client holding another database's `seq`, or a log that was reset).
 pub(crate) async fn live(
     upgrade: WebSocketUpgrade,
     State(app): State<AppState>,
-    params: EventParams,
+    LiveParams(params): LiveParams,
     QueryCaller(ctx): QueryCaller,
-) -> Response {
-    upgrade.on_upgrade(move |socket| feed(app, ctx, params, socket))
+) -> Result<Response, ApiError> {
+    if params.after_given {
+        check_after(&app, params.after).await?;
+    }
+    Ok(upgrade.on_upgrade(move |socket| feed(app, ctx, params, socket)))
+}
+
+/// 400 unless event `after` exists (or is 0). The store's head answers at no
+/// cost; only an `after` beyond it asks the log, as another instance may have
+/// committed it a moment ago.
+async fn check_after(app: &AppState, after: u64) -> Result<(), ApiError> {
+    if after <= app.store.head() {
+        return Ok(());
+    }
+    let found = app.store.events(EventQuery::after(after - 1, 1)).await?;
+    if found.first().is_some_and(|e| e.seq == after) {
+        return Ok(());
+    }
+    let head = app.store.head();
+    Err(ApiError::bad_request(
+        "invalid_point",
+        format!("`after` {after} is past the log's head ({head}): resume from a `seq` this log gave you, or 0"),
+    ))
 }
 
 async fn feed(app: AppState, ctx: Context, params: EventParams, mut socket: WebSocket) {

@@ -3,28 +3,31 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `POST /dispatch/{command}` | runs command handler `command` on the JSON body, dispatches its events in one transaction, answers the stored events (`id`, `seq`, `timestamp` added) |
+//! | `POST /dispatch/{command}` | runs command handler `command` on the JSON body (`Content-Type: application/json` required, else 415), dispatches its events in one transaction, answers the stored events (`id`, `seq`, `timestamp` added) |
 //! | `GET /collections/{name}` | rows, in key order; `limit` (default and maximum [`HttpConfig::max_page`]), `offset`, `order=field,-other` (`-` descending; the key breaks ties), and `field=value` equality filters typed by the column (`done=true`, `priority=2`) |
 //! | `GET /collections/{name}/{id}` | one row, or 404 |
-//! | `GET /collections/{name}?as_of=` | the rows as they were right after a `seq` (a number) or an RFC 3339 time ([`Store::as_of`]); the other parameters apply as above |
+//! | `GET /collections/{name}?as_of=` | the rows as they were right after a `seq` (a number) or an RFC 3339 time ([`Store::as_of`]; a time after the last event is now, a `seq` past the head is 400 `invalid_point`); the other parameters apply as above |
 //! | `GET /collections/{name}/{id}/history` | every event that changed the row: `[{ "event", "before", "after" }]` ([`Store::history`]) |
 //! | `POST /collections/{name}/{id}/restore` | brings a destroyed row back with a logged `flux/restore` event ([`Store::restore`]); answers the stored event; 409 when it exists or never existed |
 //! | `GET /events?after=&limit=&type=` | the log after `seq` `after` (default 0), at most `limit` (default and maximum [`HttpConfig::max_page`]) events, optionally only of the given `type`s (repeatable) |
 //! | `GET /health` | liveness: `{"status":"ok"}` while the process serves (no authentication) |
 //! | `GET /ready` | readiness: 200 when the database answers and the writer runs, else 503; the body is [`Health`](crate::Health): `database`, `writer`, `log_seq`, `published_seq`, `lag` (no authentication) |
 //! | `GET /metrics` | Prometheus metrics ([`Store::metrics`]): dispatches, events, commit latency and group sizes, subscribers, the feed's lag (no authentication: they hold counts, never data; keep them on an internal network if counts are sensitive) |
-//! | `GET /events/live?after=&type=&token=` (WebSocket) | committed batches as they commit, each a text message holding a JSON array of stored events; with `after`, first every stored event after that `seq`: a client that reconnects with its last `seq` misses nothing and sees nothing twice |
+//! | `GET /events/live?after=&type=&token=` (WebSocket) | committed batches as they commit, each a text message holding a JSON array of stored events; with `after`, first every stored event after that `seq`: a client that reconnects with its last `seq` misses nothing and sees nothing twice; an `after` past the log's head is refused with 400 `invalid_point` before the upgrade |
 //!
 //! Errors are `{"error": {"code", "message"}}` ([`ApiError`]) with the
 //! matching status: 400 for malformed requests and unknown commands or
 //! fields, 401/403 for authentication and authorization, 404 for unknown
 //! collections and rows, 409 for a duplicate key, 413 for a body over
-//! [`HttpConfig::body_limit`], 422 for events the reducers or the schema
+//! [`HttpConfig::body_limit`], 415 for a dispatch whose body is not
+//! `application/json`, 422 for events the reducers or the schema
 //! refuse, 500 (with no database detail) for failures of the database.
 //!
 //! **Authentication** ([`Authenticator`]) turns the bearer token (the
-//! `Authorization: Bearer` header, or the `token` query parameter of `/events`
-//! and `/events/live`, as browsers cannot set headers on a WebSocket) into a
+//! `Authorization: Bearer` header; only on the
+//! WebSocket `/events/live` also the `token` query parameter, as browsers
+//! cannot set headers there — anywhere else a token in the URL would end up in
+//! access logs, so `/events?token=` is a 400) into a
 //! [`Context`]; the store writes its user and request id (from an
 //! `x-request-id` header) into every dispatched event's `meta`
 //! ([`Context::stamp`]), so the log says who did what.
@@ -59,6 +62,7 @@ mod access;
 mod cors;
 mod error;
 mod extract;
+mod files;
 mod live;
 mod ops;
 mod routes;
@@ -69,7 +73,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use access::{Access, AllowAll, Anonymous, Authenticator, BearerTokens};
@@ -91,7 +94,9 @@ pub struct HttpConfig {
     /// Default and largest page of `/collections` and `/events` (default 1000).
     pub max_page: u64,
     /// Files served for every other path (`index.html` for directories),
-    /// e.g. a frontend (default: none).
+    /// e.g. a frontend (default: none). Never anything outside it: a
+    /// symbolic link leading out of the directory is answered 404, like `..`
+    /// (see [`static_dir`](Self::static_dir)).
     pub static_dir: Option<PathBuf>,
     /// Cross-origin requests allowed (default: none; see [`HttpConfig::cors`]).
     pub cors: Option<CorsConfig>,
@@ -136,7 +141,14 @@ impl HttpConfig {
         self
     }
 
-    /// Serves the files of `dir` for every path no route takes.
+    /// Serves the files of `dir` for every path no route takes, without
+    /// authentication.
+    ///
+    /// Only what is inside `dir` is served: `..`, absolute paths (also
+    /// percent-encoded) and symbolic links whose target is outside `dir` are
+    /// answered 404, like a missing file; links that stay inside work. Point
+    /// it at a directory holding only what the app ships (a build output),
+    /// not at sources: every file in it is public.
     #[must_use]
     pub fn static_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.static_dir = Some(dir.into());
@@ -170,7 +182,10 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(AppState { store, config });
     let router = match static_dir {
-        Some(dir) => router.fallback_service(ServeDir::new(dir)),
+        Some(dir) => {
+            let files = files::StaticFiles::new(dir);
+            router.fallback(move |request: axum::extract::Request| files.clone().serve(request))
+        }
         None => router.fallback(|| async { ApiError::NotFound("no such route".into()) }),
     };
     cors::layer(router, cors.as_ref()).layer(TraceLayer::new_for_http())

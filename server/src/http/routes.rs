@@ -7,15 +7,17 @@ use axum::extract::{Path, Query, State};
 use flux_capacitor::{FieldType, Filter, Row, StoredEvent};
 use serde_json::Value;
 
-use super::extract::{Caller, EventParams, QueryCaller, Readable, ReadableRow, number};
+use super::extract::{Caller, EventParams, JsonBody, Readable, ReadableRow, number};
 use super::{ApiError, AppState};
 use crate::{Change, Direction, EventQuery, FindOptions, Point};
 
-/// `POST /dispatch/{command}`.
+/// `POST /dispatch/{command}`: credentials (401), then the content type
+/// (415 unless `application/json`), then the body.
 pub(crate) async fn dispatch(
     State(app): State<AppState>,
     Path(command): Path<String>,
     Caller(ctx): Caller,
+    _json: JsonBody,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {
     let body = body.map_err(|rejection| match rejection {
@@ -158,7 +160,7 @@ pub(crate) async fn restore(
 pub(crate) async fn events(
     State(app): State<AppState>,
     params: EventParams,
-    QueryCaller(ctx): QueryCaller,
+    Caller(ctx): Caller,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {
     let mut out = Vec::new();
     let mut after = params.after;

@@ -75,7 +75,16 @@ async fn note_command(
     Ok(vec![event])
 }
 
-/// The service's settings: the demo users' bearer tokens and the frontend's files.
+/// The page's directory the `notes` binary serves by default: the build output
+/// of `scripts/build-notes-web.sh` (`examples/notes/web/dist`: `index.html`,
+/// `app.js`, `style.css` and the browser builds under `vendor/`), never the
+/// page's sources, whose `package.json`, `README.md`, `test/` and
+/// `node_modules/` (linking into `js/`) are no one's business.
+pub const WEB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist");
+
+/// The service's settings: the demo users' bearer tokens and the frontend's
+/// files (every file in `web_dir` is public: pass a build output such as
+/// [`WEB_DIR`]).
 pub fn http_config(web_dir: impl Into<std::path::PathBuf>) -> HttpConfig {
     HttpConfig::default()
         .authenticator(BearerTokens::new(USERS.map(|u| (u, u))))

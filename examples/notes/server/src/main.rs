@@ -20,8 +20,9 @@ struct Cli {
     /// The database: sqlite://notes.db (created if missing), postgres://..., mysql://...
     #[arg(long, global = true, env = "DATABASE_URL", default_value = "sqlite://notes.db")]
     database: String,
-    /// The frontend's directory.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web"))]
+    /// The frontend's directory: the page as built by scripts/build-notes-web.sh
+    /// (every file in it is served, without authentication).
+    #[arg(long, default_value = notes_server::WEB_DIR)]
     web: std::path::PathBuf,
     #[command(flatten)]
     serve: ServeArgs,
@@ -57,7 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(store: flux_capacitor_server::Store, web: &std::path::Path, args: &ServeArgs) -> std::io::Result<()> {
     if !web.join("index.html").is_file() {
-        tracing::warn!(web = %web.display(), "no index.html in the web directory: build it with scripts/build-notes-web.sh");
+        tracing::warn!(web = %web.display(), "no index.html in the web directory: build the page with scripts/build-notes-web.sh");
     }
     cli::serve(store, notes_server::http_config(web), args, |address| {
         println!("notes app listening on http://{address}/");

@@ -1,10 +1,11 @@
-// The page has no bundler: index.html's import map must resolve every module
-// app.js reaches, to files that exist and run in a browser as they are.
+// The page has no bundler: the built page's (dist/) import map must resolve
+// every module app.js reaches, to files that exist in dist/ and run in a
+// browser as they are.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { WEB_DIR } from "./server.js";
+import { DIST_DIR as WEB_DIR } from "./server.js";
 
 const html = readFileSync(join(WEB_DIR, "index.html"), "utf8");
 const { imports } = JSON.parse(/<script type="importmap">([\s\S]*?)<\/script>/.exec(html)[1]);

@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 
 export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const REPO_ROOT = resolve(WEB_DIR, "../../..");
+/** The built page (scripts/build-notes-web.sh): the directory the server serves. */
+export const DIST_DIR = join(WEB_DIR, "dist");
 export const NOTES_BIN = process.env.NOTES_BIN ? resolve(process.env.NOTES_BIN) : join(REPO_ROOT, "target/debug/notes");
 
 /** A fresh temporary directory and a `sqlite://` URL of a database file in it. */
@@ -18,15 +20,16 @@ export function tempDatabase() {
 }
 
 /**
- * Starts `notes --database URL --port PORT --host 127.0.0.1 --web WEB` (WEB_DIR by
- * default) and waits for its "notes app listening on http://..." line. Resolves to
- * `{ url, port, child, output(), stop() }`; `stop()` kills it and waits for the exit.
+ * Starts `notes --database URL --port PORT --host 127.0.0.1 --web DIST_DIR` (`web:
+ * null`: no `--web`, the binary's default) and waits for its "notes app listening
+ * on http://..." line. Resolves to `{ url, port, child, output(), stop() }`;
+ * `stop()` kills it and waits for the exit.
  */
-export async function startServer({ database, port = 0, web = WEB_DIR, timeout = 60_000 } = {}) {
+export async function startServer({ database, port = 0, timeout = 60_000, web = DIST_DIR } = {}) {
   if (!existsSync(NOTES_BIN)) {
     throw new Error(`no notes server binary at ${NOTES_BIN}: run \`cargo build -p notes-server\` (or set NOTES_BIN)`);
   }
-  const args = ["--database", database, "--port", String(port), "--host", "127.0.0.1", "--web", web];
+  const args = ["--database", database, "--port", String(port), "--host", "127.0.0.1", ...(web === null ? [] : ["--web", web])];
   const child = spawn(NOTES_BIN, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" } });
   let log = "";
   let exited = null;
