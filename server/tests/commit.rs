@@ -78,7 +78,7 @@ async fn answers_tell_the_truth(dialect: Dialect) {
             tokio::spawn(async move {
                 while !stop.load(Ordering::SeqCst) {
                     kills.fetch_add(kill_others(&killer, &name).await, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(3)).await;
+                    tokio::time::sleep(Duration::from_millis(6)).await;
                 }
             })
         };

@@ -92,8 +92,24 @@ async fn postgres_notifies_and_survives_a_killed_listener() {
         let writer = instance(&db, slow_poll.clone()).await;
         let reader = instance(&db, slow_poll).await;
         let mut live = reader.subscribe();
-        // Let the listener connect.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let DbPool::Postgres(pg) = &pool else { unreachable!() };
+        let listeners = format!(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = '{}' AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+            db.name()
+        );
+        // Both instances listen (again), each on a connection of its own.
+        let both_listen = || async {
+            for _ in 0..200 {
+                let n: i64 = sqlx::query_scalar(&listeners).fetch_one(pg).await.unwrap();
+                if n == 2 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the instances' listeners did not connect in 10 s");
+        };
+        both_listen().await;
         writer.dispatch(add("a".into())).await.unwrap();
         let seen = receive(&mut live, 1, Duration::from_secs(10)).await;
         assert_exactly_once_in_order(&seen, 1);
@@ -103,8 +119,8 @@ async fn postgres_notifies_and_survives_a_killed_listener() {
              WHERE datname = '{}' AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
             db.name()
         );
-        let DbPool::Postgres(pg) = &pool else { unreachable!() };
         for round in 0..3u64 {
+            both_listen().await;
             let killed: i64 = sqlx::query_scalar(&kill).fetch_one(pg).await.unwrap();
             assert_eq!(killed, 2, "both instances' listeners killed");
             // Committed while the listener may be down: caught up on reconnect.
