@@ -16,6 +16,7 @@ use flux_capacitor::{FieldType, Row, StoredEvent};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Database, Executor, IntoArguments, Pool, Transaction};
 
@@ -45,10 +46,10 @@ pub(crate) trait Driver: Database {
 
     /// The store's own tables, created if missing when the store opens.
     const MIGRATION: &'static [&'static str];
-    /// Whether [`Driver::MIGRATION`] runs in the writer's transaction, under
-    /// the writers' lock (else statement by statement: DDL that commits by
-    /// itself, or creates the lock).
-    const MIGRATE_LOCKED: bool = true;
+    /// How migrations (the store's tables, and an app's with
+    /// [`crate::DbPool::run_migrations`]) keep out of each other's way when
+    /// several instances start at once.
+    const MIGRATION_LOCK: MigrationLock = MigrationLock::Writers;
 
     /// Opens a pool for `url` (one of [`Driver::SCHEMES`]).
     async fn connect(url: &str, max_connections: u32) -> Result<Pool<Self>>;
@@ -94,11 +95,27 @@ pub(crate) trait Driver: Database {
     fn decode_time(row: &Self::Row, index: usize) -> Result<DateTime<Utc>>;
 }
 
+/// How a dialect serializes migrations across processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MigrationLock {
+    /// Inside the writer's transaction, holding the writers' lock (DDL is
+    /// transactional): others wait, then find the work done.
+    Writers,
+    /// Around the work on one connection, with these statements taking and
+    /// releasing a session lock (DDL that commits by itself).
+    Named { take: &'static str, release: &'static str },
+}
+
 /// Statements on one connection, written once for every [`Driver`] (the
 /// bounds sqlx's executors need live here only).
 pub(crate) trait Statements: Driver {
     fn execute<'a>(conn: &'a mut Self::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<u64>>;
     fn fetch<'a>(conn: &'a mut Self::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<Vec<Self::Row>>>;
+    /// Runs an app's migrations on `conn` (sqlx's own lock taken or not).
+    fn run_migrator<'a>(
+        conn: &'a mut Self::Connection,
+        migrator: &'a Migrator,
+    ) -> BoxFuture<'a, Result<(), MigrateError>>;
 }
 
 fn arguments<'q, DB: Driver>(sql: &'q Sql) -> Result<DB::Arguments<'q>> {
@@ -113,7 +130,15 @@ impl<DB: Driver> Statements for DB
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    DB::Connection: Migrate,
 {
+    fn run_migrator<'a>(
+        conn: &'a mut DB::Connection,
+        migrator: &'a Migrator,
+    ) -> BoxFuture<'a, Result<(), MigrateError>> {
+        Box::pin(migrator.run_direct(conn))
+    }
+
     fn execute<'a>(conn: &'a mut DB::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
             let done = sqlx::query_with(&sql.text, arguments::<DB>(sql)?).execute(conn).await?;
@@ -176,6 +201,47 @@ pub(crate) trait Backend: Send + Sync {
     /// Listens for other instances' commits; `None` when this database
     /// has no notifications.
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>>;
+    /// Runs an app's migrations under the dialect's [`MigrationLock`].
+    async fn run_migrations(&self, migrator: &Migrator) -> Result<(), MigrateError>;
+}
+
+/// What runs under the migration lock.
+enum Work<'a> {
+    /// The store's own tables.
+    Statements(&'a [Sql]),
+    /// An app's migrations.
+    Migrator(&'a Migrator),
+}
+
+async fn work<DB: Statements>(conn: &mut DB::Connection, work: Work<'_>) -> Result<(), MigrateError> {
+    match work {
+        Work::Statements(statements) => {
+            for statement in statements {
+                DB::execute(conn, statement).await?;
+            }
+            Ok(())
+        }
+        Work::Migrator(migrator) => DB::run_migrator(conn, migrator).await,
+    }
+}
+
+/// Runs `what` on one connection under the dialect's [`MigrationLock`].
+async fn locked<DB: Statements>(pool: &Pool<DB>, what: Work<'_>) -> Result<(), MigrateError> {
+    let mut conn = pool.acquire().await?;
+    match DB::MIGRATION_LOCK {
+        MigrationLock::Writers => {
+            let mut tx = begin_write::<DB>(&mut conn).await?;
+            work::<DB>(&mut tx, what).await?;
+            tx.commit().await?;
+        }
+        MigrationLock::Named { take, release } => {
+            DB::execute(&mut conn, &Sql::fixed(DB::DIALECT, take)).await?;
+            let done = work::<DB>(&mut conn, what).await;
+            DB::execute(&mut conn, &Sql::fixed(DB::DIALECT, release)).await?;
+            done?;
+        }
+    }
+    Ok(())
 }
 
 /// Notifications of commits by other instances ([`Driver::listen`]).
@@ -237,20 +303,20 @@ impl<DB: Statements> Backend for Pool<DB> {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let statements = DB::MIGRATION.iter().map(|text| Sql::fixed(DB::DIALECT, *text));
-        if DB::MIGRATE_LOCKED {
-            let mut tx = Backend::begin_write(self).await?;
-            for statement in statements {
-                tx.execute(&statement).await?;
-            }
-            tx.commit().await
-        } else {
-            let mut conn = self.acquire().await?;
-            for statement in statements {
-                DB::execute(&mut conn, &statement).await?;
-            }
-            Ok(())
-        }
+        let statements: Vec<Sql> = DB::MIGRATION
+            .iter()
+            .map(|text| Sql::fixed(DB::DIALECT, *text))
+            .collect();
+        locked(self, Work::Statements(&statements))
+            .await
+            .map_err(|err| match err {
+                MigrateError::Execute(err) => err,
+                other => sqlx::Error::Migrate(Box::new(other)),
+            })
+    }
+
+    async fn run_migrations(&self, migrator: &Migrator) -> Result<(), MigrateError> {
+        locked(self, Work::Migrator(migrator)).await
     }
 
     async fn introspect(&self) -> Result<DbSchema> {

@@ -32,13 +32,16 @@ pub const COMMANDS: [&str; 4] = ["addNote", "editNoteTitle", "editNoteText", "re
 /// creates its own event log) and opens the store with the notes commands.
 pub async fn open(url: &str) -> Result<Store, StoreError> {
     let pool = DbPool::connect(url, 10).await?;
-    let migrated = match &pool {
-        DbPool::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
-        DbPool::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
-        DbPool::MySql(p) => sqlx::migrate!("migrations/mysql").run(p).await,
+    let migrator = match &pool {
+        DbPool::Sqlite(_) => sqlx::migrate!("migrations/sqlite"),
+        DbPool::Postgres(_) => sqlx::migrate!("migrations/postgres"),
+        DbPool::MySql(_) => sqlx::migrate!("migrations/mysql"),
         _ => return Err(StoreError::rejected(None, "unsupported database")),
     };
-    migrated.map_err(|e| StoreError::from(sqlx::Error::from(e)))?;
+    // Safe when several instances start at once (sqlx's own lock is not, on SQLite and MariaDB).
+    pool.run_migrations(&migrator)
+        .await
+        .map_err(|e| StoreError::from(sqlx::Error::from(e)))?;
     let mut builder = Store::builder(notes_reducers::root());
     for name in COMMANDS {
         builder = builder.command(

@@ -17,7 +17,7 @@ use sqlx::error::BoxDynError;
 use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPoolOptions, MySqlQueryResult, MySqlRow};
 use sqlx::{MySql, MySqlConnection, Pool, Row as _};
 
-use super::backend::Driver;
+use super::backend::{Driver, MigrationLock};
 use super::builder::Bind;
 use super::codec;
 use super::syntax::Syntax;
@@ -46,8 +46,13 @@ impl Driver for MySql {
         "INSERT IGNORE INTO flux_store_lock (id) VALUES (1)",
         "CREATE TABLE IF NOT EXISTS flux_snapshots (seq BIGINT NOT NULL PRIMARY KEY, state LONGTEXT NOT NULL) ENGINE = InnoDB",
     ];
-    /// DDL commits by itself, and the lock's table is created here.
-    const MIGRATE_LOCKED: bool = false;
+    /// DDL commits by itself, and the writers' lock table is created by the
+    /// migration: a named lock instead (with a timeout: `GET_LOCK(name, -1)`,
+    /// which sqlx's migrator takes, waits for nothing on MariaDB).
+    const MIGRATION_LOCK: MigrationLock = MigrationLock::Named {
+        take: "SELECT GET_LOCK(CONCAT('flux_migrations.', DATABASE()), 600)",
+        release: "SELECT RELEASE_LOCK(CONCAT('flux_migrations.', DATABASE()))",
+    };
 
     /// `mysql://...`, or `mariadb://...` (the same protocol).
     async fn connect(url: &str, max_connections: u32) -> Result<Pool<MySql>, sqlx::Error> {

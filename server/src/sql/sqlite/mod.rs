@@ -62,10 +62,24 @@ impl Driver for Sqlite {
                 .connect_with(options)
                 .await
         } else {
-            SqlitePoolOptions::new()
-                .max_connections(max_connections)
-                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
-                .await
+            // Switching a new file to WAL takes an exclusive lock without
+            // waiting for it: several processes opening one new file at once
+            // get `database is locked` (code 5) and try again.
+            let options = options.journal_mode(SqliteJournalMode::Wal);
+            let mut attempts = 0;
+            loop {
+                let opened = SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .connect_with(options.clone())
+                    .await;
+                match opened {
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") && attempts < 100 => {
+                        attempts += 1;
+                        tokio::time::sleep(Duration::from_millis(10 + 5 * attempts)).await;
+                    }
+                    opened => return opened,
+                }
+            }
         }
     }
 
