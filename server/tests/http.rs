@@ -1228,3 +1228,55 @@ async fn health_readiness_and_metrics_need_no_token() {
     })
     .await;
 }
+
+/// The status and error code of a refused WebSocket upgrade.
+fn refusal(
+    result: Result<(Socket, impl std::fmt::Debug), tokio_tungstenite::tungstenite::Error>,
+) -> (StatusCode, Value) {
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = result else {
+        panic!("the upgrade was not refused");
+    };
+    let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
+    (response.status(), body["error"]["code"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_connections_are_capped_in_all_and_per_user() {
+    let db = TestDb::new(flux_capacitor_server::Dialect::Sqlite).await;
+    db.run(|db| async move {
+        let store = tracker(&db).await;
+        let config = HttpConfig {
+            max_live: 3,
+            max_live_per_user: 2,
+            ..config()
+        };
+        let base = listen(app(store, config)).await;
+        let open = |token: &'static str| {
+            let url = format!("{base}/events/live?token={token}");
+            async move { tokio_tungstenite::connect_async(url).await }
+        };
+        let (mary, _) = open("t-mary").await.expect("mary's first");
+        let (_mary2, _) = open("t-mary").await.expect("mary's second");
+        assert_eq!(
+            refusal(open("t-mary").await),
+            (StatusCode::TOO_MANY_REQUESTS, json!("too_many_requests"))
+        );
+        let (_guest, _) = open("t-guest").await.expect("another user");
+        assert_eq!(
+            refusal(open("t-guest").await),
+            (StatusCode::SERVICE_UNAVAILABLE, json!("unavailable"))
+        );
+        // A closed connection frees its place.
+        drop(mary);
+        let mut reopened = None;
+        for _ in 0..100 {
+            if let Ok((socket, _)) = open("t-mary").await {
+                reopened = Some(socket);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(reopened.is_some(), "mary connects again once one of hers is closed");
+    })
+    .await;
+}

@@ -36,6 +36,12 @@ pub enum ApiError {
     /// `POST /dispatch` takes `application/json` only.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The user has too many of something open (429), e.g. live connections.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// The server is at a limit for everyone (503), e.g. live connections.
+    #[error("{0}")]
+    Unavailable(String),
     /// The request body is larger than the configured limit (413).
     #[error("request body too large (the limit is {limit} bytes)")]
     TooLarge {
@@ -66,6 +72,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(m) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", m.clone())
             }
+            ApiError::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m.clone()),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", self.to_string()),
             ApiError::Store(err) => {
                 let status = match err {

@@ -27,7 +27,13 @@ pub(crate) async fn live(
     if params.after_given {
         check_after(&app, params.after).await?;
     }
-    Ok(upgrade.on_upgrade(move |socket| feed(app, ctx, params, socket)))
+    let slot = app
+        .live
+        .take(ctx.user.as_deref(), app.config.max_live, app.config.max_live_per_user)?;
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        feed(app, ctx, params, socket).await;
+        drop(slot);
+    }))
 }
 
 /// 400 unless event `after` exists (or is 0). The store's head answers at no

@@ -21,7 +21,9 @@
 //! collections and rows, 409 for a duplicate key, 413 for a body over
 //! [`HttpConfig::body_limit`], 415 for a dispatch whose body is not
 //! `application/json`, 422 for events the reducers or the schema
-//! refuse, 500 (with no database detail) for failures of the database.
+//! refuse, 429 for a user over [`HttpConfig::max_live_per_user`] live
+//! connections, 503 when the server has [`HttpConfig::max_live`] open, 500
+//! (with no database detail) for failures of the database.
 //!
 //! **Authentication** ([`Authenticator`]) turns the bearer token (the
 //! `Authorization: Bearer` header; only on the
@@ -66,6 +68,7 @@ mod files;
 mod live;
 mod ops;
 mod routes;
+mod slots;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,6 +103,13 @@ pub struct HttpConfig {
     pub static_dir: Option<PathBuf>,
     /// Cross-origin requests allowed (default: none; see [`HttpConfig::cors`]).
     pub cors: Option<CorsConfig>,
+    /// Most `/events/live` WebSockets open at once in all (default 10,000);
+    /// one more is answered 503 `unavailable` before the upgrade.
+    pub max_live: usize,
+    /// Most `/events/live` WebSockets one authenticated user keeps open
+    /// (default 16); one more is answered 429 `too_many_requests`.
+    /// Anonymous subscribers count towards [`HttpConfig::max_live`] only.
+    pub max_live_per_user: usize,
 }
 
 impl Default for HttpConfig {
@@ -111,6 +121,8 @@ impl Default for HttpConfig {
             max_page: 1000,
             static_dir: None,
             cors: None,
+            max_live: 10_000,
+            max_live_per_user: 16,
         }
     }
 }
@@ -122,6 +134,8 @@ impl std::fmt::Debug for HttpConfig {
             .field("max_page", &self.max_page)
             .field("static_dir", &self.static_dir)
             .field("cors", &self.cors)
+            .field("max_live", &self.max_live)
+            .field("max_live_per_user", &self.max_live_per_user)
             .finish_non_exhaustive()
     }
 }
@@ -161,6 +175,7 @@ impl HttpConfig {
 pub(crate) struct AppState {
     pub store: Store,
     pub config: HttpConfig,
+    pub live: Arc<slots::LiveSlots>,
 }
 
 /// The service's router over `store`.
@@ -180,7 +195,11 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(AppState { store, config });
+        .with_state(AppState {
+            store,
+            config,
+            live: Arc::default(),
+        });
     let router = match static_dir {
         Some(dir) => {
             let files = files::StaticFiles::new(dir);
