@@ -95,13 +95,14 @@ impl DbPool {
     }
 
     /// Runs an app's sqlx migrations (`sqlx::migrate!()`), safely when
-    /// several instances start at once on one database: SQLite and PostgreSQL
-    /// run them in one transaction holding the store's writers' lock (others
-    /// wait, then find them applied; on SQLite for at most the pool's busy
-    /// timeout, 30 s); MySQL/MariaDB under a named lock (`GET_LOCK`), as its
-    /// DDL commits by itself. sqlx's own migration lock is not enough: it does
-    /// nothing on SQLite and, with MariaDB, `GET_LOCK(name, -1)` returns at
-    /// once without the lock.
+    /// several instances start at once on one database: SQLite runs them in
+    /// one transaction holding the store's writers' lock (others wait, then
+    /// find them applied — for at most the pool's busy timeout, 30 s — so a
+    /// migration that cannot run in a transaction cannot run here);
+    /// MySQL/MariaDB under a named lock (`GET_LOCK` with a timeout), as its DDL
+    /// commits by itself; PostgreSQL under sqlx's own advisory lock. sqlx's
+    /// lock alone is not enough elsewhere: it does nothing on SQLite and, with
+    /// MariaDB, `GET_LOCK(name, -1)` returns at once without the lock.
     pub async fn run_migrations(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), sqlx::migrate::MigrateError> {
         self.backend().run_migrations(migrator).await
     }

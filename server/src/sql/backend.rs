@@ -50,6 +50,8 @@ pub(crate) trait Driver: Database {
     /// [`crate::DbPool::run_migrations`]) keep out of each other's way when
     /// several instances start at once.
     const MIGRATION_LOCK: MigrationLock = MigrationLock::Writers;
+    /// How an app's migrations are serialized, when not as the store's own.
+    const APP_MIGRATION_LOCK: MigrationLock = Self::MIGRATION_LOCK;
 
     /// Opens a pool for `url` (one of [`Driver::SCHEMES`]).
     async fn connect(url: &str, max_connections: u32) -> Result<Pool<Self>>;
@@ -104,6 +106,9 @@ pub(crate) enum MigrationLock {
     /// Around the work on one connection, with these statements taking and
     /// releasing a session lock (DDL that commits by itself).
     Named { take: &'static str, release: &'static str },
+    /// sqlx's migrator locks by itself (and may run migrations that cannot
+    /// run in a transaction).
+    Migrator,
 }
 
 /// Statements on one connection, written once for every [`Driver`] (the
@@ -225,10 +230,11 @@ async fn work<DB: Statements>(conn: &mut DB::Connection, work: Work<'_>) -> Resu
     }
 }
 
-/// Runs `what` on one connection under the dialect's [`MigrationLock`].
-async fn locked<DB: Statements>(pool: &Pool<DB>, what: Work<'_>) -> Result<(), MigrateError> {
+/// Runs `what` on one connection under `lock`.
+async fn locked<DB: Statements>(pool: &Pool<DB>, lock: MigrationLock, what: Work<'_>) -> Result<(), MigrateError> {
     let mut conn = pool.acquire().await?;
-    match DB::MIGRATION_LOCK {
+    match lock {
+        MigrationLock::Migrator => work::<DB>(&mut conn, what).await?,
         MigrationLock::Writers => {
             let mut tx = begin_write::<DB>(&mut conn).await?;
             work::<DB>(&mut tx, what).await?;
@@ -307,7 +313,7 @@ impl<DB: Statements> Backend for Pool<DB> {
             .iter()
             .map(|text| Sql::fixed(DB::DIALECT, *text))
             .collect();
-        locked(self, Work::Statements(&statements))
+        locked(self, DB::MIGRATION_LOCK, Work::Statements(&statements))
             .await
             .map_err(|err| match err {
                 MigrateError::Execute(err) => err,
@@ -316,7 +322,7 @@ impl<DB: Statements> Backend for Pool<DB> {
     }
 
     async fn run_migrations(&self, migrator: &Migrator) -> Result<(), MigrateError> {
-        locked(self, Work::Migrator(migrator)).await
+        locked(self, DB::APP_MIGRATION_LOCK, Work::Migrator(migrator)).await
     }
 
     async fn introspect(&self) -> Result<DbSchema> {

@@ -17,7 +17,7 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow};
 use sqlx::{PgConnection, Pool, Postgres, Row as _};
 
-use super::backend::{Driver, Listener};
+use super::backend::{Driver, Listener, MigrationLock};
 use super::builder::Bind;
 use super::codec;
 use super::syntax::Syntax;
@@ -46,6 +46,10 @@ impl Driver for Postgres {
         "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
         "CREATE TABLE IF NOT EXISTS flux_snapshots (seq BIGINT PRIMARY KEY, state TEXT NOT NULL)",
     ];
+
+    /// sqlx's migrator takes an advisory lock that works here, and some
+    /// migrations (`CREATE INDEX CONCURRENTLY`) cannot run in a transaction.
+    const APP_MIGRATION_LOCK: MigrationLock = MigrationLock::Migrator;
 
     async fn connect(url: &str, max_connections: u32) -> Result<Pool<Postgres>, sqlx::Error> {
         PgPoolOptions::new()
