@@ -107,27 +107,40 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, sqlx::Error> 
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-pub(crate) fn event_from_parts(
-    seq: i64,
+/// A log row selected by [`super::syntax::Syntax::event_columns`], its `id`
+/// and RFC 3339 `timestamp` already read by the dialect (their types differ);
+/// the other columns are read the same way everywhere.
+pub(crate) fn decode_event<'r, DB: Database>(
+    row: &'r DB::Row,
     id: Uuid,
-    event_type: String,
-    payload: &str,
-    meta: Option<&str>,
-    error: bool,
     timestamp: String,
-) -> Result<StoredEvent, sqlx::Error> {
-    let decode = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+) -> Result<StoredEvent, sqlx::Error>
+where
+    i64: Decode<'r, DB>,
+    bool: Decode<'r, DB>,
+    String: Decode<'r, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let json = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    let seq: i64 = row.try_get_unchecked(0)?;
+    let payload: String = row.try_get_unchecked(3)?;
+    let meta: Option<String> = row.try_get_unchecked(4)?;
     Ok(StoredEvent {
         id,
         seq: seq as u64,
         timestamp,
         event: Event {
-            event_type,
-            payload: decode(payload)?,
-            meta: meta.map(decode).transpose()?,
-            error,
+            event_type: row.try_get_unchecked(2)?,
+            payload: json(&payload)?,
+            meta: meta.as_deref().map(json).transpose()?,
+            error: row.try_get_unchecked(5)?,
         },
     })
+}
+
+/// A log `id` stored as text.
+pub(crate) fn parse_id(text: &str) -> Result<Uuid, sqlx::Error> {
+    text.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 #[cfg(test)]

@@ -2,8 +2,6 @@
 //! builders ([`super::write`], [`super::read`], [`super::batch`]) ask it and
 //! never name a dialect; each dialect's folder implements it once.
 
-use std::fmt::Write as _;
-
 use flux_capacitor::FieldType;
 
 use super::builder::Bind;
@@ -121,9 +119,4 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
     fn rename_commits(&self) -> bool {
         false
     }
-}
-
-/// `$1`, `$2`...: PostgreSQL's numbered placeholders.
-pub(crate) fn numbered_placeholder(out: &mut String, index: usize) {
-    let _ = write!(out, "${index}");
 }

@@ -92,16 +92,8 @@ impl Driver for MySql {
     }
 
     fn decode_event(row: &MySqlRow) -> Result<StoredEvent, sqlx::Error> {
-        let id: String = row.try_get_unchecked(1)?;
-        codec::event_from_parts(
-            row.try_get::<i64, _>(0)?,
-            id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-            row.try_get_unchecked(2)?,
-            &row.try_get_unchecked::<String, _>(3)?,
-            row.try_get_unchecked::<Option<String>, _>(4)?.as_deref(),
-            row.try_get_unchecked::<bool, _>(5)?,
-            codec::format_timestamp(Self::decode_time(row, 6)?),
-        )
+        let id = codec::parse_id(&row.try_get_unchecked::<String, _>(1)?)?;
+        codec::decode_event::<MySql>(row, id, codec::format_timestamp(Self::decode_time(row, 6)?))
     }
 
     fn decode_time(row: &MySqlRow, index: usize) -> Result<DateTime<Utc>, sqlx::Error> {

@@ -102,13 +102,9 @@ impl Driver for Postgres {
     }
 
     fn decode_event(row: &PgRow) -> Result<StoredEvent, sqlx::Error> {
-        codec::event_from_parts(
-            row.try_get::<i64, _>(0)?,
+        codec::decode_event::<Postgres>(
+            row,
             row.try_get(1)?,
-            row.try_get(2)?,
-            &row.try_get::<String, _>(3)?,
-            row.try_get::<Option<String>, _>(4)?.as_deref(),
-            row.try_get::<bool, _>(5)?,
             codec::format_timestamp(Self::decode_time(row, 6)?),
         )
     }

@@ -2,18 +2,20 @@
 //! explicit `NULLS FIRST/LAST`, typed `VALUES` lists, native `UUID` and
 //! `JSONB` in the log.
 
+use std::fmt::Write as _;
+
 use flux_capacitor::FieldType;
 
 use crate::schema::Column;
 use crate::sql::builder::Bind;
-use crate::sql::syntax::{MultiUpdate, Syntax, numbered_placeholder};
+use crate::sql::syntax::{MultiUpdate, Syntax};
 
 #[derive(Debug)]
 pub(crate) struct PostgresSyntax;
 
 impl Syntax for PostgresSyntax {
     fn placeholder(&self, out: &mut String, index: usize) {
-        numbered_placeholder(out, index);
+        let _ = write!(out, "${index}");
     }
 
     fn text_expr(&self, column: &Column) -> String {

@@ -104,16 +104,8 @@ impl Driver for Sqlite {
     }
 
     fn decode_event(row: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
-        let id: String = row.try_get(1)?;
-        codec::event_from_parts(
-            row.try_get::<i64, _>(0)?,
-            id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-            row.try_get(2)?,
-            &row.try_get::<String, _>(3)?,
-            row.try_get::<Option<String>, _>(4)?.as_deref(),
-            row.try_get::<bool, _>(5)?,
-            row.try_get(6)?,
-        )
+        // The timestamp is stored as its RFC 3339 text.
+        codec::decode_event::<Sqlite>(row, codec::parse_id(&row.try_get::<String, _>(1)?)?, row.try_get(6)?)
     }
 
     fn decode_time(row: &SqliteRow, index: usize) -> Result<DateTime<Utc>, sqlx::Error> {
