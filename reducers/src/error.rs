@@ -106,6 +106,29 @@ pub enum Error {
         /// The serializer's message.
         message: String,
     },
+    /// A value outside the portable value domain ([`crate::domain`]): an
+    /// integer a 64-bit float would round, a NUL character, nesting deeper
+    /// than [`crate::domain::MAX_DEPTH`]. Raised before anything is written.
+    #[error("{at}: unsupported value: {rule}")]
+    UnsupportedValue {
+        /// Where the value is (event part, or collection and field).
+        at: String,
+        /// The rule of the domain it breaks.
+        rule: &'static str,
+    },
+    /// A text value longer than its column allows (a SQL store's limit, read
+    /// from the database's schema).
+    #[error("collection `{collection}`: field `{field}` holds at most {limit}, got {length}")]
+    ValueTooLong {
+        /// The collection (table).
+        collection: String,
+        /// The field (column).
+        field: String,
+        /// The column's limit, e.g. `191 characters` or `65535 bytes`.
+        limit: String,
+        /// The value's length in the same unit.
+        length: u64,
+    },
     /// A reducer refused the event (business rule in a pure reducer).
     #[error("event `{event_type}` rejected by reducer: {message}")]
     Rejected {
@@ -132,6 +155,8 @@ impl Error {
             Error::InvalidPayload { .. } => "invalid_payload",
             Error::Serialize { .. } => "serialize",
             Error::Rejected { .. } => "rejected",
+            Error::UnsupportedValue { .. } => "unsupported_value",
+            Error::ValueTooLong { .. } => "value_too_long",
         }
     }
 }

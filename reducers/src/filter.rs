@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Number, Value};
 
 use crate::{Error, Row};
 
@@ -288,14 +288,91 @@ fn compares(field: Option<&Value>, value: &Value, comparison: Comparison) -> boo
 
 /// Orders two scalars of the same JSON type; `None` for different types,
 /// nulls, arrays and objects. This is the one definition every backend follows.
+///
+/// Numbers compare exactly by value, never rounded through `f64`: `i64::MAX`
+/// is less than `9223372036854775808.0`, `2^53 + 1` more than `2^53`.
 pub fn compare_scalars(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(x), Some(y)) => Some(x.cmp(&y)),
-            _ => x.as_f64()?.partial_cmp(&y.as_f64()?),
-        },
+        (Value::Number(x), Value::Number(y)) => compare_numbers(x, y),
         (Value::String(x), Value::String(y)) => Some(x.as_str().cmp(y.as_str())),
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
         _ => None,
+    }
+}
+
+/// A JSON number as an exact integer, or a float.
+enum Exact {
+    Int(i128),
+    Float(f64),
+}
+
+fn exact(n: &Number) -> Option<Exact> {
+    if let Some(i) = n.as_i64() {
+        Some(Exact::Int(i128::from(i)))
+    } else if let Some(u) = n.as_u64() {
+        Some(Exact::Int(i128::from(u)))
+    } else {
+        n.as_f64().map(Exact::Float)
+    }
+}
+
+/// Orders two numbers exactly (integers of any size against doubles).
+fn compare_numbers(x: &Number, y: &Number) -> Option<Ordering> {
+    match (exact(x)?, exact(y)?) {
+        (Exact::Int(a), Exact::Int(b)) => Some(a.cmp(&b)),
+        (Exact::Float(a), Exact::Float(b)) => a.partial_cmp(&b),
+        (Exact::Int(a), Exact::Float(b)) => int_vs_float(a, b),
+        (Exact::Float(a), Exact::Int(b)) => int_vs_float(b, a).map(Ordering::reverse),
+    }
+}
+
+/// `int` compared with `float`, exactly: integers beyond 2^53 are not
+/// rounded to the nearest double first.
+fn int_vs_float(int: i128, float: f64) -> Option<Ordering> {
+    if float.is_nan() {
+        return None;
+    }
+    // Every i64/u64 is within ±2^64, far inside these bounds.
+    if float >= 1e30 {
+        return Some(Ordering::Less);
+    }
+    if float <= -1e30 {
+        return Some(Ordering::Greater);
+    }
+    let floor = float.floor();
+    // `floor` is an integer of magnitude < 2^100: exact as i128.
+    match int.cmp(&(floor as i128)) {
+        Ordering::Equal if float > floor => Some(Ordering::Less),
+        ordering => Some(ordering),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmp(a: &str, b: &str) -> Option<Ordering> {
+        compare_scalars(&serde_json::from_str(a).unwrap(), &serde_json::from_str(b).unwrap())
+    }
+
+    #[test]
+    fn integers_and_floats_compare_exactly() {
+        assert_eq!(
+            cmp("9223372036854775807", "9223372036854775808.0"),
+            Some(Ordering::Less)
+        );
+        assert_eq!(cmp("9007199254740993", "9007199254740992.0"), Some(Ordering::Greater));
+        assert_eq!(cmp("9007199254740992.0", "9007199254740993"), Some(Ordering::Less));
+        assert_eq!(cmp("9007199254740992", "9007199254740992.0"), Some(Ordering::Equal));
+        assert_eq!(
+            cmp("18446744073709551615", "1.8446744073709552e19"),
+            Some(Ordering::Less)
+        );
+        assert_eq!(cmp("-3", "-2.5"), Some(Ordering::Less));
+        assert_eq!(cmp("-2", "-2.5"), Some(Ordering::Greater));
+        assert_eq!(cmp("5", "5.0"), Some(Ordering::Equal));
+        assert_eq!(cmp("0", "-0.0"), Some(Ordering::Equal));
+        assert_eq!(cmp("1", "1e300"), Some(Ordering::Less));
+        assert_eq!(cmp("1", "-1e300"), Some(Ordering::Greater));
     }
 }

@@ -64,6 +64,7 @@ extern crate std;
 
 mod changeset;
 mod collection;
+pub mod domain;
 mod error;
 mod event;
 mod filter;

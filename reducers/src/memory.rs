@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
+use crate::domain::canonical;
 use crate::{Changeset, Error, Filter, Key, Operation, Reducer, Row, Schema, StoredEvent};
 
 /// Collections of rows in memory. **This type defines what every changeset
@@ -14,6 +15,10 @@ use crate::{Changeset, Error, Filter, Key, Operation, Reducer, Row, Schema, Stor
 ///
 /// # Rows
 ///
+/// * Every value lies in the portable value domain ([`crate::domain`]):
+///   numbers exactly doubles, no NUL, nesting within 16 levels; anything
+///   else is [`Error::UnsupportedValue`] before any operation applies. Rows
+///   hold numbers in canonical form (`3.0` is stored as `3`, `-0.0` as `0`).
 /// * A row is a JSON object with a key field (`id` unless the operation names
 ///   another). Keys are strings or integers ([`Key`]).
 /// * **`null` and absent are the same**, as for a nullable SQL column: rows
@@ -105,14 +110,20 @@ impl MemoryDatabase {
 
     /// Runs `reducer` on `event` and applies the changeset; all or nothing.
     /// Returns the applied changeset.
+    /// An event outside the value domain ([`crate::domain`]) is refused
+    /// before the reducer runs ([`Error::UnsupportedValue`]).
     pub fn dispatch(&mut self, reducer: &(impl Reducer + ?Sized), event: &StoredEvent) -> Result<Changeset, Error> {
+        event.check_domain()?;
         let changeset = reducer.reduce(event)?;
         self.apply(&changeset)?;
         Ok(changeset)
     }
 
-    /// Applies `changeset`, all or nothing.
+    /// Applies `changeset`, all or nothing. Every value is checked against
+    /// the domain first ([`Changeset::check_domain`]), so a changeset holding
+    /// one value outside it changes nothing, whatever its other operations.
     pub fn apply(&mut self, changeset: &Changeset) -> Result<(), Error> {
+        changeset.check_domain()?;
         let mut undo = Vec::new();
         for operation in changeset.operations() {
             if let Err(err) = self.apply_operation(operation, &mut undo) {
@@ -225,21 +236,22 @@ impl MemoryDatabase {
     }
 }
 
-/// The row as stored: `null` fields dropped.
+/// The row as stored: `null` fields dropped, numbers in canonical form.
 fn without_nulls(row: &Row) -> Row {
     row.iter()
         .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (k.clone(), canonical(v).into_owned()))
         .collect()
 }
 
-/// Shallow merge: each patch field replaces the row's; `null` removes it.
+/// Shallow merge: each patch field replaces the row's (in canonical form);
+/// `null` removes it.
 fn merge(row: &mut Row, patch: &Row) {
     for (field, value) in patch {
         if value.is_null() {
             row.remove(field);
         } else {
-            row.insert(field.clone(), value.clone());
+            row.insert(field.clone(), canonical(value).into_owned());
         }
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Error;
+use crate::domain::Num;
 
 /// The type of a field, as declared in a [`Schema`] and as a SQL column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,7 +15,8 @@ use crate::Error;
 pub enum FieldType {
     /// A string.
     Text,
-    /// A 64-bit signed integer.
+    /// An integer within ±(2^53−1) (a 64-bit `BIGINT` column in SQL; see
+    /// [`crate::domain`] for why not the whole `i64` range).
     Integer,
     /// A number (64-bit float in SQL).
     Real,
@@ -36,12 +38,14 @@ impl FieldType {
         }
     }
 
-    /// Whether `value` fits this type. `null` fits every type.
+    /// Whether `value` fits this type. `null` fits every type; numbers count
+    /// by their canonical value ([`crate::domain`]): `3.0` is an integer,
+    /// `9007199254740992` (beyond ±(2^53−1)) is not.
     pub fn accepts(self, value: &Value) -> bool {
         match (self, value) {
             (_, Value::Null) | (FieldType::Json, _) => true,
             (FieldType::Text, Value::String(_)) => true,
-            (FieldType::Integer, Value::Number(n)) => n.as_i64().is_some(),
+            (FieldType::Integer, Value::Number(n)) => matches!(Num::of(n), Ok(Num::Int(_))),
             (FieldType::Real, Value::Number(_)) => true,
             (FieldType::Boolean, Value::Bool(_)) => true,
             _ => false,

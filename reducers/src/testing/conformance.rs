@@ -128,11 +128,16 @@ struct ApplyPayload {
 }
 
 #[derive(Deserialize)]
+struct ApplyJsonPayload {
+    json: String,
+}
+
+#[derive(Deserialize)]
 struct RejectPayload {
     reason: String,
 }
 
-/// Handles `conformance/apply` and `conformance/reject`.
+/// Handles `conformance/apply`, `conformance/apply_json` and `conformance/reject`.
 pub fn direct(event: &StoredEvent) -> Result<Changeset, Error> {
     let invalid = |e: serde_json::Error| Error::InvalidPayload {
         event_type: event.event_type.clone(),
@@ -142,6 +147,11 @@ pub fn direct(event: &StoredEvent) -> Result<Changeset, Error> {
         "conformance/apply" => {
             let payload: ApplyPayload = serde_json::from_value(event.payload.clone()).map_err(invalid)?;
             Ok(Changeset::from(payload.ops))
+        }
+        "conformance/apply_json" => {
+            let payload: ApplyJsonPayload = serde_json::from_value(event.payload.clone()).map_err(invalid)?;
+            let ops: Vec<Operation> = serde_json::from_str(&payload.json).map_err(invalid)?;
+            Ok(Changeset::from(ops))
         }
         "conformance/reject" => {
             let payload: RejectPayload = serde_json::from_value(event.payload.clone()).map_err(invalid)?;
