@@ -78,8 +78,10 @@ fn check_shape(index: usize, event: &Event) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Checks an event about to be dispatched: its shape, and the serialized size
-/// of its `payload` and `meta` against `max_bytes`.
+/// Checks an event about to be dispatched: its shape, the serialized size
+/// of its `payload` and `meta` against `max_bytes`, and its values against
+/// the portable value domain ([`flux_capacitor::domain`]: `unsupported_value`,
+/// as `MemoryDatabase::dispatch` and wasm report it).
 pub(crate) fn check_event(index: usize, event: &Event, max_bytes: usize) -> Result<(), StoreError> {
     check_shape(index, event)?;
     let size = serde_json::to_string(&event.payload).map_or(0, |s| s.len())
@@ -98,5 +100,11 @@ pub(crate) fn check_event(index: usize, event: &Event, max_bytes: usize) -> Resu
             limit: max_bytes,
         });
     }
-    Ok(())
+    event.check_domain().map_err(|source| StoreError::Reducer {
+        event: EventAt {
+            index,
+            event_type: event.event_type.clone(),
+        },
+        source: Box::new(source),
+    })
 }

@@ -107,9 +107,7 @@ impl Plan<'_> {
                     )
                 })?;
             let operation = retarget(operation, target);
-            operation
-                .validate(Some(&schema.schema))
-                .map_err(|e| Self::fail(event, e))?;
+            schema.validate(&operation).map_err(|e| Self::fail(event, e))?;
             let table = &schema.tables[target];
             if let Some(statement) = compile_operation(self.shared.pool.dialect(), table, &operation) {
                 tx.execute(&statement).await?;

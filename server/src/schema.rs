@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use flux_capacitor::{CollectionSchema, FieldType, Schema};
+use flux_capacitor::{CollectionSchema, Error as CoreError, FieldType, Operation, Schema};
+use serde_json::Value;
 
 /// Tables of the store itself, never part of the user's schema.
 pub(crate) const STORE_TABLES: &[&str] = &[
@@ -25,6 +26,11 @@ pub(crate) struct Column {
     /// The column's collation already compares by code point, without
     /// padding (always so but on MySQL, where it depends on the collation).
     pub exact_text: bool,
+    /// The most characters a text column holds (`VARCHAR(191)`), if limited.
+    pub max_chars: Option<u64>,
+    /// The most bytes (UTF-8) a text column holds (MariaDB's `TEXT`: 65535),
+    /// if limited below what a value may be.
+    pub max_bytes: Option<u64>,
 }
 
 /// One read-model table.
@@ -43,7 +49,40 @@ impl Column {
             ty,
             write_cast: None,
             exact_text: true,
+            max_chars: None,
+            max_bytes: None,
         }
+    }
+
+    /// [`CoreError::ValueTooLong`] when `value` is a text longer than this
+    /// column holds: checked before writing, so a too-long value is a typed
+    /// error naming table, column and limit on every backend, never the
+    /// database's own failure.
+    pub fn check_length(&self, table: &str, value: &Value) -> Result<(), CoreError> {
+        let (Value::String(text), FieldType::Text) = (value, self.ty) else {
+            return Ok(());
+        };
+        let too_long = |limit: String, length: usize| CoreError::ValueTooLong {
+            collection: table.into(),
+            field: self.name.clone(),
+            limit,
+            length: length as u64,
+        };
+        if let Some(max) = self.max_bytes {
+            if text.len() as u64 > max {
+                return Err(too_long(format!("{max} bytes"), text.len()));
+            }
+        }
+        if let Some(max) = self.max_chars {
+            // Cheap first: no more bytes than characters allowed means fewer characters.
+            if text.len() as u64 > max {
+                let chars = text.chars().count();
+                if chars as u64 > max {
+                    return Err(too_long(format!("{max} characters"), chars));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -70,6 +109,8 @@ impl Table {
                     ty: *ty,
                     write_cast: None,
                     exact_text: false,
+                    max_chars: None,
+                    max_bytes: None,
                 })
                 .collect(),
         }
@@ -91,9 +132,29 @@ pub(crate) struct RawColumn {
     pub primary_key: bool,
     pub write_cast: Option<&'static str>,
     pub exact_text: bool,
+    pub max_chars: Option<u64>,
+    pub max_bytes: Option<u64>,
 }
 
 impl DbSchema {
+    /// Checks `operation` as the store writes it: [`Operation::validate`]
+    /// against the schema, then the text columns' lengths.
+    pub fn validate(&self, operation: &Operation) -> Result<(), CoreError> {
+        operation.validate(Some(&self.schema))?;
+        let Some(table) = self.tables.get(operation.collection()) else {
+            return Ok(());
+        };
+        let row = match operation {
+            Operation::Create { row, .. } => row,
+            Operation::UpdateById { patch, .. } | Operation::UpdateWhere { patch, .. } => patch,
+            Operation::DestroyById { .. } | Operation::DestroyWhere { .. } => return Ok(()),
+        };
+        row.iter().try_for_each(|(field, value)| match table.column(field) {
+            Some(column) => column.check_length(&table.name, value),
+            None => Ok(()),
+        })
+    }
+
     /// Builds the schema from raw columns (in table order): store tables,
     /// tables without a single-column primary key and columns of unsupported
     /// types are left out.
@@ -121,6 +182,8 @@ impl DbSchema {
                         name: c.name,
                         write_cast: c.write_cast,
                         exact_text: c.exact_text,
+                        max_chars: c.max_chars,
+                        max_bytes: c.max_bytes,
                     })
                 })
                 .collect();

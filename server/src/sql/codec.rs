@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use flux_capacitor::FieldType;
+use flux_capacitor::domain::{Num, canonical};
 use flux_capacitor::{Event, StoredEvent};
 use serde_json::Value;
 use sqlx::error::BoxDynError;
@@ -61,22 +62,21 @@ where
     })
 }
 
-/// A `REAL` read back: integral values within ±2^53 become JSON integers, as
-/// JavaScript and `MemoryDatabase`'s integer-typed writes have them.
+/// A `REAL` read back in the domain's canonical form
+/// ([`flux_capacitor::domain`]): integral values within ±(2^53−1) are JSON
+/// integers (`3.0` is `3`, `-0.0` is `0`), every other double a float — what
+/// `MemoryDatabase` stores and JavaScript holds.
 pub(crate) fn real_value(value: f64) -> Value {
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    if value.fract() == 0.0 && value.abs() <= EXACT {
-        Value::from(value as i64)
-    } else {
-        serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
-    }
+    Num::from_f64(value).to_number().map_or(Value::Null, Value::Number)
 }
 
 /// A JSON column read back as text; SQL `NULL` (and JSON `null`) is absent.
+/// Numbers come back canonical: PostgreSQL's `jsonb` prints `1e20` as
+/// `100000000000000000000`, which is the same double.
 pub(crate) fn json_value(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
     let Some(text) = text else { return Ok(None) };
     let value: Value = serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    Ok((!value.is_null()).then_some(value))
+    Ok((!value.is_null()).then(|| canonical(&value).into_owned()))
 }
 
 /// The RFC 3339 form of a timestamp: UTC, milliseconds, `Z`.

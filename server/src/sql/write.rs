@@ -3,6 +3,7 @@
 //! value a bound parameter.
 
 use chrono::{DateTime, Utc};
+use flux_capacitor::domain::{Num, canonical};
 use flux_capacitor::{Comparison, FieldType, Filter, Key, Operation, Row, StoredEvent};
 use serde_json::Value;
 
@@ -17,10 +18,15 @@ pub(crate) fn write_bind(column: &Column, value: &Value) -> Option<Bind> {
         return None;
     }
     Some(match (column.ty, value) {
-        (FieldType::Json, v) => Bind::Text(v.to_string()),
+        (FieldType::Json, v) => Bind::Text(canonical(v).to_string()),
         (FieldType::Text, Value::String(s)) => Bind::Text(s.clone()),
-        (FieldType::Integer, Value::Number(n)) if n.as_i64().is_some() => Bind::Int(n.as_i64().unwrap_or_default()),
-        (FieldType::Real, Value::Number(n)) => Bind::Real(n.as_f64().unwrap_or_default()),
+        // Numbers in canonical form: `3.0` is the integer 3 (validated beforehand).
+        (FieldType::Integer, Value::Number(n)) if matches!(Num::of(n), Ok(Num::Int(_))) => {
+            Bind::Int(Num::of(n).map_or(0, |num| num.as_f64() as i64))
+        }
+        (FieldType::Real, Value::Number(n)) => {
+            Bind::Real(Num::of(n).map_or_else(|_| n.as_f64().unwrap_or_default(), Num::as_f64))
+        }
         (FieldType::Boolean, Value::Bool(b)) => Bind::Bool(*b),
         // Validation rejects anything else before SQL is built; keep the text.
         (_, v) => Bind::Text(v.to_string()),
@@ -184,11 +190,23 @@ fn push_comparison(sql: &mut Sql, table: &Table, field: &str, value: &Value, com
     };
     let bind = match (column.ty, value) {
         (FieldType::Text, Value::String(s)) => Bind::Text(s.clone()),
-        (FieldType::Integer, Value::Number(n)) => match n.as_i64() {
-            Some(i) => Bind::Int(i),
-            None => Bind::Real(n.as_f64().unwrap_or_default()),
+        // In the domain every number is a double and integer columns hold
+        // integers within ±(2^53−1): the databases compare them exactly.
+        (FieldType::Integer, Value::Number(n)) => match Num::of(n) {
+            Ok(Num::Int(i)) => Bind::Int(i),
+            Ok(Num::Float(f)) => Bind::Real(f),
+            Err(_) => {
+                sql.push(FALSE);
+                return;
+            }
         },
-        (FieldType::Real, Value::Number(n)) => Bind::Real(n.as_f64().unwrap_or_default()),
+        (FieldType::Real, Value::Number(n)) => match Num::of(n) {
+            Ok(num) => Bind::Real(num.as_f64()),
+            Err(_) => {
+                sql.push(FALSE);
+                return;
+            }
+        },
         (FieldType::Boolean, Value::Bool(b)) => Bind::Bool(*b),
         _ => {
             sql.push(FALSE);

@@ -87,7 +87,7 @@ async fn reduce_group(
                 reduce(reducer.as_ref(), event, index).ok()?
             };
             for operation in changeset.operations() {
-                operation.validate(Some(&schema.schema)).ok()?;
+                schema.validate(operation).ok()?;
             }
             changes.push(changeset);
             if changes.len() % REDUCE_SLICE == 0 {

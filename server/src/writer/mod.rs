@@ -157,14 +157,23 @@ async fn publish_external(shared: &Shared) -> bool {
 }
 
 /// Runs the reducer on event `index` of a dispatch; a refusal or a panic is
-/// a `reducer` error naming the event.
+/// a `reducer` error naming the event, and so is a changeset holding a value
+/// outside the portable domain (`unsupported_value`, checked for the whole
+/// changeset before any of it is written, as `MemoryDatabase` does). The
+/// changeset comes back with its numbers in canonical form.
 fn reduce(reducer: &dyn Reducer, stored: &StoredEvent, index: usize) -> Result<Changeset, StoreError> {
-    run_reducer(reducer, stored).map_err(|source| StoreError::Reducer {
+    let fail = |source| StoreError::Reducer {
         event: EventAt {
             index,
             event_type: stored.event_type.clone(),
         },
         source: Box::new(source),
+    };
+    let changeset = run_reducer(reducer, stored).map_err(fail)?;
+    changeset.check_domain().map_err(fail)?;
+    Ok(match changeset.canonical() {
+        std::borrow::Cow::Borrowed(_) => changeset,
+        std::borrow::Cow::Owned(canonical) => canonical,
     })
 }
 

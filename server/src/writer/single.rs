@@ -89,12 +89,12 @@ enum Invalid {
 /// or field, re-reads the schema (a migration may have added it) and retries.
 async fn validated(shared: &Shared, tx: &mut dyn WriteTx, operation: &Operation) -> Result<Arc<DbSchema>, Invalid> {
     let schema = shared.schema();
-    match operation.validate(Some(&schema.schema)) {
+    match schema.validate(operation) {
         Ok(()) => Ok(schema),
         Err(CoreError::UnknownCollection { .. } | CoreError::UnknownField { .. }) => {
             let fresh = Arc::new(tx.introspect().await.map_err(Invalid::Db)?);
             shared.set_schema(fresh.clone());
-            operation.validate(Some(&fresh.schema)).map_err(Invalid::Core)?;
+            fresh.validate(operation).map_err(Invalid::Core)?;
             Ok(fresh)
         }
         Err(err) => Err(Invalid::Core(err)),

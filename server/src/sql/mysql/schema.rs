@@ -48,7 +48,8 @@ pub(crate) async fn introspect(conn: &mut MySqlConnection) -> Result<DbSchema, s
         }
     }
     let rows = sqlx::query(
-        "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, COLUMN_KEY
+        "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, COLUMN_KEY,
+                CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
          ORDER BY TABLE_NAME, ORDINAL_POSITION",
     )
@@ -63,6 +64,9 @@ pub(crate) async fn introspect(conn: &mut MySqlConnection) -> Result<DbSchema, s
             let column_type: String = row.try_get_unchecked(3)?;
             let collation: Option<String> = row.try_get_unchecked(4)?;
             let key: String = row.try_get_unchecked(5)?;
+            // VARCHAR(n) counts characters, TEXT bytes: both limits hold.
+            let max_chars: Option<u64> = row.try_get_unchecked(6)?;
+            let max_bytes: Option<u64> = row.try_get_unchecked(7)?;
             let json = json_columns.contains(&(table.clone(), name.clone()));
             Ok(RawColumn {
                 ty: field_type(&data_type.to_ascii_lowercase(), &column_type.to_ascii_lowercase(), json),
@@ -71,6 +75,8 @@ pub(crate) async fn introspect(conn: &mut MySqlConnection) -> Result<DbSchema, s
                 name,
                 primary_key: key == "PRI",
                 write_cast: None,
+                max_chars,
+                max_bytes,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;

@@ -23,7 +23,8 @@ fn field_type(udt: &str) -> (Option<FieldType>, Option<&'static str>) {
 pub(crate) async fn introspect(conn: &mut PgConnection) -> Result<DbSchema, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT c.relname::text, a.attname::text, t.typname::text,
-                COALESCE(a.attnum = ANY(i.indkey) AND array_length(i.indkey::int2[], 1) = 1, FALSE)
+                COALESCE(a.attnum = ANY(i.indkey) AND array_length(i.indkey::int2[], 1) = 1, FALSE),
+                CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN (a.atttypmod - 4)::int8 END
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -45,6 +46,8 @@ pub(crate) async fn introspect(conn: &mut PgConnection) -> Result<DbSchema, sqlx
                 primary_key: row.try_get(3)?,
                 write_cast,
                 exact_text: true,
+                max_chars: row.try_get::<Option<i64>, _>(4)?.map(|n| n as u64),
+                max_bytes: None,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;

@@ -42,6 +42,9 @@ pub(crate) async fn introspect(conn: &mut SqliteConnection) -> Result<DbSchema, 
                 primary_key: row.try_get::<i64, _>(3)? > 0,
                 write_cast: None,
                 exact_text: true,
+                // SQLite holds any length (up to SQLITE_MAX_LENGTH, 1 GB).
+                max_chars: None,
+                max_bytes: None,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
