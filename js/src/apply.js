@@ -1,21 +1,21 @@
 // Applies changesets to EntityDrafts with exactly MemoryDatabase's semantics
 // (reducers/src/memory.rs): what each operation does to the rows present, given the
 // rules of semantics.js and the container of draft.js.
-import { put } from "./dict.js";
+import { own, put } from "./dict.js";
 import { FluxCapacitorError, matches, validateOperation } from "./semantics.js";
 
 const fmtKey = (k) => (typeof k === "string" ? JSON.stringify(k) : String(k));
 
 function withoutNulls(row) {
   const out = {};
-  for (const k in row) if (row[k] !== null && row[k] !== undefined) put(out, k, row[k]);
+  for (const k of Object.keys(row)) if (row[k] !== null && row[k] !== undefined) put(out, k, row[k]);
   return out;
 }
 
 /** The merged row, or the same row when the patch changes nothing. */
 function merge(row, patch) {
   let out = row;
-  for (const k in patch) {
+  for (const k of Object.keys(patch)) {
     const v = patch[k];
     if (v === null || v === undefined) {
       if (Object.hasOwn(out, k)) { if (out === row) out = { ...row }; delete out[k]; }
@@ -30,10 +30,10 @@ function merge(row, patch) {
 /** Applies one (validated) operation to `draft`, the draft of `op.collection`. */
 export function applyOperation(draft, op) {
   const key = op.key ?? "id";
-  const sameKey = (row, id) => row !== undefined && row[key] === id;
+  const sameKey = (row, id) => row !== undefined && own(row, key) === id;
   switch (op.op) {
     case "create": {
-      const id = op.row[key];
+      const id = own(op.row, key);
       const existing = draft.get(id);
       if (existing !== undefined) {
         if (existing[key] === id)
@@ -60,12 +60,12 @@ export function applyOperation(draft, op) {
     case "update_where": {
       for (const row of draft.rows().filter((r) => matches(op.filter, r))) {
         const next = merge(row, op.patch);
-        if (next !== row) draft.replace(row[key], next);
+        if (next !== row) draft.replace(own(row, key), next);
       }
       return;
     }
     case "destroy_where": {
-      for (const row of draft.rows().filter((r) => matches(op.filter, r))) draft.remove(row[key]);
+      for (const row of draft.rows().filter((r) => matches(op.filter, r))) draft.remove(own(row, key));
       return;
     }
   }

@@ -3,6 +3,7 @@
 // copy-on-write.
 import { eventsOf } from "./actions.js";
 import { applyEvents } from "./apply.js";
+import { own, put } from "./dict.js";
 import { EntityDraft } from "./draft.js";
 import { freshEvents, lastSeqOf, selectLastSeq } from "./seq.js";
 
@@ -48,9 +49,11 @@ export function reduxifyAll(reducer, options = {}) {
     const { events, lastSeq } = freshEvents(batch, before);
     if (events.length === 0) return state;
     const drafts = new Map();
+    // Collections are own properties: one named `constructor` or `__proto__` is
+    // a collection like any other, never a member of Object.prototype.
     const draftFor = (name) => {
       let d = drafts.get(name);
-      if (!d) drafts.set(name, (d = new EntityDraft(state[name], name)));
+      if (!d) drafts.set(name, (d = new EntityDraft(own(state, name), name)));
       return d;
     };
     applyEvents(reducer, events, draftFor, schema);
@@ -58,12 +61,13 @@ export function reduxifyAll(reducer, options = {}) {
     let next = state;
     const set = (name, s) => {
       if (next === state) next = { ...state };
-      next[name] = s;
+      put(next, name, s);
     };
     for (const [name, d] of drafts) {
       const s = d.finish();
-      if (advanced) set(name, s === state[name] || s === d.base ? { ...s, lastSeq } : Object.assign(s, { lastSeq }));
-      else if (s !== state[name] && !(state[name] === undefined && s.ids.length === 0)) set(name, s);
+      const old = own(state, name);
+      if (advanced) set(name, s === old || s === d.base ? { ...s, lastSeq } : Object.assign(s, { lastSeq }));
+      else if (s !== old && !(old === undefined && s.ids.length === 0)) set(name, s);
     }
     if (advanced) for (const name of Object.keys(state)) if (!drafts.has(name)) set(name, { ...state[name], lastSeq });
     return next;
@@ -71,4 +75,4 @@ export function reduxifyAll(reducer, options = {}) {
 }
 
 /** EntityState → rows in key order. */
-export const rowsOf = (entityState) => entityState.ids.map((id) => entityState.entities[id]);
+export const rowsOf = (entityState) => entityState.ids.map((id) => own(entityState.entities, String(id)));

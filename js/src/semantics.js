@@ -47,8 +47,12 @@ function compareScalars(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function compares(row, field, value, holds) {
-  const f = row[field];
+// A row's field, own properties only: a row without `constructor` or `toString`
+// has no such field, whatever Object.prototype holds.
+const field = (row, name) => (Object.hasOwn(row, name) ? row[name] : undefined);
+
+function compares(row, name, value, holds) {
+  const f = field(row, name);
   if (f === undefined || f === null) return false;
   const o = compareScalars(f, value);
   return o !== undefined && holds(o);
@@ -79,7 +83,7 @@ export function matches(filter, row) {
     case "gt": return compares(row, filter.field, filter.value, (o) => o > 0);
     case "gte": return compares(row, filter.field, filter.value, (o) => o >= 0);
     case "in": return filter.values.some((v) => compares(row, filter.field, v, (o) => o === 0));
-    case "is_null": return row[filter.field] === undefined || row[filter.field] === null;
+    case "is_null": { const f = field(row, filter.field); return f === undefined || f === null; }
     case "and": return filter.filters.every((f) => matches(f, row));
     case "or": return filter.filters.some((f) => matches(f, row));
     case "not": return !matches(filter.filter, row);
@@ -103,7 +107,7 @@ const TYPES = {
 };
 
 function rowKey(collection, keyField, row) {
-  const v = row[keyField];
+  const v = field(row, keyField);
   if (v === undefined || v === null)
     throw new FluxCapacitorError("missing_key", `collection \`${collection}\`: the row has no key field \`${keyField}\``);
   if (!isKey(v))
@@ -118,7 +122,7 @@ export function validateOperation(op, schema) {
   const key = op.key ?? "id";
   if (op.op === "update_where" || op.op === "destroy_where") validateFilter(op.filter);
   if (schema) {
-    const table = schema[collection];
+    const table = Object.hasOwn(schema, collection) ? schema[collection] : undefined;
     if (!table) throw new FluxCapacitorError("unknown_collection", `unknown collection \`${collection}\``);
     const tkey = table.key ?? "id";
     if (tkey !== key)

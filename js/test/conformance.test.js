@@ -39,8 +39,9 @@ for (const file of names) {
         return err.kind;
       }
     });
-    const snapshot = {};
-    for (const name of Object.keys(state).sort()) if (state[name].ids.length) snapshot[name] = rowsOf(state[name]);
+    // Object.fromEntries: a collection named `__proto__` stays an own property.
+    const snapshot = Object.fromEntries(Object.keys(state).sort().filter((name) => state[name].ids.length)
+      .map((name) => [name, rowsOf(state[name])]));
     assert.deepStrictEqual({ results, state: snapshot }, expected);
   });
 }

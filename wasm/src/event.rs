@@ -8,9 +8,19 @@ use crate::js_error;
 
 /// Reads a JS event: a Flux Standard Action or a stored event. A missing `id`
 /// is the nil UUID, `seq` is `0`, `timestamp` is `""`.
+///
+/// The event is read through `JSON.stringify`, exactly as it travels to a
+/// server: the reducer sees the same values in the browser and on the server
+/// (`-0` is `0`, a `Date` its ISO text, an own `__proto__` key a key like any
+/// other, `undefined` fields absent), and what JSON cannot carry (a `BigInt`,
+/// a cycle) is `invalid_event`.
 pub fn stored_event(event: JsValue) -> Result<StoredEvent, JsValue> {
-    let value: Value = serde_wasm_bindgen::from_value(event)
-        .map_err(|e| js_error("invalid_event", &format!("not a JSON event: {e}")))?;
+    let not_json = |detail: String| js_error("invalid_event", &format!("not a JSON event: {detail}"));
+    let text = js_sys::JSON::stringify(&event)
+        .map_err(|e| not_json(js_sys::Error::from(e).message().into()))?
+        .as_string()
+        .ok_or_else(|| not_json("it has no JSON form".into()))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| not_json(e.to_string()))?;
     from_value(value).map_err(|message| js_error("invalid_event", &message))
 }
 

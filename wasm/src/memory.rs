@@ -27,15 +27,18 @@ impl JsMemoryDatabase {
     #[wasm_bindgen(js_name = applyChangeset)]
     pub fn apply_changeset(&mut self, changeset: JsValue) -> Result<(), JsValue> {
         crate::panic_guard(|| {
+            let text = js_sys::JSON::stringify(&changeset)
+                .ok()
+                .and_then(|t| t.as_string())
+                .ok_or_else(|| js_error("invalid_changeset", "the changeset has no JSON form"))?;
             let changeset: Changeset =
-                serde_wasm_bindgen::from_value(changeset).map_err(|e| js_error("invalid_changeset", &e.to_string()))?;
+                serde_json::from_str(&text).map_err(|e| js_error("invalid_changeset", &e.to_string()))?;
             self.0.apply(&changeset).map_err(|e| from_core(&e))
         })
     }
 
     /// `{ collection: [rows in key order] }`.
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        serde::Serialize::serialize(&self.0.snapshot(), &serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(|e| js_error("serialize", &e.to_string()))
+        crate::reduce::to_js(&self.0.snapshot())
     }
 }

@@ -1,24 +1,35 @@
 //! Running a reducer on JS events.
 
-use flux_capacitor::Reducer;
+use flux_capacitor::{Reducer, StoredEvent};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use crate::error::from_core;
 use crate::{js_error, panic_guard, stored_event};
 
-fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_error("serialize", &e.to_string()))
+/// `value` as plain JS data, through JSON text and `JSON.parse`: a field
+/// named `__proto__` stays an own property (an assignment would set the
+/// prototype), and numbers arrive as the doubles they are.
+pub(crate) fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value).map_err(|e| js_error("serialize", &e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|e| js_error("serialize", &String::from(js_sys::Error::from(e).message())))
+}
+
+/// Reduces one event as every applier does: the event and then the changeset
+/// checked against the portable value domain (`unsupported_value`), the
+/// changeset's numbers in canonical form (`-0.0` is `0`).
+fn reduce_one(reducer: &dyn Reducer, event: &StoredEvent) -> Result<JsValue, JsValue> {
+    event.check_domain().map_err(|e| from_core(&e))?;
+    let changeset = reducer.reduce(event).map_err(|e| from_core(&e))?;
+    changeset.check_domain().map_err(|e| from_core(&e))?;
+    to_js(&changeset.canonical())
 }
 
 /// The changeset of `event` as a JS array of operations.
 pub fn reduce(reducer: &dyn Reducer, event: JsValue) -> Result<JsValue, JsValue> {
     panic_guard(|| {
         let event = stored_event(event)?;
-        let changeset = reducer.reduce(&event).map_err(|e| from_core(&e))?;
-        to_js(&changeset)
+        reduce_one(reducer, &event)
     })
 }
 
@@ -31,9 +42,7 @@ pub fn reduce_batch(reducer: &dyn Reducer, events: JsValue) -> Result<JsValue, J
             .ok_or_else(|| js_error("invalid_event", "reduceBatch expects an array of events"))?;
         let out = js_sys::Array::new();
         for (index, event) in array.iter().enumerate() {
-            let result = stored_event(event)
-                .and_then(|event| reducer.reduce(&event).map_err(|e| from_core(&e)))
-                .and_then(|changeset| to_js(&changeset));
+            let result = stored_event(event).and_then(|event| reduce_one(reducer, &event));
             match result {
                 Ok(changeset) => {
                     out.push(&changeset);
