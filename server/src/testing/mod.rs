@@ -120,7 +120,8 @@ impl TestDb {
 
     /// Creates a new empty database on the server of `admin_url` (a
     /// PostgreSQL or MySQL/MariaDB URL whose user may create and drop
-    /// databases), as [`TestDb::new`] does; a `sqlite:` URL gives a file in a
+    /// databases); on MySQL/MariaDB in `utf8mb4` with the server's default
+    /// collation, as an app's database. A `sqlite:` URL gives a file in a
     /// temporary directory, whatever its path.
     pub async fn on_server(admin_url: &str) -> TestDb {
         let scheme = admin_url.split(':').next().unwrap_or_default();
@@ -130,7 +131,11 @@ impl TestDb {
             "mysql" | "mariadb" => Dialect::MySql,
             _ => panic!("unsupported database URL scheme `{scheme}` (sqlite, postgres, mysql or mariadb)"),
         };
-        let admin = (dialect != Dialect::Sqlite).then(|| admin_url.to_string());
+        // sqlx's MySQL driver knows the `mysql:` scheme only.
+        let admin = (dialect != Dialect::Sqlite).then(|| match admin_url.strip_prefix("mariadb:") {
+            Some(rest) => format!("mysql:{rest}"),
+            None => admin_url.to_string(),
+        });
         let options = if dialect == Dialect::MySql {
             "CHARACTER SET utf8mb4"
         } else {

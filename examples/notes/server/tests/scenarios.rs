@@ -25,11 +25,10 @@ async fn notes_scenarios_on_every_backend() {
 }
 
 /// `check_at` (what `check` does with `SCENARIO_DATABASE_URL` set): fresh
-/// databases on the server of an admin URL, here MariaDB's.
+/// databases on the server of an admin URL, here MariaDB's (as `mariadb://`).
 #[tokio::test]
 async fn notes_scenarios_at_a_server_url() {
     let suite = ScenarioSuite::load(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    runner()
-        .check_at(&suite, &flux_capacitor_server::testing::mysql_admin_url())
-        .await;
+    let url = flux_capacitor_server::testing::mysql_admin_url().replacen("mysql:", "mariadb:", 1);
+    runner().check_at(&suite, &url).await;
 }
