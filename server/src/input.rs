@@ -100,6 +100,14 @@ pub(crate) fn check_event(index: usize, event: &Event, max_bytes: usize) -> Resu
             limit: max_bytes,
         });
     }
+    check_domain(index, event)
+}
+
+/// Checks an event's values against the portable value domain
+/// ([`flux_capacitor::domain`]): `unsupported_value`, as
+/// `MemoryDatabase::dispatch` and wasm report it. Dispatch and replay both
+/// check, so nothing outside the domain reaches the log.
+pub(crate) fn check_domain(index: usize, event: &Event) -> Result<(), StoreError> {
     event.check_domain().map_err(|source| StoreError::Reducer {
         event: EventAt {
             index,

@@ -353,9 +353,14 @@ impl Store {
     /// Their `seq`s must continue this store's log (1, 2, ... on an empty
     /// one). This is how a log is replayed into fresh tables (restore, time
     /// travel, replay instead of migration). Middleware does not run.
+    /// Events outside the value domain ([`flux_capacitor::domain`]) are
+    /// refused (`unsupported_value`) before anything is written.
     pub async fn replay(&self, events: Vec<StoredEvent>) -> Result<Vec<StoredEvent>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
+        }
+        for (index, stored) in events.iter().enumerate() {
+            input::check_domain(index, &stored.event)?;
         }
         self.send(Batch::Stored(events)).await
     }

@@ -26,4 +26,5 @@ test("flux-capacitor's entry points resolve", async () => {
   assert.equal(typeof (await import("flux-capacitor")).reduxify, "function");
   assert.equal(typeof (await import("flux-capacitor/mobx")).ObservableCollection, "function");
   assert.equal(typeof (await import("flux-capacitor/live")).connectLive, "function");
+  assert.equal(typeof (await import("flux-capacitor/testing")).checkScenario, "function");
 });

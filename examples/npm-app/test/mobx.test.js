@@ -30,11 +30,10 @@ for (const file of scenarioNames()) {
     });
     dispose();
     assert.ok(reactions <= 1 + applied, `${reactions} reactions for ${applied} batches`);
-    const state = {};
-    for (const c of collections) {
-      const rows = c.ids.map((id) => toJS(c.entities.get(id)));
-      if (rows.length) state[c.collection] = rows;
-    }
+    // Object.fromEntries: a collection named `__proto__` stays an own property.
+    const state = Object.fromEntries(
+      collections.map((c) => [c.collection, c.ids.map((id) => toJS(c.entities.get(id)))]).filter(([, rows]) => rows.length),
+    );
     assert.deepStrictEqual({ results, state }, expected);
   });
 }

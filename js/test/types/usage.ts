@@ -30,3 +30,15 @@ const live = connectLive({
 const seen: number = live.lastSeq;
 live.close();
 void seen;
+
+import { checkScenario, checkScenarios, loadScenarios, runScenario, type Snapshot } from "flux-capacitor/testing";
+async function scenarioTests(): Promise<void> {
+  for (const scenarioCase of await loadScenarios(new URL("./scenarios-dir/", import.meta.url))) {
+    const outcome: "passed" | "recorded" = await checkScenario(scenarioCase, wasm);
+    const snapshot: Snapshot = runScenario(scenarioCase.scenario, wasm.reduce);
+    void outcome; void snapshot.results[0];
+  }
+  const { passed, recorded } = await checkScenarios("examples/notes", wasm, { update: false });
+  void passed; void recorded;
+}
+void scenarioTests;

@@ -1,7 +1,9 @@
 //! Test fixtures, behind the `testing` feature: a fresh database per test on
 //! SQLite, PostgreSQL and MySQL/MariaDB, a loop running a test on each, DDL
-//! for a [`Schema`] in each dialect, and the schema of the conformance
-//! suite's issue tracker. This crate's tests and benchmarks use them, and so
+//! for a [`Schema`] in each dialect, the schema of the conformance suite's
+//! issue tracker, and [`SqlScenarios`]: an app's scenario files
+//! ([`flux_capacitor::testing`]) checked through the store on a real
+//! database with the app's migrations. This crate's tests and benchmarks use them, and so
 //! do the examples' tests; an application's tests can too:
 //!
 //! ```toml
@@ -52,6 +54,10 @@ use sqlx::{Connection, Executor};
 
 use crate::{Config, DbPool, Dialect, Store};
 
+mod scenarios;
+
+pub use scenarios::{SCENARIO_DATABASE_URL, ScenarioError, SqlScenarios};
+
 /// The backends [`for_each_backend`] runs a test on, in order.
 pub const BACKENDS: [Dialect; 3] = [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql];
 
@@ -78,6 +84,8 @@ pub struct TestDb {
     /// The URL to connect to this database with ([`DbPool::connect`]).
     pub url: String,
     name: String,
+    /// The server's admin connection it was created through (not SQLite).
+    admin: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -102,6 +110,41 @@ impl TestDb {
     /// name` (e.g. `CHARACTER SET utf8mb4`, leaving the collation to the
     /// server's default as a user's database would). Ignored on SQLite.
     pub async fn with_options(dialect: Dialect, options: &str) -> TestDb {
+        let admin = match dialect {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(postgres_admin_url()),
+            Dialect::MySql => Some(mysql_admin_url()),
+        };
+        TestDb::create(dialect, admin, options).await
+    }
+
+    /// Creates a new empty database on the server of `admin_url` (a
+    /// PostgreSQL or MySQL/MariaDB URL whose user may create and drop
+    /// databases); on MySQL/MariaDB in `utf8mb4` with the server's default
+    /// collation, as an app's database. A `sqlite:` URL gives a file in a
+    /// temporary directory, whatever its path.
+    pub async fn on_server(admin_url: &str) -> TestDb {
+        let scheme = admin_url.split(':').next().unwrap_or_default();
+        let dialect = match scheme {
+            "sqlite" => Dialect::Sqlite,
+            "postgres" | "postgresql" => Dialect::Postgres,
+            "mysql" | "mariadb" => Dialect::MySql,
+            _ => panic!("unsupported database URL scheme `{scheme}` (sqlite, postgres, mysql or mariadb)"),
+        };
+        // sqlx's MySQL driver knows the `mysql:` scheme only.
+        let admin = (dialect != Dialect::Sqlite).then(|| match admin_url.strip_prefix("mariadb:") {
+            Some(rest) => format!("mysql:{rest}"),
+            None => admin_url.to_string(),
+        });
+        let options = if dialect == Dialect::MySql {
+            "CHARACTER SET utf8mb4"
+        } else {
+            ""
+        };
+        TestDb::create(dialect, admin, options).await
+    }
+
+    async fn create(dialect: Dialect, admin: Option<String>, options: &str) -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "fluxtest_{}_{}_{}",
@@ -110,31 +153,30 @@ impl TestDb {
             uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap_or_default()
         );
         let create = format!("CREATE DATABASE {name} {options}");
-        let (url, dir) = match dialect {
-            Dialect::Sqlite => {
+        let (url, dir) = match (dialect, &admin) {
+            (Dialect::Postgres, Some(admin)) => {
+                let mut conn = sqlx::PgConnection::connect(admin).await.expect("PostgreSQL is up");
+                conn.execute(create.trim_end()).await.expect("create db");
+                conn.close().await.ok();
+                (with_database(admin, &name), None)
+            }
+            (Dialect::MySql, Some(admin)) => {
+                let mut conn = sqlx::MySqlConnection::connect(admin).await.expect("MariaDB is up");
+                conn.execute(create.trim_end()).await.expect("create db");
+                conn.close().await.ok();
+                (with_database(admin, &name), None)
+            }
+            _ => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join(format!("{name}.db")).display());
                 (url, Some(dir))
-            }
-            Dialect::Postgres => {
-                let admin = postgres_admin_url();
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL is up");
-                conn.execute(create.trim_end()).await.expect("create db");
-                conn.close().await.ok();
-                (with_database(&admin, &name), None)
-            }
-            Dialect::MySql => {
-                let admin = mysql_admin_url();
-                let mut conn = sqlx::MySqlConnection::connect(&admin).await.expect("MariaDB is up");
-                conn.execute(create.trim_end()).await.expect("create db");
-                conn.close().await.ok();
-                (with_database(&admin, &name), None)
             }
         };
         TestDb {
             dialect,
             url,
             name,
+            admin,
             _dir: dir,
         }
     }
@@ -179,6 +221,7 @@ impl TestDb {
             dialect,
             url: self.url.clone(),
             name: self.name.clone(),
+            admin: self.admin.clone(),
             _dir: None,
         };
         let outcome = AssertUnwindSafe(test(self)).catch_unwind().await;
@@ -192,20 +235,17 @@ impl TestDb {
     /// Drops the database (closing other sessions on PostgreSQL; on SQLite
     /// the file goes with its temporary directory).
     pub async fn drop_db(self) {
+        let Some(admin) = &self.admin else { return };
         match self.dialect {
             Dialect::Sqlite => {}
             Dialect::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
-                    .await
-                    .expect("connect");
+                let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect");
                 conn.execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
                     .await
                     .expect("drop db");
             }
             Dialect::MySql => {
-                let mut conn = sqlx::MySqlConnection::connect(&mysql_admin_url())
-                    .await
-                    .expect("connect");
+                let mut conn = sqlx::MySqlConnection::connect(admin).await.expect("connect");
                 conn.execute(format!("DROP DATABASE IF EXISTS {}", self.name).as_str())
                     .await
                     .expect("drop db");
