@@ -1202,7 +1202,7 @@ async fn health_readiness_and_metrics_need_no_token() {
         assert_eq!(status, StatusCode::OK, "{ready}");
         assert_eq!(
             ready,
-            json!({ "database": true, "writer": true, "log_seq": 1, "published_seq": 1, "lag": 0 })
+            json!({ "database": true, "writer": true, "log": true, "log_seq": 1, "published_seq": 1, "lag": 0 })
         );
         let (status, Value::String(text)) = call(&router, "GET", "/metrics", None, None).await else {
             panic!("metrics are text");
