@@ -184,6 +184,33 @@ pub enum StoreError {
     /// The store's writer has stopped (the runtime is shutting down).
     #[error("the store is closed")]
     Closed,
+    /// The event log is not there: its table, or the whole database, was
+    /// dropped under the running store. Nothing is written meanwhile. The
+    /// store goes on by itself once the log is back holding every event it
+    /// has published (restored from a backup); a new, empty log is
+    /// [`StoreError::LogReplaced`]. Restarting the service starts a new log.
+    #[error(
+        "the event log is missing (its table, or the database, was dropped under the running store): \
+         restore it, or restart the service to start a new log"
+    )]
+    LogMissing,
+    /// The event log ends before the last `seq` this store has already
+    /// published: the database was replaced under the running store (dropped
+    /// and created again, or restored from an older backup). Writing on
+    /// would give new events `seq`s that subscribers have already seen, so
+    /// the store refuses every dispatch from then on, and
+    /// [`Store::health`](crate::Store::health) says so, until it is opened
+    /// again (the service restarted).
+    #[error(
+        "the event log ends at seq {found}, but this store has published up to seq {published}: \
+         the database was replaced under the running store; restart the service"
+    )]
+    LogReplaced {
+        /// The last `seq` this store published.
+        published: u64,
+        /// The last `seq` of the log it found.
+        found: u64,
+    },
 }
 
 impl StoreError {
@@ -206,6 +233,8 @@ impl StoreError {
             StoreError::InvalidPoint { .. } => "invalid_point",
             StoreError::NotRestorable { .. } => "not_restorable",
             StoreError::Closed => "closed",
+            StoreError::LogMissing => "log_missing",
+            StoreError::LogReplaced { .. } => "log_replaced",
         }
     }
 

@@ -208,6 +208,7 @@ mod error;
 mod history;
 pub mod http;
 mod input;
+mod log_guard;
 mod metrics;
 mod middleware;
 mod read;

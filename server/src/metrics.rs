@@ -117,41 +117,63 @@ impl Metrics {
 /// The store's health: see [`Store::health`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {
-    /// Whether the database answered.
+    /// Whether the database answered, and its event log is there.
     pub database: bool,
     /// Whether the writer task is running.
     pub writer: bool,
+    /// Whether the event log is the one this store has been following:
+    /// false once it was found ending before the last `seq` published here
+    /// (the database replaced under the running store, see
+    /// [`StoreError::LogReplaced`]), until the service restarts.
+    pub log: bool,
     /// The last `seq` in the log (0 when the database did not answer).
     pub log_seq: u64,
     /// The last `seq` published to this instance's subscribers.
     pub published_seq: u64,
     /// Events in the log this instance has not published yet.
     pub lag: u64,
-    /// Why the database did not answer.
+    /// Why the store is not ready: the database did not answer, the log
+    /// is missing ([`StoreError::LogMissing`]) or was replaced.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 impl Health {
-    /// Ready to serve: the database answers and the writer runs.
+    /// Ready to serve: the database answers with the log this store
+    /// follows, and the writer runs.
     pub fn ready(&self) -> bool {
-        self.database && self.writer
+        self.database && self.writer && self.log
     }
 }
 
 impl Store {
-    /// Whether the database answers, the writer runs, and how far this
-    /// instance's live feed is behind the log (one indexed query).
+    /// Whether the database answers with the log this store follows, the
+    /// writer runs, and how far this instance's live feed is behind the log
+    /// (one indexed query). A log found ending before what this store has
+    /// published makes the store refuse dispatches until restarted
+    /// ([`StoreError::LogReplaced`]).
     pub async fn health(&self) -> Health {
         let shared = self.shared();
         let published_seq = shared.head.load(Ordering::SeqCst);
         let (database, log_seq, error) = match shared.db().last_seq().await {
-            Ok(seq) => (true, seq, None),
-            Err(err) => (false, 0, Some(err.to_string())),
+            Ok(seq) => (
+                true,
+                seq,
+                shared.log.found(published_seq, seq).err().map(|e| e.to_string()),
+            ),
+            Err(err) => {
+                let reason = match shared.log.read_error(shared.db(), err) {
+                    missing @ StoreError::LogMissing => missing.to_string(),
+                    StoreError::Database { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                };
+                (false, 0, Some(reason))
+            }
         };
         Health {
             database,
             writer: self.writer_running(),
+            log: shared.log.check().is_ok(),
             log_seq,
             published_seq,
             lag: log_seq.saturating_sub(published_seq),

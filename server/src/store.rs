@@ -14,6 +14,7 @@ use crate::StoreError;
 use crate::command::CommandHandler;
 use crate::db::DbPool;
 use crate::input::{self, check_event};
+use crate::log_guard::LogGuard;
 use crate::metrics::Metrics;
 use crate::middleware::{Context, Middleware, Next};
 use crate::read::{Direction, EventQuery, FindOptions};
@@ -84,6 +85,8 @@ pub(crate) struct Shared {
     /// Held by the writer around each group, and by a rebuild's switch to pause writes.
     pub write_gate: tokio::sync::Mutex<()>,
     schema: RwLock<Arc<DbSchema>>,
+    /// Whether the log is still the one this store follows.
+    pub log: LogGuard,
 }
 
 impl Shared {
@@ -191,6 +194,7 @@ impl StoreBuilder {
             metrics: Metrics::default(),
             write_gate: tokio::sync::Mutex::new(()),
             schema: RwLock::new(Arc::new(schema)),
+            log: LogGuard::default(),
         });
         let (requests, receiver) = mpsc::channel(shared.config.queue.max(1));
         tokio::spawn(writer::run(shared.clone(), receiver));
@@ -321,8 +325,10 @@ impl Store {
         result
     }
 
-    /// The end of the middleware chain: checks the events and queues them.
+    /// The end of the middleware chain: checks the events and queues them
+    /// (none once the log was found replaced: see [`StoreError::LogReplaced`]).
     pub(crate) async fn write(&self, events: Vec<Event>) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.shared.log.check()?;
         let limit = self.inner.shared.config.max_event_bytes;
         for (index, event) in events.iter().enumerate() {
             check_event(index, event, limit)?;
@@ -399,7 +405,12 @@ impl Store {
 
     /// Events of the log, in `seq` order.
     pub async fn events(&self, query: EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
-        Ok(self.inner.shared.db().fetch_events(&query).await?)
+        let shared = &self.inner.shared;
+        shared
+            .db()
+            .fetch_events(&query)
+            .await
+            .map_err(|err| shared.log.read_error(shared.db(), err))
     }
 
     /// The `seq` of the last event this store has seen committed.

@@ -582,6 +582,120 @@ async fn as_of_history_and_restore_routes() {
     .await;
 }
 
+/// Only an issue's author renames or restores it: a rule on the event and
+/// the stored row ([`Access::authorize_event`]).
+struct AuthorsOnly;
+
+#[async_trait::async_trait]
+impl Access for AuthorsOnly {
+    async fn authorize_event(&self, ctx: &Context, event: &Event, store: &Store) -> Result<(), ApiError> {
+        let author = match event.event_type.as_str() {
+            "renameIssue" => {
+                let id = event.payload["id"].as_str().unwrap_or_default();
+                let issue = store.find_by_id("issues", id).await?;
+                issue.and_then(|row| row.get("author").cloned())
+            }
+            flux_capacitor::RESTORE_EVENT => event.payload["row"].get("author").cloned(),
+            _ => None,
+        };
+        match author {
+            Some(author) if Some(author.as_str().unwrap_or_default()) != ctx.user.as_deref() => {
+                Err(ApiError::Forbidden(format!("only {author} may change it")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_event_reads_the_store_and_refuses_with_nothing_written() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config().access(AuthorsOnly));
+        let issue = json!({ "id": "1", "title": "Leaks", "author": "mary" });
+        assert_eq!(post(&router, "addIssue", "t-mary", issue).await.0, StatusCode::OK);
+        let rename = json!({ "id": "1", "title": "Guest's" });
+        let denied = post(&router, "renameIssue", "t-guest", rename.clone()).await;
+        assert_error(
+            &denied,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only \"mary\" may change it",
+        );
+        assert_eq!(log_len(&store).await, 1, "nothing written");
+        assert_eq!(
+            store.find_by_id("issues", "1").await.unwrap().unwrap()["title"],
+            "Leaks"
+        );
+        assert_eq!(post(&router, "renameIssue", "t-mary", rename).await.0, StatusCode::OK);
+
+        // The restore route: its `flux/restore` event carries the row it brings back.
+        store
+            .dispatch(Event::new("removeIssue", json!({ "id": "1" })))
+            .await
+            .unwrap();
+        let denied = call(&router, "POST", "/collections/issues/1/restore", Some("t-guest"), None).await;
+        assert_error(&denied, StatusCode::FORBIDDEN, "forbidden", "only \"mary\"");
+        assert_eq!(log_len(&store).await, 3, "nothing written");
+        let restored = call(&router, "POST", "/collections/issues/1/restore", Some("t-mary"), None).await;
+        assert_eq!(restored.0, StatusCode::OK, "{}", restored.1);
+        assert_eq!(
+            store.find_by_id("issues", "1").await.unwrap().unwrap()["title"],
+            "Guest's"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_requires_application_json_and_no_body() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        let issue = json!({ "id": "1", "title": "Leaks", "author": "mary" });
+        assert_eq!(post(&router, "addIssue", "t-mary", issue).await.0, StatusCode::OK);
+        store
+            .dispatch(Event::new("removeIssue", json!({ "id": "1" })))
+            .await
+            .unwrap();
+        let uri = "/collections/issues/1/restore";
+        let auth = ("authorization", "Bearer t-mary");
+        // What a cross-site form (or a `no-cors` fetch) can send: refused before anything is read.
+        for content_type in [
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            Some("text/plain"),
+            None,
+        ] {
+            let headers: Vec<_> = [Some(auth), content_type.map(|c| ("content-type", c))]
+                .into_iter()
+                .flatten()
+                .collect();
+            let refused = call_with(&router, "POST", uri, &headers, "").await;
+            assert_error(
+                &refused,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "`POST /collections/{name}/{id}/restore` takes `Content-Type: application/json`",
+            );
+        }
+        // Credentials first, as for dispatch.
+        let stranger = call_with(&router, "POST", uri, &[("content-type", "text/plain")], "").await;
+        assert_error(&stranger, StatusCode::UNAUTHORIZED, "unauthorized", "token");
+        let json = [auth, ("content-type", "application/json")];
+        let body = call_with(&router, "POST", uri, &json, r#"{"row": {"title": "Mine"}}"#).await;
+        assert_error(&body, StatusCode::BAD_REQUEST, "invalid_body", "no body");
+        assert_eq!(log_len(&store).await, 2, "nothing written");
+        let restored = call_with(&router, "POST", uri, &json, " {} ").await;
+        assert_eq!(restored.0, StatusCode::OK, "{}", restored.1);
+        assert_eq!(
+            store.find_by_id("issues", "1").await.unwrap().unwrap()["title"],
+            "Leaks"
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_token_only_on_the_websocket_and_after_its_parameters() {
     for_each_backend(|db| async move {
@@ -1202,7 +1316,7 @@ async fn health_readiness_and_metrics_need_no_token() {
         assert_eq!(status, StatusCode::OK, "{ready}");
         assert_eq!(
             ready,
-            json!({ "database": true, "writer": true, "log_seq": 1, "published_seq": 1, "lag": 0 })
+            json!({ "database": true, "writer": true, "log": true, "log_seq": 1, "published_seq": 1, "lag": 0 })
         );
         let (status, Value::String(text)) = call(&router, "GET", "/metrics", None, None).await else {
             panic!("metrics are text");

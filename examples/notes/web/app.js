@@ -211,11 +211,15 @@ function setAvatar(el, user) {
 
 // ------------------------------------------------------------- the server
 
-/** POST to `path` (relative to the page) as the current user; throws an Error with the server's message. */
+/**
+ * POST to `path` (relative to the page) as the current user; throws an Error
+ * with the server's message. Always `Content-Type: application/json`, also
+ * without a body (restore): the server requires it of every POST, which a
+ * cross-site form cannot send.
+ */
 async function post(store, path, payload) {
   const { user } = store.getState().ui;
-  const headers = { Authorization: `Bearer ${user}` };
-  if (payload !== undefined) headers["Content-Type"] = "application/json";
+  const headers = { Authorization: `Bearer ${user}`, "Content-Type": "application/json" };
   let response;
   try {
     response = await fetch(path, {
@@ -290,7 +294,7 @@ function noteView(store, id) {
   const title = $("note-title", el);
   const text = $("note-text", el);
   const current = () => store.getState().notes.entities[id];
-  const refresh = () => fill(el, current(), appliedSeq(store.getState()));
+  const refresh = () => fill(el, current(), appliedSeq(store.getState()), store.getState().ui.user);
 
   const commit = async (input, field, command) => {
     const row = current();
@@ -337,8 +341,11 @@ const pending = new WeakMap();
 /**
  * Shows `row` in a note's element, leaving alone a field the user is editing
  * and a field whose edit is not yet applied (`applied`: the store's last seq).
+ * Only the note's author (`user` is the signed-in one) gets editable fields
+ * and a Remove button: the server refuses anyone else's edit (403), and the
+ * page does not offer it.
  */
-function fill(el, row, applied) {
+function fill(el, row, applied, user) {
   if (!row) return;
   for (const [input, value] of [[$("note-title", el), row.title], [$("note-text", el), row.text ?? ""]]) {
     if (pending.has(input)) {
@@ -350,16 +357,23 @@ function fill(el, row, applied) {
   const edited = row.updated && row.updated !== row.created ? ` · edited ${formatWhen(row.updated)}` : "";
   $("note-meta", el).textContent = `by ${row.author} · ${formatWhen(row.created)}${edited}`;
   el.dataset.author = row.author;
+  const mine = row.author === user;
+  el.dataset.mine = String(mine);
+  for (const input of [$("note-title", el), $("note-text", el)]) {
+    input.readOnly = !mine;
+    input.title = mine ? "" : `Only ${row.author} can change this note`;
+  }
+  $("note-remove", el).hidden = !mine;
 }
 
-function renderNotes(store, views, notes, applied) {
+function renderNotes(store, views, notes, applied, user) {
   const list = $("notes");
   let previous = null;
   const seen = new Set();
   for (const row of notes) {
     let el = views.get(row.id);
     if (!el) views.set(row.id, (el = noteView(store, row.id)));
-    fill(el, row, applied);
+    fill(el, row, applied, user);
     const wanted = previous ? previous.nextSibling : list.firstChild;
     if (wanted !== el) list.insertBefore(el, wanted); // only moves what moved
     previous = el;
@@ -484,8 +498,8 @@ function renderAsOf(view) {
   $("as-of-empty").hidden = view.notes.length > 0;
 }
 
-/** The removed notes, each with its Restore button. */
-function renderRemoved(store, removed) {
+/** The removed notes, each with a Restore button for its author (`user`: the signed-in one). */
+function renderRemoved(store, removed, user) {
   const template = document.getElementById("removed-template").content.firstElementChild;
   const items = removed.map(({ id, row, event }) => {
     const el = template.cloneNode(true);
@@ -498,6 +512,7 @@ function renderRemoved(store, removed) {
     const who = event.meta?.user ?? "anonymous";
     $("removed-meta", el).textContent = `by ${row.author} · removed by ${who} ${formatWhen(event.timestamp)} (#${event.seq})`;
     const button = $("removed-restore", el);
+    button.hidden = row.author !== user; // only the author may restore it (the server says so too)
     button.disabled = restoring.has(id);
     button.addEventListener("click", async () => {
       button.disabled = true;
@@ -518,11 +533,13 @@ function render(store, views, shown, previous, derived) {
   const state = store.getState();
   const logChanged = state.log !== previous.log;
   const asOfChanged = state.ui.asOf !== previous.ui?.asOf;
-  if (state.notes !== previous.notes) renderNotes(store, views, selectNotes(state), appliedSeq(state));
+  const { user } = state.ui;
+  const userChanged = user !== previous.ui?.user; // whose notes are editable changes with it
+  if (state.notes !== previous.notes || userChanged) renderNotes(store, views, selectNotes(state), appliedSeq(state), user);
   if (logChanged) renderLog(shown, state.log);
-  if (logChanged) {
+  if (logChanged || userChanged) {
     const removed = derived.removed(state.log.events);
-    if (removed !== derived.shownRemoved) renderRemoved(store, (derived.shownRemoved = removed));
+    if (removed !== derived.shownRemoved || userChanged) renderRemoved(store, (derived.shownRemoved = removed), user);
   }
   if (logChanged || asOfChanged) {
     const { asOf } = state.ui;
@@ -532,7 +549,7 @@ function render(store, views, shown, previous, derived) {
     if (asOf !== null || asOfChanged) markLog(asOf);
   }
   if (state.ui !== previous.ui) {
-    const { user, status, connection } = state.ui;
+    const { status, connection } = state.ui;
     $("user-select").value = user;
     setAvatar($("user-avatar"), user);
     const line = $("status");

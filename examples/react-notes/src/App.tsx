@@ -64,6 +64,7 @@ function NotesPanel({ user }: { user: string }) {
           <NoteItem
             key={note.id}
             note={note}
+            mine={note.author === user}
             onTitle={(title) => run("editNoteTitle", { id: note.id, title })}
             onText={(text) => run("editNoteText", { id: note.id, text })}
             onRemove={() => run("removeNote", { id: note.id })}
@@ -96,13 +97,18 @@ function AddNote({ onAdd }: { onAdd: (title: string, text: string) => void }) {
 
 interface NoteItemProps {
   note: Note;
+  /** Whether the signed-in user wrote it: only the author edits and removes a note (the server refuses anyone else, 403). */
+  mine: boolean;
   onTitle: (title: string) => void;
   onText: (text: string) => void;
   onRemove: () => void;
 }
 
-/** One note, edited in place: a change is sent when the field loses focus (or Enter in the title). */
-function NoteItem({ note, onTitle, onText, onRemove }: NoteItemProps) {
+/**
+ * One note, edited in place by its author: a change is sent when the field
+ * loses focus (or Enter in the title). Anyone else's note is read-only.
+ */
+function NoteItem({ note, mine, onTitle, onText, onRemove }: NoteItemProps) {
   const [title, setTitle] = useState(note.title);
   const [text, setText] = useState(note.text);
   useEffect(() => setTitle(note.title), [note.title]); // someone else's edit
@@ -112,10 +118,11 @@ function NoteItem({ note, onTitle, onText, onRemove }: NoteItemProps) {
     else setTitle(note.title);
   };
   return (
-    <li className="note" data-testid="note" data-id={note.id} data-author={note.author}>
+    <li className="note" data-testid="note" data-id={note.id} data-author={note.author} data-mine={mine}>
       <input
         data-testid="note-title"
         aria-label="Title"
+        readOnly={!mine}
         value={title}
         onChange={(e) => setTitle(e.target.value)}
         onBlur={saveTitle}
@@ -124,15 +131,18 @@ function NoteItem({ note, onTitle, onText, onRemove }: NoteItemProps) {
       <textarea
         data-testid="note-text"
         aria-label="Text"
+        readOnly={!mine}
         value={text}
         onChange={(e) => setText(e.target.value)}
         onBlur={() => text !== note.text && onText(text)}
       />
       <p className="meta">
         by <span data-testid="note-author">{note.author}</span>
-        <button type="button" className="remove" data-testid="note-remove" onClick={onRemove}>
-          Remove
-        </button>
+        {mine && (
+          <button type="button" className="remove" data-testid="note-remove" onClick={onRemove}>
+            Remove
+          </button>
+        )}
       </p>
     </li>
   );

@@ -181,31 +181,44 @@ for (const name of chosen) {
       await until(async () => (await getJson(server.url, `/collections/notes/${tower.id}`)).text === "10:04 pm, Saturday", "the text edit on the server");
       await until(async () => (await page.inputValue(textOf(tower.id))) === "10:04 pm, Saturday", "the text edit in the page");
 
-      // remove
-      await page.click(`[data-testid="note"][data-id="g1"] [data-testid="note-remove"]`);
-      await waitForTitles(page, ["1.21 gigawatts", "Clock tower"]);
+      // only its author edits and removes a note: George's is read-only here, Mary's are not
+      const controls = (id) =>
+        page.$eval(`[data-testid="note"][data-id="${id}"]`, (el) => ({
+          mine: el.dataset.mine,
+          readOnly: [el.querySelector('[data-testid="note-title"]').readOnly, el.querySelector('[data-testid="note-text"]').readOnly],
+          remove: el.querySelector('[data-testid="note-remove"]') !== null,
+        }));
+      assert.deepEqual(await controls("g1"), { mine: "false", readOnly: [true, true], remove: false });
+      assert.deepEqual(await controls(tower.id), { mine: "true", readOnly: [false, false], remove: true });
+
+      // remove: Mary's own note from the page, George's by George
+      await page.click(`[data-testid="note"][data-id="${watts.id}"] [data-testid="note-remove"]`);
+      await waitForTitles(page, ["Clock tower", "Flux capacitor"]);
+      const removed = await dispatch(server.url, "George", "removeNote", { id: "g1" });
+      assert.equal(removed.status, 200, JSON.stringify(removed.body));
+      await waitForTitles(page, ["Clock tower"]);
       const gone = await fetch(`${server.url}/collections/notes/g1`, { headers: { authorization: "Bearer George" } });
       assert.equal(gone.status, 404);
       const seqBeforeHiding = await lastSeqOf(page);
-      assert.equal(seqBeforeHiding, 6);
+      assert.equal(seqBeforeHiding, 7);
 
       // remount: hiding the notes closes the feed; meanwhile two events commit;
       // showing them again connects from the slice's lastSeq and applies only those
       await page.click('[data-testid="toggle-notes"]');
       await page.waitForSelector('[data-testid="notes-hidden"]', WAIT);
       const opened = sockets.length;
-      for (const [command, payload] of [
-        ["addNote", { id: "t1", title: "DeLorean", text: "88 mph" }],
-        ["editNoteTitle", { id: tower.id, title: "Clock tower (1955)" }],
+      for (const [user, command, payload] of [
+        ["Tony", "addNote", { id: "t1", title: "DeLorean", text: "88 mph" }],
+        ["Mary", "editNoteTitle", { id: tower.id, title: "Clock tower (1955)" }],
       ]) {
-        const r = await dispatch(server.url, "Tony", command, payload);
+        const r = await dispatch(server.url, user, command, payload);
         assert.equal(r.status, 200, JSON.stringify(r.body));
       }
       await page.click('[data-testid="toggle-notes"]');
       await status(page, "open");
-      await waitForTitles(page, ["1.21 gigawatts", "Clock tower (1955)", "DeLorean"]);
-      assert.deepEqual(sockets.slice(opened), dev ? [6, 6] : [6], "each remount resumes from the last seq");
-      assert.equal(await lastSeqOf(page), 8);
+      await waitForTitles(page, ["Clock tower (1955)", "DeLorean"]);
+      assert.deepEqual(sockets.slice(opened), dev ? [7, 7] : [7], "each remount resumes from the last seq");
+      assert.equal(await lastSeqOf(page), 9);
 
       // the server goes away; a note is added meanwhile (another server on the same
       // database); the server comes back on its port; the page reconnects and catches up once
@@ -218,9 +231,9 @@ for (const name of chosen) {
       await other.stop();
       server = await startServer({ database: db.url, port, web: variant.web });
       await status(page, "open");
-      await waitForTitles(page, ["1.21 gigawatts", "Biff", "Clock tower (1955)", "DeLorean"]);
-      assert.equal(await lastSeqOf(page), 9);
-      assert.equal(sockets.at(-1), 8, "the reconnect resumed from the last seq");
+      await waitForTitles(page, ["Biff", "Clock tower (1955)", "DeLorean"]);
+      assert.equal(await lastSeqOf(page), 10);
+      assert.equal(sockets.at(-1), 9, "the reconnect resumed from the last seq");
 
       assert.deepEqual(await notesOf(page), await serverNotes(server.url));
       if (name === "vite-build") {

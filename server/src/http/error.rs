@@ -81,7 +81,10 @@ impl ApiError {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }
                     StoreError::NotRestorable { .. } => StatusCode::CONFLICT,
-                    StoreError::Closed | StoreError::CommitUnknown { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                    StoreError::Closed
+                    | StoreError::CommitUnknown { .. }
+                    | StoreError::LogMissing
+                    | StoreError::LogReplaced { .. } => StatusCode::SERVICE_UNAVAILABLE,
                     StoreError::UnknownCommand { .. }
                     | StoreError::InvalidEvent { .. }
                     | StoreError::InvalidOrder { .. }

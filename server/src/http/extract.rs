@@ -9,9 +9,9 @@
 //!   read: 401, then 403 ([`Access::may_read`](super::Access::may_read)), then
 //!   404 for an unknown collection, in that order;
 //! * [`ReadableRow`]: the same, plus the key of the row `{id}`;
-//! * [`JsonBody`]: a `Content-Type: application/json` request — dispatch, so
-//!   that an HTML form on another site (which can only send form or text
-//!   types without a CORS preflight) cannot dispatch for a user;
+//! * [`JsonBody`]: a `Content-Type: application/json` request — dispatch and
+//!   restore, so that an HTML form on another site (which can only send form
+//!   or text types without a CORS preflight) cannot change anything for a user;
 //! * [`EventParams`]: `after`, `limit` and `type` of `/events`, and
 //!   [`LiveParams`] those of `/events/live` (with `token`), (with [`number`],
 //!   the reading of a numeric query parameter the collection routes share).
@@ -24,7 +24,7 @@
 //! before anything else.
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Query};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -129,18 +129,25 @@ fn bearer<'a>(headers: &'a HeaderMap, query_token: Option<&'a str>) -> Option<&'
 }
 
 /// A request whose `Content-Type` is `application/json` (any case, with
-/// parameters such as `; charset=utf-8`); else 415. `POST /dispatch` takes
-/// it: browsers send a cross-site form (`application/x-www-form-urlencoded`,
+/// parameters such as `; charset=utf-8`); else 415. The routes that change
+/// something take it (`POST /dispatch/{command}`, and `POST
+/// /collections/{name}/{id}/restore` although it takes no body): browsers
+/// send a cross-site form (`application/x-www-form-urlencoded`,
 /// `multipart/form-data`, `text/plain`) without asking the server first, but
 /// not `application/json`, so requiring it means a page on another site
-/// cannot dispatch with a visitor's cookies or through an anonymous
-/// authenticator.
+/// cannot dispatch or restore with a visitor's cookies or through an
+/// anonymous authenticator.
 pub(crate) struct JsonBody;
 
 impl FromRequestParts<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _app: &AppState) -> Result<Self, ApiError> {
+        // The route's pattern (never what the client wrote in the path).
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map_or("this route", MatchedPath::as_str);
         let given = parts.headers.get(axum::http::header::CONTENT_TYPE);
         let media_type = given
             .and_then(|v| v.to_str().ok())
@@ -148,11 +155,11 @@ impl FromRequestParts<AppState> for JsonBody {
         match media_type {
             Some(media_type) if media_type.eq_ignore_ascii_case("application/json") => Ok(JsonBody),
             Some(media_type) => Err(ApiError::UnsupportedMediaType(format!(
-                "dispatch takes `Content-Type: application/json`, not `{media_type}`"
+                "`POST {route}` takes `Content-Type: application/json`, not `{media_type}`"
             ))),
-            None => Err(ApiError::UnsupportedMediaType(
-                "dispatch takes `Content-Type: application/json` (no content type given)".into(),
-            )),
+            None => Err(ApiError::UnsupportedMediaType(format!(
+                "`POST {route}` takes `Content-Type: application/json` (no content type given)"
+            ))),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! | `GET /collections/{name}/{id}` | one row, or 404 |
 //! | `GET /collections/{name}?as_of=` | the rows as they were right after a `seq` (a number) or an RFC 3339 time ([`Store::as_of`]; a time after the last event is now, a `seq` past the head is 400 `invalid_point`); the other parameters apply as above |
 //! | `GET /collections/{name}/{id}/history` | every event that changed the row: `[{ "event", "before", "after" }]` ([`Store::history`]) |
-//! | `POST /collections/{name}/{id}/restore` | brings a destroyed row back with a logged `flux/restore` event ([`Store::restore`]); answers the stored event; 409 when it exists or never existed |
+//! | `POST /collections/{name}/{id}/restore` | brings a destroyed row back with a logged `flux/restore` event ([`Store::restore`]; `Content-Type: application/json` required, else 415, with no body or `{}`); answers the stored event; 409 when it exists or never existed |
 //! | `GET /events?after=&limit=&type=` | the log after `seq` `after` (default 0), at most `limit` (default and maximum [`HttpConfig::max_page`]) events, optionally only of the given `type`s (repeatable) |
 //! | `GET /health` | liveness: `{"status":"ok"}` while the process serves (no authentication) |
 //! | `GET /ready` | readiness: 200 when the database answers and the writer runs, else 503; the body is [`Health`](crate::Health): `database`, `writer`, `log_seq`, `published_seq`, `lag` (no authentication) |
@@ -19,7 +19,7 @@
 //! matching status: 400 for malformed requests and unknown commands or
 //! fields, 401/403 for authentication and authorization, 404 for unknown
 //! collections and rows, 409 for a duplicate key, 413 for a body over
-//! [`HttpConfig::body_limit`], 415 for a dispatch whose body is not
+//! [`HttpConfig::body_limit`], 415 for a dispatch or restore whose body is not
 //! `application/json`, 422 for events the reducers or the schema
 //! refuse, 429 for a user over [`HttpConfig::max_live_per_user`] live
 //! connections, 503 when the server has [`HttpConfig::max_live`] open, 500

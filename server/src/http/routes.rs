@@ -4,12 +4,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use flux_capacitor::{FieldType, Filter, Row, StoredEvent};
+use flux_capacitor::{Event, FieldType, Filter, Row, StoredEvent};
 use serde_json::Value;
 
 use super::extract::{Caller, EventParams, JsonBody, Readable, ReadableRow, number};
 use super::{ApiError, AppState};
-use crate::{Change, Direction, EventQuery, FindOptions, Point};
+use crate::{Change, Context, Direction, EventQuery, FindOptions, Point};
 
 /// `POST /dispatch/{command}`: credentials (401), then the content type
 /// (415 unless `application/json`), then the body.
@@ -20,12 +20,7 @@ pub(crate) async fn dispatch(
     _json: JsonBody,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {
-    let body = body.map_err(|rejection| match rejection {
-        BytesRejection::FailedToBufferBody(_) => ApiError::TooLarge {
-            limit: app.config.body_limit,
-        },
-        other => ApiError::bad_request("invalid_body", other.body_text()),
-    })?;
+    let body = body.map_err(|rejection| body_error(&app, rejection))?;
     let payload: Value = if body.is_empty() {
         Value::Null
     } else {
@@ -36,16 +31,45 @@ pub(crate) async fn dispatch(
         return Err(ApiError::Forbidden(format!("may not run command `{command}`")));
     }
     let events = app.store.command_events(&command, payload, &ctx).await?;
-    for event in &events {
-        if !app.config.access.may_dispatch(&ctx, &event.event_type) {
-            return Err(ApiError::Forbidden(format!(
-                "may not dispatch events of type `{}`",
-                event.event_type
-            )));
-        }
-    }
+    authorize(&app, &ctx, &events).await?;
     tracing::info!(command, user = ctx.user.as_deref(), events = events.len(), "dispatch");
     Ok(Json(app.store.dispatch_all_with(events, &ctx).await?))
+}
+
+/// A body that could not be read: 413 over the limit, else 400.
+fn body_error(app: &AppState, rejection: BytesRejection) -> ApiError {
+    match rejection {
+        BytesRejection::FailedToBufferBody(_) => ApiError::TooLarge {
+            limit: app.config.body_limit,
+        },
+        other => ApiError::bad_request("invalid_body", other.body_text()),
+    }
+}
+
+/// The [`Access`](super::Access) checks of events about to be dispatched:
+/// every event's type ([`may_dispatch`](super::Access::may_dispatch)), then
+/// every event itself ([`authorize_event`](super::Access::authorize_event)),
+/// in order; the first refusal is the answer and nothing is written.
+async fn authorize(app: &AppState, ctx: &Context, events: &[Event]) -> Result<(), ApiError> {
+    let access = &app.config.access;
+    for event in events {
+        may_dispatch(app, ctx, &event.event_type)?;
+    }
+    for event in events {
+        access.authorize_event(ctx, event, &app.store).await?;
+    }
+    Ok(())
+}
+
+/// [`Access::may_dispatch`](super::Access::may_dispatch) of `event_type`, or 403.
+fn may_dispatch(app: &AppState, ctx: &Context, event_type: &str) -> Result<(), ApiError> {
+    if app.config.access.may_dispatch(ctx, event_type) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "may not dispatch events of type `{event_type}`"
+        )))
+    }
 }
 
 /// A query-string value as the JSON value of a column of type `ty`.
@@ -137,19 +161,29 @@ pub(crate) async fn history(
     Ok(Json(changes))
 }
 
-/// `POST /collections/{name}/{id}/restore`.
+/// `POST /collections/{name}/{id}/restore`: the row's checks (401, 403,
+/// 404), then the content type (415 unless `application/json`, like
+/// dispatch: a cross-site form cannot send it), then the body (none, or
+/// `{}`), then [`Access`](super::Access) on the `flux/restore` event.
 pub(crate) async fn restore(
     State(app): State<AppState>,
     ReadableRow { name, id, key }: ReadableRow,
     Caller(ctx): Caller,
+    _json: JsonBody,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<StoredEvent>, ApiError> {
-    if !app.config.access.may_dispatch(&ctx, flux_capacitor::RESTORE_EVENT) {
-        return Err(ApiError::Forbidden(format!(
-            "may not dispatch events of type `{}`",
-            flux_capacitor::RESTORE_EVENT
-        )));
+    let body = body.map_err(|rejection| body_error(&app, rejection))?;
+    let empty = body.iter().all(u8::is_ascii_whitespace)
+        || serde_json::from_slice::<Value>(&body).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()));
+    if !empty {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "restore takes no body (or `{}`): the row comes back as it was",
+        ));
     }
+    may_dispatch(&app, &ctx, flux_capacitor::RESTORE_EVENT)?;
     let event = app.store.restore_event(&name, key).await?;
+    app.config.access.authorize_event(&ctx, &event, &app.store).await?;
     tracing::info!(collection = name, id, user = ctx.user.as_deref(), "restore");
     let mut stored = app.store.dispatch_all_with(vec![event], &ctx).await?;
     stored.pop().map(Json).ok_or(ApiError::Store(crate::StoreError::Closed))

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use flux_capacitor::{FieldType, Row, StoredEvent};
 use futures::future::BoxFuture;
 use serde_json::Value;
-use sqlx::error::BoxDynError;
+use sqlx::error::{BoxDynError, DatabaseError};
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Database, Executor, IntoArguments, Pool, Transaction};
@@ -95,6 +95,10 @@ pub(crate) trait Driver: Database {
 
     /// The log's `timestamp` column at `index`.
     fn decode_time(row: &Self::Row, index: usize) -> Result<DateTime<Utc>>;
+
+    /// Whether `err` says a table (or the whole database) is not there: a
+    /// database dropped, or its tables, under a running store.
+    fn is_missing(err: &dyn DatabaseError) -> bool;
 }
 
 /// How a dialect serializes migrations across processes.
@@ -208,6 +212,8 @@ pub(crate) trait Backend: Send + Sync {
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>>;
     /// Runs an app's migrations under the dialect's [`MigrationLock`].
     async fn run_migrations(&self, migrator: &Migrator) -> Result<(), MigrateError>;
+    /// Whether `err` says a table or the database is missing ([`Driver::is_missing`]).
+    fn is_missing(&self, err: &sqlx::Error) -> bool;
 }
 
 /// What runs under the migration lock.
@@ -323,6 +329,10 @@ impl<DB: Statements> Backend for Pool<DB> {
 
     async fn run_migrations(&self, migrator: &Migrator) -> Result<(), MigrateError> {
         locked(self, DB::APP_MIGRATION_LOCK, Work::Migrator(migrator)).await
+    }
+
+    fn is_missing(&self, err: &sqlx::Error) -> bool {
+        matches!(err, sqlx::Error::Database(e) if DB::is_missing(&**e))
     }
 
     async fn introspect(&self) -> Result<DbSchema> {

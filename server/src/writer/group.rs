@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -162,8 +163,21 @@ async fn write_all(
 ) -> Result<Vec<Outcome>, Broken> {
     let (mut seq, mut time) = match tx.last_event().await {
         Ok(last) => last.unwrap_or((0, DateTime::<Utc>::MIN_UTC)),
-        Err(err) => return Err(Broken::database(Vec::new(), err)),
+        Err(err) => {
+            let error = shared.log.read_error(shared.db(), err);
+            return Err(Broken {
+                outcomes: Vec::new(),
+                error,
+            });
+        }
     };
+    // A log that ends before what was published is not the one followed.
+    if let Err(error) = shared.log.found(shared.head.load(Ordering::SeqCst), seq) {
+        return Err(Broken {
+            outcomes: Vec::new(),
+            error,
+        });
+    }
     if let Some(tables) = tables
         && let Some(stamped) = stamp_group(group, seq, time)
     {

@@ -28,6 +28,7 @@ use crate::snapshots::Snapshots;
 use crate::sql::backend::WriterConn;
 use crate::store::Shared;
 use crate::{EventQuery, StoreError};
+use fast::BatchTables;
 use tail::{Tail, Wake};
 
 /// What one dispatch writes.
@@ -92,8 +93,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
         }
         let started = Instant::now();
         let gate = shared.write_gate.lock().await;
-        let results = group::write_group(&shared, &mut group, &mut batchable, &mut held).await;
+        let mut results = group::write_group(&shared, &mut group, &mut batchable, &mut held).await;
         drop(gate);
+        if results.iter().any(|r| matches!(r, Err(e) if database_gone(&shared, e))) {
+            after_database_failure(&shared, &mut results, &mut batchable).await;
+        }
         let committed: Vec<usize> = results.iter().flatten().map(Vec::len).collect();
         let failed = results.len() - committed.len();
         let events = committed.iter().sum();
@@ -126,9 +130,62 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
     }
 }
 
+/// Whether `err` may mean the database (or its tables) went away under the
+/// store, rather than one dispatch's own failure: a database error outside
+/// any event (beginning, locking, reading the log, committing), or a
+/// missing table anywhere; or the log found missing or replaced.
+fn database_gone(shared: &Shared, err: &StoreError) -> bool {
+    match err {
+        StoreError::Database { event: None, .. } | StoreError::LogMissing | StoreError::LogReplaced { .. } => true,
+        StoreError::Database { source, .. } => shared.db().is_missing(source),
+        _ => false,
+    }
+}
+
+/// After a group failed in the database, whether the log is still there and
+/// still the one followed ([`crate::log_guard`]). When it is not, every
+/// dispatch of the group that failed in the database (nothing of which was
+/// written) is answered so: [`StoreError::LogMissing`] or
+/// [`StoreError::LogReplaced`]. When it is, the database may have been created
+/// again under the store: the read model's schema is read again, and which
+/// tables take multi-row statements is found again on the next group.
+async fn after_database_failure(shared: &Shared, results: &mut [group::Outcome], batchable: &mut Option<BatchTables>) {
+    let verdict = match shared.db().last_seq().await {
+        Ok(found) => shared.log.found(shared.head.load(Ordering::SeqCst), found),
+        Err(err) => Err(shared.log.read_error(shared.db(), err)),
+    };
+    let answer = match verdict {
+        Err(StoreError::LogMissing) => StoreError::LogMissing,
+        Err(StoreError::LogReplaced { published, found }) => StoreError::LogReplaced { published, found },
+        _ => {
+            *batchable = None;
+            match shared.db().introspect().await {
+                Ok(schema) => shared.set_schema(Arc::new(schema)),
+                Err(err) => tracing::debug!(error = %err, "re-reading the schema after a failed write failed"),
+            }
+            return;
+        }
+    };
+    for result in results.iter_mut() {
+        if matches!(result, Err(StoreError::Database { .. } | StoreError::Aborted { .. })) {
+            *result = Err(match &answer {
+                StoreError::LogReplaced { published, found } => StoreError::LogReplaced {
+                    published: *published,
+                    found: *found,
+                },
+                _ => StoreError::LogMissing,
+            });
+        }
+    }
+}
+
 /// Publishes events other processes committed since the last published
-/// `seq`; whether there were any.
+/// `seq`; whether there were any. Nothing once the log was found replaced:
+/// its events are not the ones subscribers have been following.
 async fn publish_external(shared: &Shared) -> bool {
+    if shared.log.check().is_err() {
+        return false;
+    }
     let mut found = false;
     loop {
         let after = shared.head.load(Ordering::SeqCst);

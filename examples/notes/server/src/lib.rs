@@ -1,6 +1,6 @@
 //! The notes app's server: the [`notes_reducers`] in a Flux Capacitor store,
-//! its commands, its users, and its migrations for SQLite, PostgreSQL and
-//! MySQL/MariaDB.
+//! its commands, its users, who may change which note ([`NotesAccess`]), and
+//! its migrations for SQLite, PostgreSQL and MySQL/MariaDB.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -15,6 +15,10 @@
 //! # Ok(())
 //! # }
 //! ```
+
+mod access;
+
+pub use access::NotesAccess;
 
 use flux_capacitor::Event;
 use flux_capacitor_server::http::{BearerTokens, HttpConfig};
@@ -85,11 +89,13 @@ async fn note_command(
 /// `node_modules/` (linking into `js/`) are no one's business.
 pub const WEB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist");
 
-/// The service's settings: the demo users' bearer tokens and the frontend's
-/// files (every file in `web_dir` is public: pass a build output such as
+/// The service's settings: the demo users' bearer tokens, who may change
+/// which note ([`NotesAccess`]: only its author) and the frontend's files
+/// (every file in `web_dir` is public: pass a build output such as
 /// [`WEB_DIR`]).
 pub fn http_config(web_dir: impl Into<std::path::PathBuf>) -> HttpConfig {
     HttpConfig::default()
         .authenticator(BearerTokens::new(USERS.map(|u| (u, u))))
+        .access(NotesAccess)
         .static_dir(web_dir)
 }

@@ -65,6 +65,15 @@ const notesOf = (page) =>
     })),
   );
 
+/** What the page offers on note `id`: whether it is the user's, its fields' read-only state, its Remove button. */
+const controlsOf = (page, id) =>
+  page.$eval(`[data-testid="note"][data-id="${id}"]`, (el) => ({
+    mine: el.dataset.mine,
+    titleReadOnly: el.querySelector('[data-testid="note-title"]').readOnly,
+    textReadOnly: el.querySelector('[data-testid="note-text"]').readOnly,
+    removeShown: el.querySelector('[data-testid="note-remove"]').checkVisibility(),
+  }));
+
 /** The page's event log, oldest first. */
 const logOf = (page) =>
   page.$$eval('[data-testid="log-entry"]', (els) =>
@@ -112,16 +121,18 @@ test("two users, one live notes list", async () => {
   assert.equal(added.text, "milk, eggs, coffee");
   assert.equal(await george.inputValue('[data-testid="add-title"]'), "", "the form is cleared");
 
-  // Mary renames it inline (Enter commits); George sees the new title
-  await mary.bringToFront();
-  const maryTitle = mary.locator(`[data-testid="note"][data-id="${added.id}"] [data-testid="note-title"]`);
-  await maryTitle.fill("Groceries for Sunday");
-  await maryTitle.press("Enter");
-  await waitForTitles(george, ["Groceries for Sunday"]);
+  // only its author can change it: Mary's page shows George's note read-only
+  assert.deepEqual(await controlsOf(mary, added.id), { mine: "false", titleReadOnly: true, textReadOnly: true, removeShown: false });
+  assert.deepEqual(await controlsOf(george, added.id), { mine: "true", titleReadOnly: false, textReadOnly: false, removeShown: true });
+
+  // George renames it inline (Enter commits); Mary sees the new title
+  const georgeTitle = george.locator(`[data-testid="note"][data-id="${added.id}"] [data-testid="note-title"]`);
+  await georgeTitle.fill("Groceries for Sunday");
+  await georgeTitle.press("Enter");
   await waitForTitles(mary, ["Groceries for Sunday"]);
+  await waitForTitles(george, ["Groceries for Sunday"]);
 
   // George removes it; it disappears from both
-  await george.bringToFront();
   await george.click(`[data-testid="note"][data-id="${added.id}"] [data-testid="note-remove"]`);
   await waitForTitles(mary, []);
   await waitForTitles(george, []);
@@ -129,11 +140,11 @@ test("two users, one live notes list", async () => {
 
   // both logs: the three events, who did them, what and when
   const stored = await getJson(server.url, "/events?after=0");
-  assert.deepEqual(stored.map((e) => [e.type, e.meta.user]), [["addNote", "George"], ["editNoteTitle", "Mary"], ["removeNote", "George"]]);
+  assert.deepEqual(stored.map((e) => [e.type, e.meta.user]), [["addNote", "George"], ["editNoteTitle", "George"], ["removeNote", "George"]]);
   for (const page of [george, mary]) {
     await waitForLog(page, 3);
     const log = await logOf(page);
-    assert.deepEqual(log.map((e) => [e.type, e.user]), [["addNote", "George"], ["editNoteTitle", "Mary"], ["removeNote", "George"]]);
+    assert.deepEqual(log.map((e) => [e.type, e.user]), [["addNote", "George"], ["editNoteTitle", "George"], ["removeNote", "George"]]);
     assert.deepEqual(log.map((e) => e.what), [
       "added “Groceries”",
       "renamed “Groceries” to “Groceries for Sunday”",
@@ -181,20 +192,21 @@ test("two users, one live notes list", async () => {
   for (const page of [george, mary]) await waitForTitles(page, ["Ideas", "Read"]);
   assert.deepEqual((await notesOf(mary)).map((n) => [n.title, n.author]).sort(), [["Ideas", "Tony"], ["Read", "Mary"]]);
 
-  // Mary edits the text of Tony's note inline (leaving the field commits it)
+  // Tony edits the text of his note inline (leaving the field commits it); Mary sees it
   const ideas = (await notesOf(mary)).find((n) => n.title === "Ideas");
   const ideasText = `[data-testid="note"][data-id="${ideas.id}"] [data-testid="note-text"]`;
-  await mary.fill(ideasText, "A time machine out of a DeLorean. Needs 1.21 gigawatts.");
-  await mary.press(ideasText, "Tab");
-  await george.waitForFunction(
+  await george.bringToFront();
+  await george.fill(ideasText, "A time machine out of a DeLorean. Needs 1.21 gigawatts.");
+  await george.press(ideasText, "Tab");
+  await mary.waitForFunction(
     (sel) => document.querySelector(sel)?.value === "A time machine out of a DeLorean. Needs 1.21 gigawatts.",
     ideasText,
     POLL,
   );
-  assert.equal(await mary.inputValue(ideasText), "A time machine out of a DeLorean. Needs 1.21 gigawatts.");
+  assert.equal(await george.inputValue(ideasText), "A time machine out of a DeLorean. Needs 1.21 gigawatts.");
   for (const page of [george, mary]) await waitForLog(page, 8);
   const log = await logOf(mary);
-  assert.deepEqual(log.map((e) => e.user), ["George", "Mary", "George", "George", "George", "Tony", "Mary", "Mary"]);
+  assert.deepEqual(log.map((e) => e.user), ["George", "George", "George", "George", "George", "Tony", "Mary", "Tony"]);
   assert.deepEqual(log.at(-1).what, "edited the text of “Ideas”");
   assert.deepEqual(await logOf(george), log, "both pages saw the same log");
 
@@ -316,18 +328,17 @@ test("view as of a past seq, removed notes, restore", async () => {
   for (const page of [george, mary]) await waitForTitles(page, [...titlesBefore, "Plan"]);
   const plan = (await notesOf(mary)).find((n) => n.title === "Plan");
   const inNote = (id, testid) => `[data-testid="note"][data-id="${id}"] [data-testid="${testid}"]`;
-  await mary.bringToFront();
-  await mary.fill(inNote(plan.id, "note-title"), "Plan B");
-  await mary.press(inNote(plan.id, "note-title"), "Enter");
+  await george.fill(inNote(plan.id, "note-title"), "Plan B");
+  await george.press(inNote(plan.id, "note-title"), "Enter");
   for (const page of [george, mary]) await waitForTitles(page, [...titlesBefore, "Plan B"]);
   const renamedAt = (await getJson(server.url, "/events?after=0")).at(-1).seq;
-  await george.bringToFront();
   await george.fill(inNote(plan.id, "note-text"), "Step two");
   await george.press(inNote(plan.id, "note-text"), "Tab");
   await mary.waitForFunction((sel) => document.querySelector(sel)?.value === "Step two", inNote(plan.id, "note-text"), POLL);
   const read = (await notesOf(mary)).find((n) => n.title === "Read");
   await mary.bringToFront();
   await mary.click(inNote(read.id, "note-remove"));
+  await george.bringToFront();
   await george.click(inNote(plan.id, "note-remove"));
   const remaining = titlesBefore.filter((t) => t !== "Read");
   for (const page of [george, mary]) await waitForTitles(page, remaining);
@@ -335,13 +346,20 @@ test("view as of a past seq, removed notes, restore", async () => {
   const events = await getJson(server.url, "/events?after=0");
   let head = events.at(-1).seq;
   assert.deepEqual(events.slice(-5).map((e) => [e.type, e.meta.user]), [
-    ["addNote", "George"], ["editNoteTitle", "Mary"], ["editNoteText", "George"], ["removeNote", "Mary"], ["removeNote", "George"],
+    ["addNote", "George"], ["editNoteTitle", "George"], ["editNoteText", "George"], ["removeNote", "Mary"], ["removeNote", "George"],
   ]);
   for (const page of [george, mary]) await waitForLog(page, events.length);
 
   // Removed notes, newest removal first, each with its last state (the server's history agrees)
   const removed = await removedOf(mary);
   assert.deepEqual(await removedOf(george), removed);
+  // each with a Restore button for its author only
+  const restorable = (page) =>
+    page.$$eval('[data-testid="removed-note"]', (els) =>
+      els.filter((el) => el.querySelector('[data-testid="removed-restore"]').checkVisibility()).map((el) => el.dataset.id));
+  for (const [page, user] of [[george, "George"], [mary, "Mary"]]) {
+    assert.deepEqual(await restorable(page), removed.filter((n) => n.author === user).map((n) => n.id), user);
+  }
   assert.deepEqual(removed.slice(0, 2).map((n) => [n.title, n.text, n.author]), [
     ["Plan B", "Step two", "George"],
     ["Read", "Fluxes, capacitors, and other things.", "Mary"],
@@ -383,7 +401,7 @@ test("view as of a past seq, removed notes, restore", async () => {
   assert.deepEqual(then.find((n) => n.id === plan.id), { id: plan.id, title: "Plan B", text: "Step one", author: "George" });
   assert.deepEqual(then.find((n) => n.id === read.id)?.text, "Fluxes, capacitors, and other things.");
   assert.deepEqual(shown(then), shown(await getJson(server.url, `/collections/notes?as_of=${renamedAt}`)));
-  assert.match(await mary.textContent('[data-testid="as-of-what"]'), /after Mary renamed “Plan” to “Plan B”/);
+  assert.match(await mary.textContent('[data-testid="as-of-what"]'), /after George renamed “Plan” to “Plan B”/);
 
   // live updates keep arriving meanwhile: the slider's range grows, the view stays
   await addNote(george, "Later", "");
@@ -470,4 +488,105 @@ test("view as of a past seq, removed notes, restore", async () => {
   assert.deepEqual((await logOf(mary)).slice(-2).map((e) => e.what), ["restored “Plan B”", "restored “Read”"]);
 
   assert.deepEqual(problems.slice(start).filter((p) => !/status of 404 .*\/favicon\.ico\)$/.test(p)), [], "no errors in the pages");
+});
+
+// ------------------------------------------------- only the author changes a note
+
+/** A request made by `page`'s own JavaScript, as a user could from the console; answers `{ status, body }`. */
+const forge = (page, path, { user, payload, contentType = "application/json" }) =>
+  page.evaluate(
+    async ({ path, user, payload, contentType }) => {
+      const headers = { Authorization: `Bearer ${user}` };
+      if (contentType) headers["Content-Type"] = contentType;
+      const body = payload === undefined ? undefined : JSON.stringify(payload);
+      const response = await fetch(path, { method: "POST", headers, body });
+      return { status: response.status, body: await response.json().catch(() => null) };
+    },
+    { path, user, payload, contentType },
+  );
+
+test("only a note's author edits, removes and restores it; a forged request is refused", async () => {
+  const start = problems.length;
+  const george = await open("George");
+  const mary = await open("Mary");
+  const before = await getJson(server.url, "/collections/notes");
+  const titlesBefore = before.map((n) => n.title);
+
+  // Mary adds a note; George sees it, without a way to change it
+  await addNote(mary, "Mary's secret plan", "Buy a DeLorean");
+  for (const page of [george, mary]) await waitForTitles(page, [...titlesBefore, "Mary's secret plan"]);
+  const note = (await notesOf(george)).find((n) => n.title === "Mary's secret plan");
+  assert.equal(note.author, "Mary");
+  assert.deepEqual(await controlsOf(george, note.id), { mine: "false", titleReadOnly: true, textReadOnly: true, removeShown: false });
+  assert.deepEqual(await controlsOf(mary, note.id), { mine: "true", titleReadOnly: false, textReadOnly: false, removeShown: true });
+  const stored = await getJson(server.url, `/collections/notes/${note.id}`);
+  const head = (await getJson(server.url, "/events?after=0")).length;
+
+  // George forges the dispatches from his page: 403 forbidden, nothing written
+  for (const [command, payload, action] of [
+    ["editNoteTitle", { id: note.id, title: "George's now" }, "edit"],
+    ["editNoteText", { id: note.id, text: "" }, "edit"],
+    ["removeNote", { id: note.id }, "remove"],
+  ]) {
+    const { status, body } = await forge(george, `./dispatch/${command}`, { user: "George", payload });
+    assert.equal(status, 403, `${command}: ${JSON.stringify(body)}`);
+    assert.equal(body.error.code, "forbidden");
+    assert.equal(body.error.message, `only its author, Mary, may ${action} note \`${note.id}\``);
+  }
+  // the page's own edit, had it offered one (its read-only field made editable by hand): the 403 shows, the title stays
+  await george.bringToFront();
+  const georgeTitle = george.locator(`[data-testid="note"][data-id="${note.id}"] [data-testid="note-title"]`);
+  await georgeTitle.evaluate((input) => (input.readOnly = false));
+  await georgeTitle.fill("Mine now");
+  await georgeTitle.press("Enter");
+  await george.waitForSelector('[data-testid="status"][data-kind="error"]', WAIT);
+  assert.equal(
+    await george.textContent('[data-testid="status"]'),
+    `editNoteTitle failed: only its author, Mary, may edit note \`${note.id}\` (forbidden)`,
+  );
+  await george.waitForFunction((input) => input.value === "Mary's secret plan", await georgeTitle.elementHandle(), POLL);
+  assert.deepEqual(await getJson(server.url, `/collections/notes/${note.id}`), stored, "the note is unchanged");
+  assert.equal((await getJson(server.url, "/events?after=0")).length, head, "nothing was logged");
+  await george.reload(); // the read-only field again
+  await george.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
+
+  // Mary edits and removes it; George sees both
+  await mary.bringToFront();
+  const inMary = (testid) => `[data-testid="note"][data-id="${note.id}"] [data-testid="${testid}"]`;
+  await mary.fill(inMary("note-text"), "Buy a DeLorean. Find plutonium.");
+  await mary.press(inMary("note-text"), "Tab");
+  await george.waitForFunction(
+    (id) => document.querySelector(`[data-testid="note"][data-id="${id}"] [data-testid="note-text"]`)?.value === "Buy a DeLorean. Find plutonium.",
+    note.id,
+    POLL,
+  );
+  await mary.click(inMary("note-remove"));
+  for (const page of [george, mary]) await waitForTitles(page, titlesBefore);
+
+  // removed: only Mary has its Restore button; George's forged restore is 403,
+  // and without the JSON content type (what a cross-site form sends) 415
+  const restoreButton = (page) => page.locator(`[data-testid="removed-note"][data-id="${note.id}"] [data-testid="removed-restore"]`);
+  await george.waitForSelector(`[data-testid="removed-note"][data-id="${note.id}"]`, WAIT);
+  assert.equal(await restoreButton(george).isVisible(), false);
+  assert.equal(await restoreButton(mary).isVisible(), true);
+  const restorePath = `./collections/notes/${note.id}/restore`;
+  const refused = await forge(george, restorePath, { user: "George" });
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  assert.equal(refused.body.error.message, `only its author, Mary, may restore note \`${note.id}\``);
+  for (const contentType of [null, "text/plain", "application/x-www-form-urlencoded"]) {
+    const form = await forge(mary, restorePath, { user: "Mary", contentType });
+    assert.equal(form.status, 415, `${contentType}: ${JSON.stringify(form.body)}`);
+  }
+  assert.equal((await getJson(server.url, "/events?after=0")).length, head + 2, "only Mary's edit and removal were logged");
+
+  // Mary restores it
+  await mary.bringToFront();
+  await restoreButton(mary).click();
+  for (const page of [george, mary]) await waitForTitles(page, [...titlesBefore, "Mary's secret plan"]);
+  const events = await getJson(server.url, `/events?after=${head}`);
+  assert.deepEqual(events.map((e) => [e.type, e.meta.user]), [["editNoteText", "Mary"], ["removeNote", "Mary"], ["flux/restore", "Mary"]]);
+  assert.equal((await getJson(server.url, `/collections/notes/${note.id}`)).text, "Buy a DeLorean. Find plutonium.");
+
+  const expected = [/Failed to load resource: the server responded with a status of 4(03|15)/];
+  assert.deepEqual(problems.slice(start).filter((p) => !expected.some((re) => re.test(p))), [], "no other errors in the pages");
 });

@@ -13,8 +13,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flux_capacitor::{FieldType, StoredEvent};
 use serde_json::Value;
-use sqlx::error::BoxDynError;
-use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPoolOptions, MySqlQueryResult, MySqlRow};
+use sqlx::error::{BoxDynError, DatabaseError};
+use sqlx::mysql::{
+    MySqlArguments, MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions, MySqlQueryResult, MySqlRow,
+};
 use sqlx::{MySql, MySqlConnection, Pool, Row as _};
 
 use super::backend::{Driver, MigrationLock};
@@ -98,5 +100,13 @@ impl Driver for MySql {
 
     fn decode_time(row: &MySqlRow, index: usize) -> Result<DateTime<Utc>, sqlx::Error> {
         row.try_get(index)
+    }
+
+    fn is_missing(err: &dyn DatabaseError) -> bool {
+        // ER_NO_SUCH_TABLE; ER_BAD_DB_ERROR (connecting to a dropped database);
+        // ER_NO_DB_ERROR (a session whose database was dropped keeps none,
+        // even once it is created again).
+        err.try_downcast_ref::<MySqlDatabaseError>()
+            .is_some_and(|e| matches!(e.number(), 1146 | 1049 | 1046))
     }
 }

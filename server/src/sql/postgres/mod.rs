@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flux_capacitor::{FieldType, StoredEvent};
 use serde_json::Value;
-use sqlx::error::BoxDynError;
+use sqlx::error::{BoxDynError, DatabaseError};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow};
 use sqlx::{PgConnection, Pool, Postgres, Row as _};
 
@@ -111,5 +111,10 @@ impl Driver for Postgres {
 
     fn decode_time(row: &PgRow, index: usize) -> Result<DateTime<Utc>, sqlx::Error> {
         row.try_get(index)
+    }
+
+    fn is_missing(err: &dyn DatabaseError) -> bool {
+        // undefined_table; invalid_catalog_name (connecting to a dropped database)
+        matches!(err.code().as_deref(), Some("42P01" | "3D000"))
     }
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flux_capacitor::{FieldType, StoredEvent};
 use serde_json::Value;
-use sqlx::error::BoxDynError;
+use sqlx::error::{BoxDynError, DatabaseError};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteRow,
 };
@@ -110,5 +110,10 @@ impl Driver for Sqlite {
 
     fn decode_time(row: &SqliteRow, index: usize) -> Result<DateTime<Utc>, sqlx::Error> {
         parse_timestamp(&row.try_get::<String, _>(index)?)
+    }
+
+    fn is_missing(err: &dyn DatabaseError) -> bool {
+        // SQLITE_ERROR (1) is every kind of error: only the message tells.
+        err.message().starts_with("no such table")
     }
 }
