@@ -25,8 +25,13 @@
 //! Events get `seq` 1, 2, ... in order of success (a failed event takes no
 //! `seq`, as in the store), the id `Uuid::from_u128(seq)` and a timestamp
 //! derived from `seq` ([`timestamp_for`]).
+//!
+//! The read suite (`tests/reads/*.json`: a state, then reads with their
+//! answers) is in [`reads`].
 
 pub mod conformance;
+#[cfg(feature = "std")]
+pub mod reads;
 mod scenario;
 #[cfg(feature = "std")]
 mod suite;
