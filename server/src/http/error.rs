@@ -84,7 +84,6 @@ impl ApiError {
                     StoreError::Closed | StoreError::CommitUnknown { .. } => StatusCode::SERVICE_UNAVAILABLE,
                     StoreError::UnknownCommand { .. }
                     | StoreError::InvalidEvent { .. }
-                    | StoreError::InvalidOrder { .. }
                     | StoreError::InvalidPoint { .. }
                     | StoreError::Query { .. } => StatusCode::BAD_REQUEST,
                     StoreError::EventTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -72,6 +72,17 @@ pub(crate) fn real_value(value: f64) -> Value {
     }
 }
 
+/// A value of a column of type `ty` as a read of that column gives it back
+/// (a `real` through [`real_value`]): what the time machine answers for the
+/// rows it holds in memory, so that `as_of` and live reads give the same
+/// JSON for the same row.
+pub(crate) fn read_back(ty: FieldType, value: &Value) -> Value {
+    match (ty, value) {
+        (FieldType::Real, Value::Number(n)) => n.as_f64().map_or_else(|| value.clone(), real_value),
+        _ => value.clone(),
+    }
+}
+
 /// A JSON column read back as text; SQL `NULL` (and JSON `null`) is absent.
 pub(crate) fn json_value(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
     let Some(text) = text else { return Ok(None) };
