@@ -56,6 +56,16 @@ use crate::{Changeset, Error, Filter, FindOptions, Key, Operation, Reducer, Row,
 /// ([`Error::KeyFieldMismatch`]), and filters that compare a `json` field
 /// ([`Error::InvalidFilter`]: SQL cannot compare JSON columns portably).
 /// Without a schema any collection and field is accepted.
+///
+/// # Reads
+///
+/// [`MemoryDatabase::find_all`] defines what a read means: the rows its
+/// filter matches, sorted by its `order` fields (a missing value first
+/// ascending, last descending; see [`order_values`](crate::order_values)),
+/// ties broken by the key ascending, then `offset` and `limit`. The read is
+/// checked first by [`FindOptions::validate`], the one check every reader
+/// makes; [`MemoryDatabase::find_by_id`] checks the key's type
+/// ([`check_key`]). The read suite in `tests/reads` holds every rule.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryDatabase {
     schema: Option<Schema>,

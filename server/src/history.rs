@@ -65,7 +65,8 @@ impl AsOf {
     /// Rows of `collection` as [`Store::find_all`] would have returned them
     /// then: the same validation ([`FindOptions::validate`]), the same
     /// meaning ([`MemoryDatabase::find_all`]) and the same values back (each
-    /// through the decoding of its column type, [`read_back`]).
+    /// through the decoding of its column type: a `real` as a `real` column
+    /// gives it back).
     pub fn find_all(&self, collection: &str, options: &FindOptions) -> Result<Vec<Row>, StoreError> {
         let rows = self.db.find_all(collection, options).map_err(query_error(collection))?;
         Ok(rows.into_iter().map(|row| self.read_back(collection, row)).collect())
