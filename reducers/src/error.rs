@@ -90,6 +90,14 @@ pub enum Error {
         /// Why it is invalid.
         reason: &'static str,
     },
+    /// A read orders by a field that has no portable order (a `json` field).
+    #[error("collection `{collection}`: cannot order by json field `{field}`")]
+    InvalidOrder {
+        /// The collection read.
+        collection: String,
+        /// The field.
+        field: String,
+    },
     /// An event whose type a reducer knows, but whose payload does not decode.
     #[error("event `{event_type}`: invalid payload: {message}")]
     InvalidPayload {
@@ -152,6 +160,7 @@ impl Error {
             Error::TypeMismatch { .. } => "type_mismatch",
             Error::KeyFieldMismatch { .. } => "key_field_mismatch",
             Error::InvalidFilter { .. } => "invalid_filter",
+            Error::InvalidOrder { .. } => "invalid_order",
             Error::InvalidPayload { .. } => "invalid_payload",
             Error::Serialize { .. } => "serialize",
             Error::Rejected { .. } => "rejected",

@@ -50,7 +50,8 @@
 //! * [`Collection`]: a typed handle whose methods build changesets.
 //! * [`Reducer`], [`aggregate_reducers`], [`combine_reducers`], [`event_log`].
 //! * [`MemoryDatabase`]: **the** definition of what each operation means —
-//!   every other applier (SQL, wasm + JS) must agree with it.
+//!   every other applier (SQL, wasm + JS) must agree with it — and of what
+//!   a read means ([`MemoryDatabase::find_all`] with [`FindOptions`]).
 //! * [`testing`]: the scenario/snapshot format shared by every backend.
 //!
 //! The crate is `no_std` (with `alloc`); the default `std` feature only adds
@@ -70,6 +71,7 @@ mod event;
 mod filter;
 mod key;
 mod memory;
+mod query;
 mod reducer;
 mod schema;
 pub mod testing;
@@ -82,6 +84,7 @@ pub use event::{Event, StoredEvent};
 pub use filter::{Comparison, Filter, compare_scalars};
 pub use key::Key;
 pub use memory::MemoryDatabase;
+pub use query::{Direction, FindOptions, check_key, order_values};
 pub use reducer::{
     Aggregate, BoundReducer, BoxReducer, Combined, RESTORE_EVENT, Reducer, Reduction, aggregate_reducers, boxed,
     combine_reducers, event_log, restore,

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 
 use crate::domain::canonical;
-use crate::{Changeset, Error, Filter, Key, Operation, Reducer, Row, Schema, StoredEvent};
+use crate::{Changeset, Error, Filter, FindOptions, Key, Operation, Reducer, Row, Schema, StoredEvent, check_key};
 
 /// Collections of rows in memory. **This type defines what every changeset
 /// operation means**; the SQL store and the wasm + JS appliers match it exactly
@@ -61,6 +61,16 @@ use crate::{Changeset, Error, Filter, Key, Operation, Reducer, Row, Schema, Stor
 /// ([`Error::KeyFieldMismatch`]), and filters that compare a `json` field
 /// ([`Error::InvalidFilter`]: SQL cannot compare JSON columns portably).
 /// Without a schema any collection and field is accepted.
+///
+/// # Reads
+///
+/// [`MemoryDatabase::find_all`] defines what a read means: the rows its
+/// filter matches, sorted by its `order` fields (a missing value first
+/// ascending, last descending; see [`order_values`](crate::order_values)),
+/// ties broken by the key ascending, then `offset` and `limit`. The read is
+/// checked first by [`FindOptions::validate`], the one check every reader
+/// makes; [`MemoryDatabase::find_by_id`] checks the key's type
+/// ([`check_key`]). The read suite in `tests/reads` holds every rule.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryDatabase {
     schema: Option<Schema>,
@@ -146,8 +156,25 @@ impl MemoryDatabase {
 
     /// The rows of `collection` matching `filter`, in key order.
     pub fn find(&self, collection: &str, filter: &Filter) -> Result<Vec<&Row>, Error> {
-        filter.validate()?;
-        Ok(self.rows(collection).filter(|row| filter.matches(row)).collect())
+        self.find_all(collection, &FindOptions::filter(filter.clone()))
+    }
+
+    /// **The** meaning of a read: the rows of `collection` that `options`
+    /// selects, in its order, after [`FindOptions::validate`] against the
+    /// schema (if any). Every other reader (the SQL store, its time machine,
+    /// the HTTP service) answers the same rows and refuses the same reads
+    /// with the same errors, on the read suite in `tests/reads`.
+    pub fn find_all(&self, collection: &str, options: &FindOptions) -> Result<Vec<&Row>, Error> {
+        options.validate(collection, self.schema.as_ref())?;
+        Ok(options.apply(self.rows(collection)))
+    }
+
+    /// The row of `collection` with key `id`, after [`check_key`] against the
+    /// schema (if any): a key of the other type than the key field's is
+    /// [`Error::TypeMismatch`], not "no row".
+    pub fn find_by_id(&self, collection: &str, id: &Key) -> Result<Option<&Row>, Error> {
+        check_key(collection, id, self.schema.as_ref())?;
+        Ok(self.get(collection, id))
     }
 
     /// Names of the collections holding at least one row.

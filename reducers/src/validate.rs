@@ -6,7 +6,7 @@ use alloc::string::ToString;
 
 use serde_json::Value;
 
-use crate::{Error, FieldType, Filter, Key, Operation, Row, Schema};
+use crate::{Error, Filter, Key, Operation, Row, Schema};
 
 impl Operation {
     /// Checks everything about this operation that does not depend on the
@@ -62,18 +62,7 @@ impl Operation {
             row.iter()
                 .try_for_each(|(field, value)| table.check_value(collection, field, value))
         };
-        let check_filter = |filter: &Filter| {
-            filter
-                .fields()
-                .into_iter()
-                .try_for_each(|field| match table.field(collection, field)? {
-                    FieldType::Json => Err(Error::InvalidFilter {
-                        field: field.into(),
-                        reason: "cannot filter on a json field",
-                    }),
-                    _ => Ok(()),
-                })
-        };
+        let check_filter = |filter: &Filter| crate::query::check_filter(collection, table, filter);
         match self {
             Operation::Create { row, .. } => check_row(row),
             Operation::UpdateById { id, patch, .. } => {

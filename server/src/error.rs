@@ -104,21 +104,17 @@ pub enum StoreError {
         /// What `MemoryDatabase` would report.
         source: Box<CoreError>,
     },
-    /// A read names an unknown collection or field, or has an invalid filter.
+    /// A read names an unknown collection or field, has an invalid filter,
+    /// orders by a `json` field (`invalid_order`) or gives a key of the other
+    /// type (`type_mismatch`): the core error of
+    /// [`FindOptions::validate`](crate::FindOptions::validate) or
+    /// [`check_key`](flux_capacitor::check_key), on every read path.
     #[error("query on `{collection}`: {source}")]
     Query {
         /// The collection read.
         collection: String,
         /// The error.
         source: Box<CoreError>,
-    },
-    /// A read orders by a field that cannot be ordered (a `json` field).
-    #[error("query on `{collection}`: cannot order by json field `{field}`")]
-    InvalidOrder {
-        /// The collection read.
-        collection: String,
-        /// The field.
-        field: String,
     },
     /// No command handler of that name is registered.
     #[error("unknown command `{command}`")]
@@ -224,7 +220,6 @@ impl StoreError {
             StoreError::Reducer { source, .. }
             | StoreError::Operation { source, .. }
             | StoreError::Query { source, .. } => source.kind(),
-            StoreError::InvalidOrder { .. } => "invalid_order",
             StoreError::UnknownCommand { .. } => "unknown_command",
             StoreError::Database { .. } => "database",
             StoreError::Aborted { .. } => "aborted",

@@ -19,16 +19,15 @@
 //! The whole state of a point is held in memory, as a `MemoryDatabase` with
 //! the read model's schema (so it checks exactly what SQL checks).
 
-use std::cmp::Ordering;
-
 use flux_capacitor::{Error as CoreError, Event, Key, MemoryDatabase, Operation, RESTORE_EVENT, Row, StoredEvent};
 use serde_json::json;
 
+use crate::read::query_error;
 use crate::reduce::run_reducer;
 use crate::snapshots::Snapshots;
-use crate::sql::codec::parse_timestamp;
+use crate::sql::codec::{parse_timestamp, read_back};
 use crate::store::Shared;
-use crate::{Context, Direction, EventQuery, FindOptions, Store, StoreError};
+use crate::{Context, EventQuery, FindOptions, Store, StoreError};
 
 /// A point in the log: right after event `seq`, or right after the last
 /// event committed at or before an RFC 3339 time.
@@ -63,48 +62,36 @@ pub struct AsOf {
 }
 
 impl AsOf {
-    /// Rows of `collection` as [`Store::find_all`] would have returned them then.
+    /// Rows of `collection` as [`Store::find_all`] would have returned them
+    /// then: the same validation ([`FindOptions::validate`]), the same
+    /// meaning ([`MemoryDatabase::find_all`]) and the same values back (each
+    /// through the decoding of its column type: a `real` as a `real` column
+    /// gives it back).
     pub fn find_all(&self, collection: &str, options: &FindOptions) -> Result<Vec<Row>, StoreError> {
-        let query = |source| StoreError::Query {
-            collection: collection.into(),
-            source: Box::new(source),
-        };
-        let mut rows: Vec<&Row> = match &options.filter {
-            Some(filter) => self.db.find(collection, filter).map_err(query)?,
-            None => self.db.rows(collection).collect(),
-        };
-        if !options.order.is_empty() {
-            // A stable sort keeps key order among equals, as SQL's tie-break does.
-            rows.sort_by(|a, b| {
-                for (field, direction) in &options.order {
-                    let ordering = match (a.get(field), b.get(field)) {
-                        (None, None) => Ordering::Equal,
-                        (None, Some(_)) => Ordering::Less,
-                        (Some(_), None) => Ordering::Greater,
-                        (Some(x), Some(y)) => flux_capacitor::compare_scalars(x, y).unwrap_or(Ordering::Equal),
-                    };
-                    let ordering = if *direction == Direction::Desc {
-                        ordering.reverse()
-                    } else {
-                        ordering
-                    };
-                    if ordering != Ordering::Equal {
-                        return ordering;
-                    }
-                }
-                Ordering::Equal
-            });
-        }
-        let limit = options
-            .limit
-            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let offset = usize::try_from(options.offset).unwrap_or(usize::MAX);
-        Ok(rows.into_iter().skip(offset).take(limit).cloned().collect())
+        let rows = self.db.find_all(collection, options).map_err(query_error(collection))?;
+        Ok(rows.into_iter().map(|row| self.read_back(collection, row)).collect())
     }
 
-    /// The row of `collection` with key `id` then.
-    pub fn find_by_id(&self, collection: &str, id: impl Into<Key>) -> Option<Row> {
-        self.db.get(collection, &id.into()).cloned()
+    /// The row of `collection` with key `id` then, as [`Store::find_by_id`]
+    /// would have returned it (a key of the other type is `type_mismatch`).
+    pub fn find_by_id(&self, collection: &str, id: impl Into<Key>) -> Result<Option<Row>, StoreError> {
+        let row = self
+            .db
+            .find_by_id(collection, &id.into())
+            .map_err(query_error(collection))?;
+        Ok(row.map(|row| self.read_back(collection, row)))
+    }
+
+    /// `row` as its table would give it back.
+    fn read_back(&self, collection: &str, row: &Row) -> Row {
+        let fields = self.db.schema().and_then(|s| s.collections.get(collection));
+        row.iter()
+            .map(|(field, value)| {
+                let ty = fields.and_then(|f| f.fields.get(field));
+                let value = ty.map_or_else(|| value.clone(), |ty| read_back(*ty, value));
+                (field.clone(), value)
+            })
+            .collect()
     }
 }
 

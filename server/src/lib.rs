@@ -196,9 +196,14 @@
 //! `seq` (primary key), `id` (unique), `type` and `timestamp`; on MySQL also
 //! the one-row `flux_store_lock`. Created if missing when the store opens
 //! ([`StoreBuilder::open`]; idempotent, safe from several processes at once).
-//! Native types where the database has them: `UUID`, `JSONB` and `TIMESTAMPTZ`
-//! on PostgreSQL, `JSON` and `DATETIME(3)` (UTC) on MySQL/MariaDB, text on
-//! SQLite. [`Store::replay`] appends stored events verbatim into a fresh
+//! Native types where the database has them: `UUID` and `TIMESTAMPTZ`
+//! on PostgreSQL, `DATETIME(3)` (UTC) on MySQL/MariaDB, text on SQLite.
+//! `payload` and `meta` are text on every database (`TEXT`, `LONGTEXT`), the
+//! JSON exactly as the store wrote it: a JSON column type would let the
+//! database rewrite it (PostgreSQL's `JSONB` turns `1e17` into
+//! `100000000000000000` and `-0.0` into `0`), and replay would then differ
+//! from the live dispatch. A PostgreSQL log made with `JSONB` columns is
+//! converted to `TEXT` when a store opens it (once; the table is rewritten). [`Store::replay`] appends stored events verbatim into a fresh
 //! store: replaying a log into empty tables gives the live tables.
 
 pub mod cli;

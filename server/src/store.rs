@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use flux_capacitor::{Event, Filter, Key, Operation, Reducer, Row, Schema, StoredEvent};
+use flux_capacitor::{Event, Key, Reducer, Schema, StoredEvent};
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::Instrument;
@@ -17,10 +17,9 @@ use crate::input::{self, check_event};
 use crate::log_guard::LogGuard;
 use crate::metrics::Metrics;
 use crate::middleware::{Context, Middleware, Next};
-use crate::read::{Direction, EventQuery, FindOptions};
+use crate::read::EventQuery;
 use crate::schema::DbSchema;
 use crate::snapshots::Snapshots;
-use crate::sql;
 use crate::sql::backend::Backend;
 use crate::subscribe::{self, Subscription};
 use crate::writer::{self, Batch, Request};
@@ -416,120 +415,5 @@ impl Store {
     /// The `seq` of the last event this store has seen committed.
     pub fn head(&self) -> u64 {
         self.inner.shared.head.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// The schema of `collection`, re-reading the database once if unknown.
-    async fn table_schema(&self, collection: &str, check: &Operation) -> Result<Arc<DbSchema>, StoreError> {
-        let query = |source| StoreError::Query {
-            collection: collection.into(),
-            source: Box::new(source),
-        };
-        let schema = self.inner.shared.schema();
-        match check.validate(Some(&schema.schema)) {
-            Ok(()) => Ok(schema),
-            Err(flux_capacitor::Error::UnknownCollection { .. } | flux_capacitor::Error::UnknownField { .. }) => {
-                self.refresh_schema().await?;
-                let schema = self.inner.shared.schema();
-                check.validate(Some(&schema.schema)).map_err(query)?;
-                Ok(schema)
-            }
-            Err(err) => Err(query(err)),
-        }
-    }
-
-    fn key_of(&self, collection: &str) -> String {
-        self.inner
-            .shared
-            .schema()
-            .tables
-            .get(collection)
-            .map_or_else(|| flux_capacitor::DEFAULT_KEY.to_string(), |t| t.key.clone())
-    }
-
-    /// Rows of `collection` (see [`FindOptions`]); `null` columns are left
-    /// out of each row, as in `MemoryDatabase`.
-    pub async fn find_all(&self, collection: &str, options: FindOptions) -> Result<Vec<Row>, StoreError> {
-        let mut key = self.key_of(collection);
-        if !self.inner.shared.schema().tables.contains_key(collection) {
-            self.refresh_schema().await?;
-            key = self.key_of(collection);
-        }
-        let check = Operation::DestroyWhere {
-            collection: collection.into(),
-            key,
-            filter: Filter::and(
-                options
-                    .filter
-                    .iter()
-                    .cloned()
-                    .chain(options.order.iter().map(|(field, _)| Filter::is_null(field.clone()))),
-            ),
-        };
-        let schema = self.table_schema(collection, &check).await?;
-        let table = &schema.tables[collection];
-        let mut order = Vec::new();
-        for (field, direction) in &options.order {
-            let column = table.column(field).ok_or_else(|| StoreError::Query {
-                collection: collection.into(),
-                source: Box::new(flux_capacitor::Error::UnknownField {
-                    collection: collection.into(),
-                    field: field.clone(),
-                }),
-            })?;
-            if column.ty == flux_capacitor::FieldType::Json {
-                return Err(StoreError::InvalidOrder {
-                    collection: collection.into(),
-                    field: field.clone(),
-                });
-            }
-            order.push((column, *direction == Direction::Desc));
-        }
-        let dialect = self.inner.shared.pool.dialect();
-        let (statement, columns) = sql::find_sql(
-            dialect,
-            table,
-            options.filter.as_ref(),
-            &order,
-            options.limit,
-            options.offset,
-        );
-        Ok(self.inner.shared.db().fetch_rows(&statement, &columns).await?)
-    }
-
-    /// The row of `collection` with key `id`.
-    pub async fn find_by_id(&self, collection: &str, id: impl Into<Key>) -> Result<Option<Row>, StoreError> {
-        let id = id.into();
-        let key = self.key_of(collection);
-        let check = Operation::DestroyById {
-            collection: collection.into(),
-            key: key.clone(),
-            id: id.clone(),
-        };
-        let schema = self.table_schema(collection, &check).await?;
-        let table = &schema.tables[collection];
-        let options = FindOptions {
-            filter: Some(Filter::eq(table.key.clone(), id.to_value())),
-            limit: Some(1),
-            ..FindOptions::default()
-        };
-        Ok(self.find_all(collection, options).await?.pop())
-    }
-
-    /// Every non-empty table of the read model, in the shape of
-    /// [`MemoryDatabase::snapshot`](flux_capacitor::MemoryDatabase::snapshot):
-    /// `{ table: [rows in key order] }`.
-    pub async fn snapshot(&self) -> Result<Value, StoreError> {
-        let schema = self.refresh_schema().await?;
-        let mut out = serde_json::Map::new();
-        for name in schema.collections.keys() {
-            let rows = self.find_all(name, FindOptions::all()).await?;
-            if !rows.is_empty() {
-                out.insert(
-                    name.clone(),
-                    Value::Array(rows.into_iter().map(Value::Object).collect()),
-                );
-            }
-        }
-        Ok(Value::Object(out))
     }
 }

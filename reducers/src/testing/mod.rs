@@ -91,10 +91,15 @@
 //! # std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! The read suite (`tests/reads/*.json`: a state, then reads with their
+//! answers) is in [`reads`].
 
 pub mod conformance;
 #[cfg(feature = "std")]
 mod diff;
+#[cfg(feature = "std")]
+pub mod reads;
 mod scenario;
 #[cfg(feature = "std")]
 mod suite;

@@ -253,7 +253,7 @@ async fn write_postgres(conn: &mut PgConnection, ops: &[NoteOp]) -> Result<(), s
     for p in prepare(ops, last) {
         sqlx::query(
             "INSERT INTO flux_events (seq, id, type, payload, meta, error, timestamp)
-         VALUES ($1, $2, $3, CAST($4 AS JSONB), CAST($5 AS JSONB), $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(p.seq)
         .bind(p.id)
@@ -386,7 +386,7 @@ fn batched(dialect: Dialect, prepared: &[Prepared<'_>]) -> Vec<Stmt> {
             dialect,
             "INSERT INTO flux_events (seq, id, type, payload, meta, error, timestamp) VALUES ",
         );
-        let json = (dialect == Dialect::Postgres).then_some("JSONB");
+        let json: Option<&str> = None; // the log's JSON is text everywhere
         for (i, p) in chunk.iter().enumerate() {
             stmt.push(if i == 0 { "(" } else { ", (" });
             stmt.bind(Val::I(p.seq), None).push(", ");

@@ -87,7 +87,6 @@ impl ApiError {
                     | StoreError::LogReplaced { .. } => StatusCode::SERVICE_UNAVAILABLE,
                     StoreError::UnknownCommand { .. }
                     | StoreError::InvalidEvent { .. }
-                    | StoreError::InvalidOrder { .. }
                     | StoreError::InvalidPoint { .. }
                     | StoreError::Query { .. } => StatusCode::BAD_REQUEST,
                     StoreError::EventTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -220,6 +220,8 @@ pub(crate) struct ReadableRow {
 #[derive(Deserialize)]
 struct RowPath {
     name: String,
+    /// Absent on the routes of the row whose key is "" (`/collections/{name}/`).
+    #[serde(default)]
     id: String,
 }
 

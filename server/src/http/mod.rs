@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `POST /dispatch/{command}` | runs command handler `command` on the JSON body (`Content-Type: application/json` required, else 415), dispatches its events in one transaction, answers the stored events (`id`, `seq`, `timestamp` added) |
 //! | `GET /collections/{name}` | rows, in key order; `limit` (default and maximum [`HttpConfig::max_page`]), `offset`, `order=field,-other` (`-` descending; the key breaks ties), and `field=value` equality filters typed by the column (`done=true`, `priority=2`) |
-//! | `GET /collections/{name}/{id}` | one row, or 404 |
+//! | `GET /collections/{name}/{id}` | one row, or 404; `{id}` is percent-decoded, and the row whose key is the empty string is `GET /collections/{name}/` (likewise `/collections/{name}//history` and `//restore`) |
 //! | `GET /collections/{name}?as_of=` | the rows as they were right after a `seq` (a number) or an RFC 3339 time ([`Store::as_of`]; a time after the last event is now, a `seq` past the head is 400 `invalid_point`); the other parameters apply as above |
 //! | `GET /collections/{name}/{id}/history` | every event that changed the row: `[{ "event", "before", "after" }]` ([`Store::history`]) |
 //! | `POST /collections/{name}/{id}/restore` | brings a destroyed row back with a logged `flux/restore` event ([`Store::restore`]; `Content-Type: application/json` required, else 415, with no body or `{}`); answers the stored event; 409 when it exists or never existed |
@@ -189,6 +189,11 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
         .route("/collections/{name}/{id}", get(routes::find_by_id))
         .route("/collections/{name}/{id}/history", get(routes::history))
         .route("/collections/{name}/{id}/restore", post(routes::restore))
+        // The row whose key is "": its `{id}` segment is empty, which a
+        // route parameter never matches (`extract::ReadableRow` reads "").
+        .route("/collections/{name}/", get(routes::find_by_id))
+        .route("/collections/{name}//history", get(routes::history))
+        .route("/collections/{name}//restore", post(routes::restore))
         .route("/events", get(routes::events))
         .route("/events/live", get(live::live))
         .route("/health", get(ops::health))

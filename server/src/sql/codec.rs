@@ -70,6 +70,17 @@ pub(crate) fn real_value(value: f64) -> Value {
     Num::from_f64(value).to_number().map_or(Value::Null, Value::Number)
 }
 
+/// A value of a column of type `ty` as a read of that column gives it back
+/// (a `real` through [`real_value`]): what the time machine answers for the
+/// rows it holds in memory, so that `as_of` and live reads give the same
+/// JSON for the same row.
+pub(crate) fn read_back(ty: FieldType, value: &Value) -> Value {
+    match (ty, value) {
+        (FieldType::Real, Value::Number(n)) => n.as_f64().map_or_else(|| value.clone(), real_value),
+        _ => value.clone(),
+    }
+}
+
 /// A JSON column read back as text; SQL `NULL` (and JSON `null`) is absent.
 /// Numbers come back canonical: PostgreSQL's `jsonb` prints `1e20` as
 /// `100000000000000000000`, which is the same double.

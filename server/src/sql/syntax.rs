@@ -57,7 +57,7 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
     fn select_expr(&self, column: &Column) -> String;
 
     /// The event log's `SELECT` list, in [`super::read::EVENT_COLUMNS`] order
-    /// (JSON read as text).
+    /// (`payload` and `meta` read as the text they were written as).
     fn event_columns(&self) -> &'static str {
         "seq, id, type, payload, meta, error, timestamp"
     }
@@ -70,11 +70,6 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
     /// A log row's `timestamp` parameter (`text`: its RFC 3339 form).
     fn event_time(&self, _text: &str, time: chrono::DateTime<chrono::Utc>) -> Bind {
         Bind::Time(time)
-    }
-
-    /// The cast wrapped around the log's `payload` and `meta` parameters.
-    fn event_json_cast(&self) -> Option<&'static str> {
-        None
     }
 
     /// How multi-row updates are written.

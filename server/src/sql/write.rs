@@ -265,16 +265,18 @@ pub(crate) fn insert_events(dialect: Dialect, chunk: &[(&StoredEvent, DateTime<U
         .push(" (")
         .push(EVENT_COLUMNS)
         .push(") VALUES ");
-    let json = sql.syntax.event_json_cast();
     sql.list(chunk, ", ", |sql, (event, time)| {
         sql.push("(");
         sql.bind(Bind::Int(event.seq as i64), None).push(", ");
         let id = sql.syntax.event_id(event.id);
         sql.bind(id, None).push(", ");
         sql.bind(Bind::Text(event.event_type.clone()), None).push(", ");
-        sql.bind(Bind::Text(event.payload.to_string()), json).push(", ");
+        // As text, so that no database rewrites it (PostgreSQL's JSONB would
+        // turn `1e17` into `100000000000000000`): replay sees what the live
+        // dispatch saw.
+        sql.bind(Bind::Text(event.payload.to_string()), None).push(", ");
         let meta = event.meta.as_ref().map_or(Bind::Null, |m| Bind::Text(m.to_string()));
-        sql.bind(meta, json).push(", ");
+        sql.bind(meta, None).push(", ");
         sql.bind(Bind::Bool(event.error), None).push(", ");
         let time = sql.syntax.event_time(&event.timestamp, *time);
         sql.bind(time, None).push(")");

@@ -2,6 +2,9 @@
 //! serializes writers (across processes too), JSON is a `JSON` column (text
 //! with a `json_valid` check on MariaDB), booleans are `TINYINT(1)`, and text
 //! compares as binary strings unless the column's collation already does.
+//! The log's `payload` and `meta` are `LONGTEXT` (utf8mb4, binary): kept as
+//! written (MariaDB's `JSON` is the same text; MySQL 8's binary `JSON`, of
+//! logs made before, is still read, through `CAST(... AS CHAR)`).
 
 mod schema;
 mod syntax;
@@ -37,8 +40,8 @@ impl Driver for MySql {
             seq BIGINT NOT NULL PRIMARY KEY,
             id CHAR(36) NOT NULL UNIQUE,
             type VARCHAR(255) NOT NULL,
-            payload JSON NOT NULL,
-            meta JSON,
+            payload LONGTEXT NOT NULL,
+            meta LONGTEXT,
             error BOOLEAN NOT NULL DEFAULT FALSE,
             timestamp DATETIME(3) NOT NULL,
             INDEX flux_events_type (type),

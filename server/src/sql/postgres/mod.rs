@@ -1,6 +1,9 @@
 //! PostgreSQL: a transaction-scoped advisory lock serializes writers (across
 //! processes too), `NOTIFY` tells other instances of each commit, JSON columns are `json`/`jsonb`, text compares with
-//! `COLLATE "C"`.
+//! `COLLATE "C"`. The log's `payload` and `meta` are `TEXT` (not `JSONB`,
+//! which rewrites numbers such as `1e17` and would make replay differ from
+//! the live dispatch); a log made with `JSONB` columns is converted when the
+//! store opens.
 
 mod listen;
 mod schema;
@@ -37,11 +40,26 @@ impl Driver for Postgres {
             seq BIGINT PRIMARY KEY,
             id UUID NOT NULL UNIQUE,
             type TEXT NOT NULL,
-            payload JSONB NOT NULL,
-            meta JSONB,
+            payload TEXT NOT NULL,
+            meta TEXT,
             error BOOLEAN NOT NULL DEFAULT FALSE,
             timestamp TIMESTAMPTZ NOT NULL
         )",
+        // A log made before the log kept its JSON as text (`JSONB` then):
+        // converted once, in the migration's transaction. JSONB had already
+        // rewritten those events' numbers; what is stored from now on stays
+        // exactly as written.
+        "DO $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = current_schema() AND table_name = 'flux_events'
+                         AND column_name IN ('payload', 'meta') AND data_type IN ('jsonb', 'json')) THEN
+                ALTER TABLE flux_events
+                    ALTER COLUMN payload TYPE TEXT USING payload::text,
+                    ALTER COLUMN meta TYPE TEXT USING meta::text;
+            END IF;
+        END
+        $$",
         "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
         "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
         "CREATE TABLE IF NOT EXISTS flux_snapshots (seq BIGINT PRIMARY KEY, state TEXT NOT NULL)",

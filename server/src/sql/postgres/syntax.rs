@@ -1,6 +1,6 @@
 //! PostgreSQL's spelling: `$n` parameters, `COLLATE "C"` for exact text,
-//! explicit `NULLS FIRST/LAST`, typed `VALUES` lists, native `UUID` and
-//! `JSONB` in the log.
+//! explicit `NULLS FIRST/LAST`, typed `VALUES` lists, a native `UUID` in the
+//! log (its `payload` and `meta` are text, as everywhere: see `super`).
 
 use std::fmt::Write as _;
 
@@ -46,16 +46,8 @@ impl Syntax for PostgresSyntax {
         }
     }
 
-    fn event_columns(&self) -> &'static str {
-        "seq, id, type, CAST(payload AS TEXT), CAST(meta AS TEXT), error, timestamp"
-    }
-
     fn event_id(&self, id: uuid::Uuid) -> Bind {
         Bind::Uuid(id)
-    }
-
-    fn event_json_cast(&self) -> Option<&'static str> {
-        Some("JSONB")
     }
 
     fn multi_update(&self) -> MultiUpdate {
