@@ -140,9 +140,11 @@ pub struct HttpConfig {
     /// How long a subscriber's socket may take no message (default 30 s):
     /// then it is closed with [`CLOSE_BEHIND`] and a reason naming the last
     /// `seq` sent, and the client resumes from its last `seq` (the JS
-    /// `connectLive` does so at once). Until then the subscriber waits,
-    /// holding at most what [`HttpConfig::live_frame_bytes`] says, and does
-    /// not read the log or hold the live feed's batches any further.
+    /// `connectLive` does so at once). Meanwhile it waits, holding the bound
+    /// [`HttpConfig::live_frame_bytes`] describes, and reads no further: the
+    /// shared live feed keeps at most
+    /// [`Config::subscriber_buffer`](crate::Config::subscriber_buffer)
+    /// batches for it, then it lags and later catches up from the log.
     pub live_send_timeout: Duration,
     /// How often an idle subscriber is pinged (default 30 s; `None`: never).
     /// One that answers nothing for two intervals is closed: a dead peer
@@ -167,7 +169,8 @@ pub struct HttpConfig {
     /// `POST /dispatch` requests each caller may make (default 100 a second,
     /// bursts of 200; `None`: no limit). Over it a request is answered 429
     /// `too_many_requests` with `Retry-After` (whole seconds) and does
-    /// nothing. Every request counts, refused or not. Authenticated users are
+    /// nothing. Every authenticated request counts, whatever its answer
+    /// (a 403 or 400 too; a 429 does not). Authenticated users are
     /// counted by user id; anonymous callers by IP address under [`serve`]
     /// (behind a proxy, that is the proxy's), else all together. The default
     /// is generous on purpose: no person clicks that fast, while a runaway
