@@ -53,7 +53,7 @@ export interface LiveOptions<E extends FluxEvent = FluxEvent> {
   onError?: (error: unknown) => void;
   /** The WebSocket implementation (default `globalThis.WebSocket`). */
   WebSocket?: WebSocketConstructor;
-  /** Backoff between reconnects, or `false` for no reconnect. */
+  /** Backoff between reconnects, or `false` for no reconnect (a `CLOSE_BEHIND` close that follows progress is still resumed at once). */
   retry?: RetryOptions | false;
 }
 
@@ -64,5 +64,11 @@ export interface LiveConnection {
   readonly lastSeq: number;
   readonly status: LiveStatus;
 }
+
+/**
+ * The close code of a subscriber the server dropped for falling behind (4001);
+ * `connectLive` resumes from `lastSeq` at once.
+ */
+export declare const CLOSE_BEHIND: 4001;
 
 export declare function connectLive<E extends FluxEvent = FluxEvent>(options: LiveOptions<E>): LiveConnection;

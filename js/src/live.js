@@ -3,6 +3,10 @@
 
 const DEFAULT_RETRY = { minDelay: 250, maxDelay: 10_000, factor: 2, jitter: true };
 
+/** The close code of a subscriber the server dropped for falling behind (its
+ * socket took nothing for the server's send timeout): resume from `lastSeq`. */
+export const CLOSE_BEHIND = 4001;
+
 /** `url` as a ws:/wss: URL string (http: → ws:, https: → wss:; relative to the page). */
 function liveUrl(url, after, token) {
   const base = globalThis.location?.href;
@@ -32,7 +36,10 @@ function textOf(data) {
  * Connects to a live endpoint (`GET /events/live?after=SEQ&token=...`) whose every
  * message is a JSON array of stored events in seq order. Calls `onEvents(batch)`
  * with each batch's events newer than the last one delivered, and reconnects with
- * exponential backoff after any close or error, resuming from `lastSeq`.
+ * exponential backoff after any close or error, resuming from `lastSeq`. A close
+ * with `CLOSE_BEHIND` (the server dropped a reader that fell behind) is resumed at
+ * once, even with `retry: false`, as long as each such connection delivered
+ * something (else it backs off like any other close).
  */
 export function connectLive(options) {
   const {
@@ -57,6 +64,7 @@ export function connectLive(options) {
   let attempt = 0; // failed connections in a row
   let closed = false;
   let status = "connecting";
+  let behindAt = null; // lastSeq at the last CLOSE_BEHIND
 
   const setStatus = (next, detail = {}) => {
     status = next;
@@ -104,6 +112,16 @@ export function connectLive(options) {
 
   const schedule = (detail) => {
     if (closed) return;
+    if (detail.code === CLOSE_BEHIND && behindAt !== lastSeq) {
+      // Dropped for reading too slowly, after some progress: resume now.
+      behindAt = lastSeq;
+      setStatus("retrying", { ...detail, delay: 0 });
+      timer = setTimeout(() => {
+        timer = null;
+        open();
+      }, 0);
+      return;
+    }
     if (!retry) {
       closed = true;
       setStatus("closed", detail);

@@ -2,7 +2,7 @@
 // (examples/notes/web/test/live.test.js runs it against the real notes server.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connectLive } from "../src/live.js";
+import { CLOSE_BEHIND, connectLive } from "../src/live.js";
 
 /** A WebSocket the test drives by hand. */
 class FakeSocket {
@@ -22,8 +22,8 @@ class FakeSocket {
   push(events) {
     this.onmessage?.({ data: JSON.stringify(events) });
   }
-  drop(code = 1006) {
-    this.onclose?.({ code, reason: "" });
+  drop(code = 1006, reason = "") {
+    this.onclose?.({ code, reason });
   }
   fail() {
     this.onerror?.({ error: new Error("refused") });
@@ -152,6 +152,62 @@ test("retry: false gives up after the first close", async () => {
   assert.equal(FakeSocket.all.length, 1);
   assert.deepEqual(statuses, ["connecting", "open", "closed"]);
   assert.equal(live.status, "closed");
+});
+
+test("a CLOSE_BEHIND close resumes at once from lastSeq, also with retry: false", async () => {
+  const WebSocket = fresh();
+  const got = [];
+  const statuses = [];
+  const live = connectLive({
+    url: "ws://h/events/live", WebSocket, retry: false,
+    onEvents: (b) => got.push(...b.map((e) => e.seq)),
+    onStatus: (s, d) => statuses.push([s, d.delay ?? null, d.code ?? null]),
+  });
+  assert.equal(CLOSE_BEHIND, 4001);
+  FakeSocket.all[0].open();
+  FakeSocket.all[0].push([ev(1), ev(2)]);
+  FakeSocket.all[0].drop(CLOSE_BEHIND, "behind: reconnect with after=2");
+  await until(() => FakeSocket.all.length === 2, "the resume");
+  assert.equal(FakeSocket.all[1].url.searchParams.get("after"), "2");
+  FakeSocket.all[1].open();
+  FakeSocket.all[1].push([ev(3)]);
+  FakeSocket.all[1].drop(CLOSE_BEHIND);
+  await until(() => FakeSocket.all.length === 3, "the second resume (progress was made)");
+  assert.equal(FakeSocket.all[2].url.searchParams.get("after"), "3");
+  // No progress since the last CLOSE_BEHIND: an ordinary close (retry: false gives up).
+  FakeSocket.all[2].open();
+  FakeSocket.all[2].drop(CLOSE_BEHIND);
+  await sleep(20);
+  assert.equal(FakeSocket.all.length, 3);
+  assert.deepEqual(got, [1, 2, 3]);
+  assert.deepEqual(statuses.filter(([s]) => s !== "connecting"), [
+    ["open", null, null],
+    ["retrying", 0, CLOSE_BEHIND],
+    ["open", null, null],
+    ["retrying", 0, CLOSE_BEHIND],
+    ["open", null, null],
+    ["closed", null, CLOSE_BEHIND],
+  ]);
+  assert.equal(live.status, "closed");
+});
+
+test("a CLOSE_BEHIND close without progress backs off like any other", async () => {
+  const WebSocket = fresh();
+  const delays = [];
+  const live = connectLive({
+    url: "ws://h/events/live", WebSocket, retry: { minDelay: 5, maxDelay: 5, jitter: false },
+    onEvents() {},
+    onStatus: (s, d) => s === "retrying" && delays.push(d.delay),
+  });
+  FakeSocket.all[0].open();
+  FakeSocket.all[0].push([ev(1)]);
+  FakeSocket.all[0].drop(CLOSE_BEHIND);
+  await until(() => FakeSocket.all.length === 2, "the resume");
+  FakeSocket.all[1].open();
+  FakeSocket.all[1].drop(CLOSE_BEHIND);
+  await until(() => FakeSocket.all.length === 3, "the retry");
+  assert.deepEqual(delays, [0, 5]);
+  live.close();
 });
 
 test("errors from onEvents and bad messages go to onError; delivery goes on", () => {

@@ -1,7 +1,7 @@
 //! The command line of a store, for your app's binary (reducers are compiled
 //! Rust, so a store's CLI is your app's own binary; it reuses these pieces):
 //!
-//! * [`ServeArgs`] + [`serve`]: serve [`http::app`](crate::http::app) on a host and port;
+//! * [`ServeArgs`] + [`serve`]: serve [`http::app`] on a host and port;
 //! * [`EventsArgs`] + [`print_events`]: print the log as JSON lines, `--after`,
 //!   `--type`, `--limit`, and `--follow` to keep printing new events (also
 //!   those committed by other processes);
@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 
 use futures::StreamExt;
 
-use crate::http::{HttpConfig, app};
+use crate::http::{self, HttpConfig, app};
 use crate::{Context, EventQuery, Store, StoreError, SubscriptionItem};
 
 /// Where to serve.
@@ -193,7 +193,8 @@ pub fn init_tracing() {
 }
 
 /// Binds `args.host:args.port`, calls `listening` with the bound address
-/// (e.g. to print the URL), and serves until Ctrl-C.
+/// (e.g. to print the URL), and serves until Ctrl-C, under `config`'s
+/// connection limits ([`http::serve`]).
 pub async fn serve(
     store: Store,
     config: HttpConfig,
@@ -204,12 +205,12 @@ pub async fn serve(
     let address = listener.local_addr()?;
     tracing::info!(%address, "serving");
     listening(address);
-    axum::serve(listener, app(store, config))
-        .with_graceful_shutdown(async {
-            tokio::signal::ctrl_c().await.ok();
-            tracing::info!("shutting down");
-        })
-        .await
+    let router = app(store, config.clone());
+    http::serve(listener, router, &config, async {
+        tokio::signal::ctrl_c().await.ok();
+        tracing::info!("shutting down");
+    })
+    .await
 }
 
 /// Prints the events `args` selects to `out`, one JSON object a line.

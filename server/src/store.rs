@@ -50,6 +50,10 @@ pub struct Config {
     pub poll_min_interval: Duration,
     /// Events read per query when a subscription replays the log (default 500).
     pub replay_page: usize,
+    /// About the most bytes (events as JSON text) a subscription holds from
+    /// one read of the log while it catches up (default 1 MiB; a page holds
+    /// at least one event, however big). See [`Subscription`].
+    pub replay_page_bytes: usize,
     /// Take a read-model snapshot in the background every this many events,
     /// to make [`Store::as_of`] fast (default 1000; `None`: only on demand).
     pub snapshot_every: Option<u64>,
@@ -66,6 +70,7 @@ impl Default for Config {
             poll_interval: Some(Duration::from_secs(1)),
             poll_min_interval: Duration::from_millis(5),
             replay_page: 500,
+            replay_page_bytes: 1024 * 1024,
             snapshot_every: Some(1000),
         }
     }

@@ -7,10 +7,20 @@
 //! from an older `seq`, its buffer overflowed ([`SubscriptionItem::Lagged`]),
 //! or the next live batch does not follow its last `seq` (another process
 //! committed in between) — it reads the missing events from the log, then goes
-//! back to the live feed. It subscribes to the live feed *before* reading the
-//! log, so nothing committed at the seam is lost.
+//! back to the live feed. It subscribes to the live feed *before* its last
+//! read of the log, so nothing committed at the seam is lost.
 //!
 //! The feed never waits for subscribers: a slow subscriber only lags.
+//!
+//! **Memory.** While it catches up, a subscription holds no place in the
+//! live feed (a receiver that is not read keeps the feed's last batches
+//! alive for everyone); it takes one when a read of the log comes back short,
+//! and reads the log once more before going live. Each read of the log is a
+//! page of at most [`Config::replay_page`](crate::Config::replay_page)
+//! events and about [`Config::replay_page_bytes`](crate::Config::replay_page_bytes)
+//! bytes (the rows are streamed and the page ends at the first event that
+//! reaches the budget), and the next page asks for as many events as the last
+//! one's sizes say fit the budget, so a log of big events is not read ahead.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,6 +30,7 @@ use std::time::Duration;
 
 use flux_capacitor::StoredEvent;
 use futures::Stream;
+use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::store::Shared;
@@ -51,10 +62,12 @@ impl SubscriptionItem {
 
 struct State {
     pool: DbPool,
-    page: usize,
-    live: broadcast::Receiver<Arc<[StoredEvent]>>,
+    feed: broadcast::WeakSender<Arc<[StoredEvent]>>,
+    /// The live feed; `None` while catching up from the log.
+    live: Option<broadcast::Receiver<Arc<[StoredEvent]>>>,
     last: u64,
     catch_up: bool,
+    pages: Pages,
 }
 
 /// A stream of committed events ([`SubscriptionItem`]s); dropping it
@@ -80,17 +93,20 @@ impl Stream for Subscription {
 
 /// A subscription from `after` (`None`: from now on).
 pub(crate) fn subscribe(shared: &Shared, after: Option<u64>) -> Subscription {
-    let live = shared.live.subscribe();
-    let (last, catch_up) = match after {
-        Some(seq) => (seq, true),
-        None => (shared.head.load(Ordering::SeqCst), false),
+    let (live, last, catch_up) = match after {
+        Some(seq) => (None, seq, true),
+        None => {
+            let live = shared.live.subscribe();
+            (Some(live), shared.head.load(Ordering::SeqCst), false)
+        }
     };
     let state = State {
         pool: shared.pool.clone(),
-        page: shared.config.replay_page.max(1),
+        feed: shared.live.downgrade(),
         live,
         last,
         catch_up,
+        pages: Pages::new(shared.config.replay_page, shared.config.replay_page_bytes),
     };
     Subscription {
         inner: Box::pin(futures::stream::unfold(state, next)),
@@ -100,21 +116,27 @@ pub(crate) fn subscribe(shared: &Shared, after: Option<u64>) -> Subscription {
 async fn next(mut s: State) -> Option<(SubscriptionItem, State)> {
     loop {
         if s.catch_up {
-            let page = s.page;
-            match s
-                .pool
-                .backend()
-                .fetch_events(&EventQuery::after(s.last, page as u64))
-                .await
-            {
-                Ok(events) if !events.is_empty() => {
+            // Once every handle of the store is gone, so is the feed.
+            let feed = s.feed.upgrade()?;
+            let subscribed = s.live.is_some();
+            let query = EventQuery::after(s.last, s.pages.count as u64);
+            match s.pool.backend().fetch_events_within(&query, s.pages.bytes).await {
+                Ok(events) => {
+                    let full = s.pages.full(&events);
+                    if full {
+                        // Still far behind: the live feed would only lag.
+                        s.live = None;
+                    } else if subscribed {
+                        s.catch_up = false;
+                    } else {
+                        // At the log's end: listen, then read the seam once more.
+                        s.live = Some(feed.subscribe());
+                    }
                     if let Some(last) = events.last() {
                         s.last = last.seq;
+                        return Some((SubscriptionItem::Events(Arc::from(events)), s));
                     }
-                    s.catch_up = events.len() >= page;
-                    return Some((SubscriptionItem::Events(Arc::from(events)), s));
                 }
-                Ok(_) => s.catch_up = false,
                 Err(err) => {
                     tracing::warn!(error = %err, after_seq = s.last, "subscription: reading the log failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -122,7 +144,11 @@ async fn next(mut s: State) -> Option<(SubscriptionItem, State)> {
             }
             continue;
         }
-        match s.live.recv().await {
+        let Some(live) = s.live.as_mut() else {
+            s.catch_up = true;
+            continue;
+        };
+        match live.recv().await {
             Ok(batch) => {
                 let Some(first) = batch.iter().position(|e| e.seq > s.last) else {
                     continue;
@@ -139,10 +165,122 @@ async fn next(mut s: State) -> Option<(SubscriptionItem, State)> {
             }
             Err(RecvError::Lagged(_)) => {
                 s.catch_up = true;
+                s.live = None;
                 let after_seq = s.last;
                 return Some((SubscriptionItem::Lagged { after_seq }, s));
             }
             Err(RecvError::Closed) => return None,
         }
+    }
+}
+
+/// The size of the next page of the log: at most `max` events and about
+/// `bytes` bytes, guessed from the last page's events.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pages {
+    max: usize,
+    bytes: usize,
+    /// Events to ask for next.
+    count: usize,
+}
+
+impl Pages {
+    /// How many events a page grows by at most from one read to the next
+    /// (slow start: a first read of a log of big events reads few of them).
+    const GROWTH: usize = 4;
+
+    fn new(max: usize, bytes: usize) -> Pages {
+        let max = max.max(1);
+        Pages {
+            max,
+            bytes: bytes.max(1),
+            count: max.min(Self::GROWTH),
+        }
+    }
+
+    /// Whether `page` (asked for with [`Pages::count`]) ended before the
+    /// log did; sizes the next page from its events.
+    fn full(&mut self, page: &[StoredEvent]) -> bool {
+        let size: usize = page.iter().map(event_bytes).sum();
+        let full = page.len() >= self.count || size >= self.bytes;
+        if !page.is_empty() {
+            let fit = self.bytes / (size / page.len()).max(1);
+            self.count = fit.clamp(1, self.max).min(page.len().saturating_mul(Self::GROWTH));
+        }
+        full
+    }
+}
+
+/// About the bytes of `event` as JSON text: what a page's budget counts.
+pub(crate) fn event_bytes(event: &StoredEvent) -> usize {
+    // id, seq, timestamp, error, the keys and punctuation.
+    const FIXED: usize = 120;
+    FIXED + event.event_type.len() + json_bytes(&event.payload) + event.meta.as_ref().map_or(0, json_bytes)
+}
+
+/// About the length of `value` as JSON text, without writing it.
+fn json_bytes(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| json_bytes(v) + 1).sum::<usize>(),
+        Value::Object(fields) => 2 + fields.iter().map(|(k, v)| k.len() + 4 + json_bytes(v)).sum::<usize>(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flux_capacitor::Event;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn event(seq: u64, text: usize) -> StoredEvent {
+        StoredEvent {
+            id: Uuid::nil(),
+            seq,
+            timestamp: String::new(),
+            event: Event::new("t", Value::String("x".repeat(text))),
+        }
+    }
+
+    #[test]
+    fn pages_start_small_and_fit_the_byte_budget() {
+        let mut pages = Pages::new(500, 1 << 20);
+        assert_eq!(pages.count, 4);
+        // Four events of 300 KiB: the budget is reached, the next page asks for 3.
+        let big: Vec<_> = (1..=4).map(|seq| event(seq, 300 << 10)).collect();
+        assert!(pages.full(&big));
+        assert_eq!(pages.count, 3);
+        // Small events: the page grows at most fourfold a read, up to `max`.
+        let small: Vec<_> = (1..=3).map(|seq| event(seq, 10)).collect();
+        assert!(pages.full(&small), "it got all it asked for");
+        assert_eq!(pages.count, 12);
+        let small: Vec<_> = (1..=12).map(|seq| event(seq, 10)).collect();
+        pages.full(&small);
+        assert_eq!(pages.count, 48);
+        for _ in 0..5 {
+            let n = pages.count;
+            pages.full(&(1..=n as u64).map(|seq| event(seq, 10)).collect::<Vec<_>>());
+        }
+        assert_eq!(pages.count, 500);
+        // A short read of the log is its end.
+        assert!(!pages.full(&small));
+    }
+
+    #[test]
+    fn a_page_holds_one_event_bigger_than_the_budget() {
+        let mut pages = Pages::new(500, 1000);
+        assert!(pages.full(&[event(1, 5000)]));
+        assert_eq!(pages.count, 1);
+    }
+
+    #[test]
+    fn json_bytes_is_close_to_the_text() {
+        let value = serde_json::json!({ "title": "hello", "tags": ["a", "b"], "n": 12345, "ok": true });
+        let text = serde_json::to_string(&value).unwrap().len();
+        let guess = json_bytes(&value);
+        assert!(guess >= text && guess <= text * 2, "{guess} vs {text}");
     }
 }

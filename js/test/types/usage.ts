@@ -16,7 +16,7 @@ const resumeFrom: number = selectLastSeq(store.getState().notes);
 const observedSeq: number = notes.lastSeq;
 void title; void first; void slice; void resumeFrom; void observedSeq;
 
-import { connectLive, type LiveStatus } from "flux-capacitor/live";
+import { CLOSE_BEHIND, connectLive, type LiveStatus } from "flux-capacitor/live";
 declare const SocketImpl: new (url: string) => { onopen: any; onmessage: any; onerror: any; onclose: any; close(): void };
 const live = connectLive({
   url: "ws://localhost:8080/events/live",
@@ -25,7 +25,7 @@ const live = connectLive({
   WebSocket: SocketImpl,
   retry: { minDelay: 100, maxDelay: 5000 },
   onEvents: (events) => store.dispatch(committed(events)),
-  onStatus: (status: LiveStatus, detail) => void [status, detail.lastSeq, detail.delay],
+  onStatus: (status: LiveStatus, detail) => void [status, detail.lastSeq, detail.delay, detail.code === CLOSE_BEHIND],
 });
 const seen: number = live.lastSeq;
 live.close();

@@ -2,7 +2,8 @@
 //! `{"error": {"code", "message"}}` and the matching status.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -39,6 +40,13 @@ pub enum ApiError {
     /// The user has too many of something open (429), e.g. live connections.
     #[error("{0}")]
     TooManyRequests(String),
+    /// The caller dispatched more than [`HttpConfig::dispatch_rate`](super::HttpConfig::dispatch_rate)
+    /// allows (429, with a `Retry-After` header).
+    #[error("too many dispatches; retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds until the caller may dispatch again (`Retry-After`).
+        retry_after: u64,
+    },
     /// The server is at a limit for everyone (503), e.g. live connections.
     #[error("{0}")]
     Unavailable(String),
@@ -73,6 +81,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", m.clone())
             }
             ApiError::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", m.clone()),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", self.to_string()),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", self.to_string()),
             ApiError::Store(err) => {
@@ -112,6 +121,12 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(%status, code, %message, "request refused");
         }
-        (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+        let mut response = (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response();
+        if let ApiError::RateLimited { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
     }
 }

@@ -1,14 +1,37 @@
-//! `GET /events/live`: committed events over a WebSocket.
+//! `GET /events/live`: committed events over a WebSocket, in bounded memory.
+//!
+//! What one subscriber holds is bounded whatever the events' sizes and the
+//! client's speed: the subscription catches up from the log a page at a time
+//! ([`Config::replay_page_bytes`](crate::Config::replay_page_bytes)), each
+//! page is written as messages of at most [`HttpConfig::live_frame_bytes`]
+//! (serialized one at a time), and the next page is read only when the
+//! client's socket took the last message. A client whose socket takes no
+//! message for [`HttpConfig::live_send_timeout`] is closed with
+//! [`CLOSE_BEHIND`]: it reconnects with its last `seq` and misses nothing.
+
+use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use flux_capacitor::StoredEvent;
 use futures::StreamExt;
+use tokio::time::{Instant, Interval, MissedTickBehavior, timeout};
 
 use super::extract::{EventParams, LiveParams, QueryCaller};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, HttpConfig};
 use crate::{Context, EventQuery, SubscriptionItem};
+
+/// The WebSocket close code of a subscriber dropped for falling behind: its
+/// socket took no message for [`HttpConfig::live_send_timeout`]. Nothing is
+/// lost: reconnect with `after` = the last `seq` received (the reason says
+/// the last `seq` the server sent, for the record). In the 4000–4999 range
+/// applications own.
+pub const CLOSE_BEHIND: u16 = 4001;
+
+/// Largest message a client may send: it has nothing to say but pongs and
+/// close frames, and axum would otherwise buffer 64 MiB for each.
+const MAX_INCOMING: usize = 16 * 1024;
 
 /// Upgrades to a WebSocket fed by [`Store::subscribe_from`](crate::Store::subscribe_from)
 /// (`after` given) or [`Store::subscribe`](crate::Store::subscribe). Parameters
@@ -30,6 +53,7 @@ pub(crate) async fn live(
     let slot = app
         .live
         .take(ctx.user.as_deref(), app.config.max_live, app.config.max_live_per_user)?;
+    let upgrade = upgrade.max_message_size(MAX_INCOMING).max_frame_size(MAX_INCOMING);
     Ok(upgrade.on_upgrade(move |socket| async move {
         feed(app, ctx, params, socket).await;
         drop(slot);
@@ -54,6 +78,19 @@ async fn check_after(app: &AppState, after: u64) -> Result<(), ApiError> {
     ))
 }
 
+/// Why a feed ended.
+#[derive(Debug, PartialEq)]
+enum End {
+    /// The client closed, or the connection broke.
+    Gone,
+    /// The client's socket took nothing for the send timeout.
+    Behind,
+    /// No answer to pings.
+    Silent,
+    /// The store is gone, or a batch cannot be written.
+    Over,
+}
+
 async fn feed(app: AppState, ctx: Context, params: EventParams, mut socket: WebSocket) {
     // `after=0` replays the whole log; no `after` starts at the head.
     let mut subscription = if params.after_given {
@@ -61,44 +98,180 @@ async fn feed(app: AppState, ctx: Context, params: EventParams, mut socket: WebS
     } else {
         app.store.subscribe()
     };
-    tracing::info!(
-        user = ctx.user.as_deref(),
-        after = params.after,
-        "live: subscriber connected"
-    );
+    let user = ctx.user.as_deref();
+    tracing::info!(user, after = params.after, "live: subscriber connected");
+    let config = &app.config;
     let wanted = |event: &StoredEvent| {
         params
             .types
             .as_ref()
             .is_none_or(|types| types.contains(&event.event_type))
-            && app.config.access.may_receive(&ctx, event)
+            && config.access.may_receive(&ctx, event)
     };
-    loop {
+    let mut sent = if params.after_given {
+        params.after
+    } else {
+        app.store.head()
+    };
+    let mut ping = config.live_ping_interval.map(|every| {
+        // A year is never, and keeps `Instant` arithmetic from overflowing.
+        let every = every.clamp(Duration::from_millis(1), Duration::from_secs(365 * 86_400));
+        let mut ping = tokio::time::interval_at(Instant::now() + every, every);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        (ping, every)
+    });
+    let mut heard = Instant::now();
+    let end = loop {
         tokio::select! {
             item = subscription.next() => {
-                let Some(item) = item else { break };
+                let Some(item) = item else { break End::Over };
                 let SubscriptionItem::Events(batch) = item else { continue };
-                let visible: Vec<&StoredEvent> = batch.iter().filter(|e| wanted(e)).collect();
-                if visible.is_empty() {
-                    continue;
-                }
-                let text = match serde_json::to_string(&visible) {
-                    Ok(text) => text,
-                    Err(err) => {
-                        tracing::error!(error = %err, "live: cannot serialize a batch");
-                        break;
-                    }
-                };
-                if socket.send(Message::Text(text.into())).await.is_err() {
-                    break;
+                let visible = batch.iter().filter(|e| wanted(e));
+                if let Err(end) = send_batch(&mut socket, config, visible, &mut sent).await {
+                    break end;
                 }
             }
             incoming = socket.recv() => match incoming {
                 // Clients have nothing to say; pings are answered by axum.
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                Some(Ok(_)) => {}
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
+                Some(Ok(_)) => heard = Instant::now(),
             },
+            every = tick(&mut ping) => {
+                if heard.elapsed() > every * 2 {
+                    break End::Silent;
+                }
+                if !matches!(timeout(config.live_send_timeout, socket.send(Message::Ping(Default::default()))).await, Ok(Ok(()))) {
+                    break End::Behind;
+                }
+            }
         }
+    };
+    match end {
+        End::Behind => {
+            tracing::warn!(
+                user,
+                last_seq = sent,
+                timeout_ms = config.live_send_timeout.as_millis() as u64,
+                "live: subscriber dropped: its socket took nothing within the send timeout"
+            );
+            let close = CloseFrame {
+                code: CLOSE_BEHIND,
+                reason: format!("behind: reconnect with after={sent}").into(),
+            };
+            // Delivered once the client reads what is queued before it.
+            let _ = timeout(config.live_send_timeout, socket.send(Message::Close(Some(close)))).await;
+        }
+        End::Silent => tracing::info!(user, "live: subscriber dropped: no answer to pings"),
+        End::Gone | End::Over => {}
     }
-    tracing::info!(user = ctx.user.as_deref(), "live: subscriber left");
+    tracing::info!(user, last_seq = sent, "live: subscriber left");
+}
+
+/// The next ping, or never.
+async fn tick(ping: &mut Option<(Interval, Duration)>) -> Duration {
+    match ping {
+        Some((interval, every)) => {
+            interval.tick().await;
+            *every
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes `events` as JSON arrays of whole events, each message at most
+/// [`HttpConfig::live_frame_bytes`] long (an event longer than that alone),
+/// serialized one message at a time; `sent` follows the last `seq` written.
+async fn send_batch<'a>(
+    socket: &mut WebSocket,
+    config: &HttpConfig,
+    events: impl Iterator<Item = &'a StoredEvent>,
+    sent: &mut u64,
+) -> Result<(), End> {
+    let mut frame = Frame::default();
+    let mut one = Vec::new();
+    for event in events {
+        one.clear();
+        if let Err(err) = serde_json::to_writer(&mut one, event) {
+            tracing::error!(error = %err, seq = event.seq, "live: cannot serialize an event");
+            return Err(End::Over);
+        }
+        if !frame.fits(one.len(), config.live_frame_bytes) {
+            send(socket, config, frame.take(), sent).await?;
+        }
+        frame.push(&one, event.seq);
+    }
+    if !frame.is_empty() {
+        send(socket, config, frame.take(), sent).await?;
+    }
+    Ok(())
+}
+
+/// Sends one message. Once written into the socket's buffer it is delivered
+/// before anything sent later, also when its sending timed out: so `sent`
+/// is its last `seq` either way, what the client has when it reads the close.
+async fn send(
+    socket: &mut WebSocket,
+    config: &HttpConfig,
+    (text, last): (String, u64),
+    sent: &mut u64,
+) -> Result<(), End> {
+    *sent = last;
+    match timeout(config.live_send_timeout, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => Err(End::Behind),
+    }
+}
+
+/// One message being written: `[event,event,...]`.
+#[derive(Debug, Default)]
+struct Frame {
+    text: Vec<u8>,
+    last: u64,
+}
+
+impl Frame {
+    fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Whether an event of `len` bytes keeps the message within `max` (an
+    /// empty message takes any event).
+    fn fits(&self, len: usize, max: usize) -> bool {
+        self.is_empty() || self.text.len() + len + 2 <= max
+    }
+
+    fn push(&mut self, event: &[u8], seq: u64) {
+        self.text.push(if self.text.is_empty() { b'[' } else { b',' });
+        self.text.extend_from_slice(event);
+        self.last = seq;
+    }
+
+    /// The message's text and its last `seq`; empties the frame.
+    fn take(&mut self) -> (String, u64) {
+        let mut text = std::mem::take(&mut self.text);
+        text.push(b']');
+        // serde_json writes UTF-8 only.
+        (String::from_utf8(text).unwrap_or_default(), self.last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_hold_whole_events_within_the_limit() {
+        let mut frame = Frame::default();
+        assert!(frame.fits(100, 10), "an empty frame takes any event");
+        frame.push(b"{\"a\":1}", 1);
+        assert!(frame.fits(7, 17));
+        assert!(!frame.fits(8, 17));
+        frame.push(b"{\"b\":2}", 2);
+        let (text, last) = frame.take();
+        assert_eq!(text, "[{\"a\":1},{\"b\":2}]");
+        assert_eq!(text.len(), 17, "the limit, brackets included");
+        assert_eq!(last, 2);
+        assert!(frame.is_empty());
+    }
 }

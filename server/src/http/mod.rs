@@ -13,7 +13,7 @@
 //! | `GET /health` | liveness: `{"status":"ok"}` while the process serves (no authentication) |
 //! | `GET /ready` | readiness: 200 when the database answers and the writer runs, else 503; the body is [`Health`](crate::Health): `database`, `writer`, `log_seq`, `published_seq`, `lag` (no authentication) |
 //! | `GET /metrics` | Prometheus metrics ([`Store::metrics`]): dispatches, events, commit latency and group sizes, subscribers, the feed's lag (no authentication: they hold counts, never data; keep them on an internal network if counts are sensitive) |
-//! | `GET /events/live?after=&type=&token=` (WebSocket) | committed batches as they commit, each a text message holding a JSON array of stored events; with `after`, first every stored event after that `seq`: a client that reconnects with its last `seq` misses nothing and sees nothing twice; an `after` past the log's head is refused with 400 `invalid_point` before the upgrade |
+//! | `GET /events/live?after=&type=&token=` (WebSocket) | committed batches as they commit, as text messages each holding a JSON array of stored events in `seq` order (at most [`HttpConfig::live_frame_bytes`]: a bigger batch comes as several messages); with `after`, first every stored event after that `seq`: a client that reconnects with its last `seq` misses nothing and sees nothing twice; an `after` past the log's head is refused with 400 `invalid_point` before the upgrade; a subscriber that falls behind is closed with [`CLOSE_BEHIND`] (4001): reconnect with the last `seq` |
 //!
 //! Errors are `{"error": {"code", "message"}}` ([`ApiError`]) with the
 //! matching status: 400 for malformed requests and unknown commands or
@@ -22,8 +22,17 @@
 //! [`HttpConfig::body_limit`], 415 for a dispatch or restore whose body is not
 //! `application/json`, 422 for events the reducers or the schema
 //! refuse, 429 for a user over [`HttpConfig::max_live_per_user`] live
-//! connections, 503 when the server has [`HttpConfig::max_live`] open, 500
+//! connections or over [`HttpConfig::dispatch_rate`] (with `Retry-After`),
+//! 503 when the server has [`HttpConfig::max_live`] open, 500
 //! (with no database detail) for failures of the database.
+//!
+//! **Limits.** Serve it with [`serve`] (not `axum::serve`) for the
+//! connection limits: a header-read timeout against clients that never
+//! finish a request, an idle timeout and a cap on open connections. Each
+//! `/events/live` subscriber holds a bounded amount of memory whatever the
+//! events' sizes and its speed, and one that falls behind is closed with
+//! [`CLOSE_BEHIND`] (see [`HttpConfig::live_frame_bytes`]). `SECURITY.md`
+//! lists every limit and its default.
 //!
 //! **Authentication** ([`Authenticator`]) turns the bearer token (the
 //! `Authorization: Bearer` header; only on the
@@ -44,15 +53,16 @@
 //! ```
 //! use flux_capacitor::testing::conformance;
 //! use flux_capacitor_server::Store;
-//! use flux_capacitor_server::http::{app, BearerTokens, HttpConfig};
+//! use flux_capacitor_server::http::{app, serve, BearerTokens, HttpConfig};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Store::connect("sqlite::memory:", conformance::reducer()).await?;
 //! let config = HttpConfig::default().authenticator(BearerTokens::new([("secret", "doc")]));
-//! let router = app(store, config);
-//! // axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8080").await?, router).await?;
-//! # drop(router);
+//! let router = app(store, config.clone());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! // Until Ctrl-C: serve(listener, router, &config, async { tokio::signal::ctrl_c().await.unwrap() }).await?;
+//! serve(listener, router, &config, async {}).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -61,17 +71,20 @@
 //! [`Context::stamp`]: crate::Context::stamp
 
 mod access;
+mod connections;
 mod cors;
 mod error;
 mod extract;
 mod files;
 mod live;
 mod ops;
+mod rate;
 mod routes;
 mod slots;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -79,8 +92,11 @@ use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 pub use access::{Access, AllowAll, Anonymous, Authenticator, BearerTokens};
+pub use connections::serve;
 pub use cors::{CorsConfig, InvalidOrigin};
 pub use error::ApiError;
+pub use live::CLOSE_BEHIND;
+pub use rate::RateLimit;
 
 use crate::Store;
 
@@ -110,6 +126,56 @@ pub struct HttpConfig {
     /// (default 16); one more is answered 429 `too_many_requests`.
     /// Anonymous subscribers count towards [`HttpConfig::max_live`] only.
     pub max_live_per_user: usize,
+    /// Largest `/events/live` message, in bytes of JSON (default 1 MiB): a
+    /// batch of events longer than that is sent as several messages, each a
+    /// JSON array of whole events in `seq` order (an event longer than this
+    /// alone is one message of its own).
+    ///
+    /// With [`Config::replay_page_bytes`](crate::Config::replay_page_bytes),
+    /// this bounds what one subscriber holds, however big the log, its events
+    /// or its lag: one page of the log read while it catches up (held as
+    /// parsed JSON, which may take a few times its text) plus one message
+    /// being sent (held twice for a moment: the text and the socket's copy).
+    pub live_frame_bytes: usize,
+    /// How long a subscriber's socket may take no message (default 30 s):
+    /// then it is closed with [`CLOSE_BEHIND`] and a reason naming the last
+    /// `seq` sent, and the client resumes from its last `seq` (the JS
+    /// `connectLive` does so at once). Meanwhile it waits, holding the bound
+    /// [`HttpConfig::live_frame_bytes`] describes, and reads no further: the
+    /// shared live feed keeps at most
+    /// [`Config::subscriber_buffer`](crate::Config::subscriber_buffer)
+    /// batches for it, then it lags and later catches up from the log.
+    pub live_send_timeout: Duration,
+    /// How often an idle subscriber is pinged (default 30 s; `None`: never).
+    /// One that answers nothing for two intervals is closed: a dead peer
+    /// would otherwise keep its place under [`HttpConfig::max_live`] for ever.
+    pub live_ping_interval: Option<Duration>,
+    /// [`serve`]: how long a client has to send a request's headers, from
+    /// the connection's start or the previous response (default 10 s);
+    /// then its connection is closed. So it is also how long an idle
+    /// keep-alive connection waits for its next request.
+    pub header_read_timeout: Duration,
+    /// [`serve`]: a connection that reads and writes nothing for this long
+    /// is closed once its request in progress, if any, is answered, and
+    /// dropped if still silent as long again (default 60 s: a stalled
+    /// upload, or a client that stopped reading). Upgraded WebSockets are
+    /// not subject to it ([`HttpConfig::live_ping_interval`] is theirs).
+    pub idle_timeout: Duration,
+    /// [`serve`]: most connections open at once, WebSockets included
+    /// (default 16,384; keep it above [`HttpConfig::max_live`] and under the
+    /// process's open-files limit). More wait in the system's listen queue
+    /// until one closes.
+    pub max_connections: usize,
+    /// `POST /dispatch` requests each caller may make (default 100 a second,
+    /// bursts of 200; `None`: no limit). Over it a request is answered 429
+    /// `too_many_requests` with `Retry-After` (whole seconds) and does
+    /// nothing. Every authenticated request counts, whatever its answer
+    /// (a 403 or 400 too; a 429 does not). Authenticated users are
+    /// counted by user id; anonymous callers by IP address under [`serve`]
+    /// (behind a proxy, that is the proxy's), else all together. The default
+    /// is generous on purpose: no person clicks that fast, while a runaway
+    /// script or a stolen token cannot flood the log; set what fits your app.
+    pub dispatch_rate: Option<RateLimit>,
 }
 
 impl Default for HttpConfig {
@@ -123,6 +189,13 @@ impl Default for HttpConfig {
             cors: None,
             max_live: 10_000,
             max_live_per_user: 16,
+            live_frame_bytes: 1024 * 1024,
+            live_send_timeout: Duration::from_secs(30),
+            live_ping_interval: Some(Duration::from_secs(30)),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 16_384,
+            dispatch_rate: Some(RateLimit::new(100, 200)),
         }
     }
 }
@@ -136,6 +209,13 @@ impl std::fmt::Debug for HttpConfig {
             .field("cors", &self.cors)
             .field("max_live", &self.max_live)
             .field("max_live_per_user", &self.max_live_per_user)
+            .field("live_frame_bytes", &self.live_frame_bytes)
+            .field("live_send_timeout", &self.live_send_timeout)
+            .field("live_ping_interval", &self.live_ping_interval)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("dispatch_rate", &self.dispatch_rate)
             .finish_non_exhaustive()
     }
 }
@@ -176,6 +256,7 @@ pub(crate) struct AppState {
     pub store: Store,
     pub config: HttpConfig,
     pub live: Arc<slots::LiveSlots>,
+    pub dispatch_rate: Arc<rate::DispatchLimiter>,
 }
 
 /// The service's router over `store`.
@@ -183,6 +264,7 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
     let static_dir = config.static_dir.clone();
     let body_limit = config.body_limit;
     let cors = config.cors.clone();
+    let dispatch_rate = Arc::new(rate::DispatchLimiter::new(config.dispatch_rate));
     let router = Router::new()
         .route("/dispatch/{command}", post(routes::dispatch))
         .route("/collections/{name}", get(routes::find_all))
@@ -204,6 +286,7 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
             store,
             config,
             live: Arc::default(),
+            dispatch_rate,
         });
     let router = match static_dir {
         Some(dir) => {

@@ -8,15 +8,17 @@ use flux_capacitor::{Event, FieldType, Filter, Row, StoredEvent};
 use serde_json::Value;
 
 use super::extract::{Caller, EventParams, JsonBody, Readable, ReadableRow, number};
+use super::rate::DispatchPermit;
 use super::{ApiError, AppState};
 use crate::{Change, Context, Direction, EventQuery, FindOptions, Point};
 
-/// `POST /dispatch/{command}`: credentials (401), then the content type
-/// (415 unless `application/json`), then the body.
+/// `POST /dispatch/{command}`: credentials (401), the caller's rate (429),
+/// then the content type (415 unless `application/json`), then the body.
 pub(crate) async fn dispatch(
     State(app): State<AppState>,
     Path(command): Path<String>,
     Caller(ctx): Caller,
+    _rate: DispatchPermit,
     _json: JsonBody,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flux_capacitor::{FieldType, Row, StoredEvent};
+use futures::TryStreamExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use sqlx::error::{BoxDynError, DatabaseError};
@@ -25,6 +26,7 @@ use super::syntax::Syntax;
 use super::{Dialect, read};
 use crate::EventQuery;
 use crate::schema::{Column, DbSchema};
+use crate::subscribe::event_bytes;
 
 type Result<T, E = sqlx::Error> = std::result::Result<T, E>;
 
@@ -120,6 +122,13 @@ pub(crate) enum MigrationLock {
 pub(crate) trait Statements: Driver {
     fn execute<'a>(conn: &'a mut Self::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<u64>>;
     fn fetch<'a>(conn: &'a mut Self::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<Vec<Self::Row>>>;
+    /// Streams the log rows `sql` selects, stopping after the event that
+    /// brings their size to `max_bytes` (the rest is never decoded).
+    fn fetch_events_within<'a>(
+        conn: &'a mut Self::Connection,
+        sql: &'a Sql,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>>>;
     /// Runs an app's migrations on `conn` (sqlx's own lock taken or not).
     fn run_migrator<'a>(
         conn: &'a mut Self::Connection,
@@ -157,6 +166,26 @@ where
 
     fn fetch<'a>(conn: &'a mut DB::Connection, sql: &'a Sql) -> BoxFuture<'a, Result<Vec<DB::Row>>> {
         Box::pin(async move { sqlx::query_with(&sql.text, arguments::<DB>(sql)?).fetch_all(conn).await })
+    }
+
+    fn fetch_events_within<'a>(
+        conn: &'a mut DB::Connection,
+        sql: &'a Sql,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>>> {
+        Box::pin(async move {
+            let mut rows = sqlx::query_with(&sql.text, arguments::<DB>(sql)?).fetch(conn);
+            let (mut events, mut bytes) = (Vec::new(), 0);
+            while let Some(row) = rows.try_next().await? {
+                let event = DB::decode_event(&row)?;
+                bytes += event_bytes(&event);
+                events.push(event);
+                if bytes >= max_bytes {
+                    break;
+                }
+            }
+            Ok(events)
+        })
     }
 }
 
@@ -202,6 +231,9 @@ pub(crate) trait Backend: Send + Sync {
     async fn fetch_rows(&self, sql: &Sql, columns: &[&Column]) -> Result<Vec<Row>>;
     /// Reads the event log.
     async fn fetch_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>>;
+    /// Reads the event log, stopping after the event that brings the page's
+    /// size ([`event_bytes`]) to `max_bytes`.
+    async fn fetch_events_within(&self, query: &EventQuery, max_bytes: usize) -> Result<Vec<StoredEvent>>;
     /// A connection for the writer to keep between its transactions.
     async fn writer_conn(&self) -> Result<Box<dyn WriterConn>>;
     /// Starts the writer's transaction, holding the writers' lock, on a
@@ -362,6 +394,11 @@ impl<DB: Statements> Backend for Pool<DB> {
         let sql = read::events_sql(DB::DIALECT, query);
         let rows = DB::fetch(&mut *self.acquire().await?, &sql).await?;
         rows.iter().map(DB::decode_event).collect()
+    }
+
+    async fn fetch_events_within(&self, query: &EventQuery, max_bytes: usize) -> Result<Vec<StoredEvent>> {
+        let sql = read::events_sql(DB::DIALECT, query);
+        DB::fetch_events_within(&mut *self.acquire().await?, &sql, max_bytes).await
     }
 
     async fn writer_conn(&self) -> Result<Box<dyn WriterConn>> {
