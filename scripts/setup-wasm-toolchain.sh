@@ -61,11 +61,16 @@ fi
 # semver-compatible versions the registry does have.
 cargo_install() {
     local crate=$1; shift
+    # Not --quiet: cargo's "Compiling ..." lines are the progress of a step of
+    # minutes. They go to the terminal as they come and to $log, which is read
+    # to tell a missing registry version from a real failure.
     local cmd=(env -u RUSTC -u RUSTC_BOOTSTRAP -u CARGO_TARGET_DIR cargo install "$crate" "$@"
-        --root "$FLUX_TOOLS" --quiet)
+        --root "$FLUX_TOOLS")
     local log
     log=$(mktemp)
-    if "${cmd[@]}" --locked 2>"$log"; then
+    local status=0
+    "${cmd[@]}" --locked 2>&1 | tee "$log" >&2 || status=$?
+    if [ "$status" -eq 0 ]; then
         rm -f "$log"; return 0
     fi
     if grep -q 'failed to select a version' "$log"; then
@@ -74,7 +79,7 @@ cargo_install() {
         echo "==> $crate: its Cargo.lock pins a version the registry lacks; retrying without --locked"
         "${cmd[@]}"
     else
-        cat "$log" >&2; rm -f "$log"; return 1
+        rm -f "$log"; return 1
     fi
 }
 
