@@ -66,9 +66,6 @@ fn check_shape(index: usize, event: &Event) -> Result<(), StoreError> {
     if event.event_type.chars().count() > MAX_TYPE_CHARS {
         return Err(invalid(format!("`type` is longer than {MAX_TYPE_CHARS} characters")));
     }
-    if event.event_type.contains('\0') {
-        return Err(invalid("`type` must not contain NUL characters".into()));
-    }
     if !matches!(event.payload, Value::Object(_) | Value::Null) {
         return Err(invalid(format!(
             "`payload` must be an object or null, got {}",

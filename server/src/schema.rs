@@ -31,6 +31,12 @@ pub(crate) struct Column {
     /// The most bytes (UTF-8) a text column holds (MariaDB's `TEXT`: 65535),
     /// if limited below what a value may be.
     pub max_bytes: Option<u64>,
+    /// A `json` value that is a bare number is bound as an SQL number, not as
+    /// JSON text: SQLite converts number-like text written to a column without
+    /// TEXT affinity (a column declared `JSON` has NUMERIC affinity) through a
+    /// parse that is not always correctly rounded, so `0.30000000000000004`
+    /// would not come back. Bound as a number it is stored as that double.
+    pub bind_json_numbers: bool,
 }
 
 /// One read-model table.
@@ -51,6 +57,7 @@ impl Column {
             exact_text: true,
             max_chars: None,
             max_bytes: None,
+            bind_json_numbers: false,
         }
     }
 
@@ -111,6 +118,7 @@ impl Table {
                     exact_text: false,
                     max_chars: None,
                     max_bytes: None,
+                    bind_json_numbers: false,
                 })
                 .collect(),
         }
@@ -134,6 +142,7 @@ pub(crate) struct RawColumn {
     pub exact_text: bool,
     pub max_chars: Option<u64>,
     pub max_bytes: Option<u64>,
+    pub bind_json_numbers: bool,
 }
 
 impl DbSchema {
@@ -184,6 +193,7 @@ impl DbSchema {
                         exact_text: c.exact_text,
                         max_chars: c.max_chars,
                         max_bytes: c.max_bytes,
+                        bind_json_numbers: c.bind_json_numbers,
                     })
                 })
                 .collect();

@@ -131,7 +131,13 @@ async fn the_empty_key_is_reachable_over_http() {
         let call = |method: &'static str, uri: &'static str| {
             let router = router.clone();
             async move {
-                let request = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+                // POSTs (restore) say JSON, as the service requires of every POST.
+                let request = Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header("content-type", "application/json")
+                    .body(Body::empty())
+                    .unwrap();
                 let response = router.oneshot(request).await.unwrap();
                 let status = response.status();
                 let bytes = response.into_body().collect().await.unwrap().to_bytes();

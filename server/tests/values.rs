@@ -108,6 +108,7 @@ async fn values_outside_the_domain_are_refused_before_anything_is_written() {
                 create("items", json!({ "id": "b", "title": "x\u{0}y" }))
             ])),
             Event::new("conformance/apply", json!({ "ops": [], "note": "\u{0}" })),
+            Event::new("conformance/apply\u{0}", json!({ "ops": [] })),
             Event::new("conformance/apply", json!({ "ops": [] })).with_meta(json!({ "user": "\u{0}" })),
             Event::new("conformance/apply", json!({ "ops": [], "deep": deep })),
             Event::new(
@@ -121,6 +122,132 @@ async fn values_outside_the_domain_are_refused_before_anything_is_written() {
         }
         assert_eq!(count(&pool, "items").await, 0);
         assert_eq!(count(&pool, "flux_events").await, 0, "no event logged");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_keys_beyond_the_index_limit_are_value_too_long() {
+    for_each_backend(|db| async move {
+        let pool = db.pool().await;
+        // PostgreSQL: a B-tree entry holds 2692 bytes of key; MariaDB: a
+        // VARCHAR(700) key (InnoDB's index limit is 3072 bytes).
+        let (key_type, fits, too_long, limit) = match db.dialect {
+            Dialect::Postgres => ("TEXT", 2692, 2693, Some("2692 bytes")),
+            Dialect::MySql => (
+                "VARCHAR(700) COLLATE utf8mb4_nopad_bin",
+                700,
+                701,
+                Some("700 characters"),
+            ),
+            Dialect::Sqlite => ("TEXT", 2692, 100_000, None),
+        };
+        execute(
+            &pool,
+            &format!("CREATE TABLE long_keys (id {key_type} NOT NULL PRIMARY KEY)"),
+        )
+        .await;
+        let store = conformance_store(&db).await;
+        // Random-looking text: PostgreSQL would fit a longer key that compresses well.
+        let key = |n: usize| {
+            (0..n)
+                .map(|i| char::from(b'!' + ((i * 7919 + i / 13) % 90) as u8))
+                .collect::<String>()
+        };
+        store
+            .dispatch(apply(json!([create("long_keys", json!({ "id": key(fits) }))])))
+            .await
+            .expect("fits");
+        let result = store
+            .dispatch(apply(json!([create("long_keys", json!({ "id": key(too_long) }))])))
+            .await;
+        match limit {
+            None => {
+                result.expect("SQLite indexes any length");
+            }
+            Some(limit) => {
+                let err = result.expect_err("too long");
+                assert_eq!(err.kind(), "value_too_long", "{err}");
+                assert!(err.to_string().contains(limit), "{err}");
+            }
+        }
+        assert_eq!(count(&pool, "long_keys").await, if limit.is_some() { 1 } else { 2 });
+    })
+    .await;
+}
+
+/// Doubles that SQLite's text-to-number conversion (and its 15-digit text
+/// form) would change, and integers around the domain's edges.
+const BARE_NUMBERS: [&str; 15] = [
+    "0.30000000000000004",
+    "-9223372036854775808",
+    "1.7976931348623157e308",
+    "5e-324",
+    "2.2250738585072014e-308",
+    "1.8539374522211686e-292",
+    "2.809725431980912e221",
+    "9007199254740992.0",
+    "9007199254740991",
+    "-9007199254740991",
+    "1e20",
+    "3.0",
+    "-0.0",
+    "0.1",
+    "123456789012.5",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_json_numbers_come_back_exactly() {
+    for_each_backend(|db| async move {
+        let pool = db.pool().await;
+        let (key, json_types): (&str, &[&str]) = match db.dialect {
+            Dialect::MySql => ("BIGINT", &["JSON"]),
+            Dialect::Postgres => ("BIGINT", &["JSONB", "JSON"]),
+            // NUMERIC affinity (`JSON`, `JSONB`), INTEGER, TEXT and BLOB affinity.
+            Dialect::Sqlite => ("INTEGER", &["JSON", "JSONB", "JSON_INT", "JSON TEXT", "BLOB JSON"]),
+        };
+        let columns: Vec<String> = (0..json_types.len()).map(|i| format!("j{i}")).collect();
+        let defs: Vec<String> = columns
+            .iter()
+            .zip(json_types)
+            .map(|(c, t)| format!("{c} {t}"))
+            .collect();
+        execute(
+            &pool,
+            &format!("CREATE TABLE nums (id {key} NOT NULL PRIMARY KEY, {})", defs.join(", ")),
+        )
+        .await;
+        let store = conformance_store(&db).await;
+        // Through `apply_json`: the numbers as written, not as `json!` would round them.
+        let ops: Vec<String> = BARE_NUMBERS
+            .iter()
+            .enumerate()
+            .map(|(id, n)| {
+                let fields: Vec<String> = columns.iter().map(|c| format!(r#""{c}":{n}"#)).collect();
+                format!(
+                    r#"{{"op":"create","collection":"nums","row":{{"id":{id},{}}}}}"#,
+                    fields.join(",")
+                )
+            })
+            .collect();
+        store
+            .dispatch(Event::new(
+                "conformance/apply_json",
+                json!({ "json": format!("[{}]", ops.join(",")) }),
+            ))
+            .await
+            .expect("in the domain");
+        let snapshot = store.snapshot().await.expect("snapshot");
+        let rows = snapshot["nums"].as_array().expect("rows");
+        assert_eq!(rows.len(), BARE_NUMBERS.len());
+        for (row, literal) in rows.iter().zip(BARE_NUMBERS) {
+            let written: Value = serde_json::from_str(literal).unwrap();
+            let expected = serde_json::to_string(&flux_capacitor::domain::canonical(&written)).unwrap();
+            for c in &columns {
+                let got = serde_json::to_string(&row[c.as_str()]).unwrap();
+                assert_eq!(got, expected, "{:?} column {c} ({literal})", db.dialect);
+            }
+        }
     })
     .await;
 }

@@ -81,6 +81,12 @@ pub(crate) fn read_back(ty: FieldType, value: &Value) -> Value {
     }
 }
 
+/// An integer a database stored for a `json` value, in canonical form
+/// (beyond ±(2^53−1) it is a float: the double it is, exactly).
+pub(crate) fn number_value(value: serde_json::Number) -> Value {
+    canonical(&Value::Number(value)).into_owned()
+}
+
 /// A JSON column read back as text; SQL `NULL` (and JSON `null`) is absent.
 /// Numbers come back canonical: PostgreSQL's `jsonb` prints `1e20` as
 /// `100000000000000000000`, which is the same double.

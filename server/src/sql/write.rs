@@ -18,6 +18,11 @@ pub(crate) fn write_bind(column: &Column, value: &Value) -> Option<Bind> {
         return None;
     }
     Some(match (column.ty, value) {
+        (FieldType::Json, Value::Number(n)) if column.bind_json_numbers => match Num::of(n) {
+            Ok(Num::Int(i)) => Bind::Int(i),
+            Ok(Num::Float(f)) => Bind::Real(f),
+            Err(_) => Bind::Text(n.to_string()),
+        },
         (FieldType::Json, v) => Bind::Text(canonical(v).to_string()),
         (FieldType::Text, Value::String(s)) => Bind::Text(s.clone()),
         // Numbers in canonical form: `3.0` is the integer 3 (validated beforehand).

@@ -77,6 +77,7 @@ pub(crate) async fn introspect(conn: &mut MySqlConnection) -> Result<DbSchema, s
                 write_cast: None,
                 max_chars,
                 max_bytes,
+                bind_json_numbers: false,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;

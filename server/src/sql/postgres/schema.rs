@@ -20,6 +20,12 @@ fn field_type(udt: &str) -> (Option<FieldType>, Option<&'static str>) {
     }
 }
 
+/// The most bytes of a text key: a B-tree index entry holds at most 2704
+/// bytes (with the default 8 KB pages), 12 of them the entry's own headers.
+/// PostgreSQL might fit a longer key that compresses well; refusing every
+/// longer one keeps the outcome independent of the text's content.
+pub(crate) const MAX_KEY_BYTES: u64 = 2692;
+
 pub(crate) async fn introspect(conn: &mut PgConnection) -> Result<DbSchema, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT c.relname::text, a.attname::text, t.typname::text,
@@ -39,15 +45,17 @@ pub(crate) async fn introspect(conn: &mut PgConnection) -> Result<DbSchema, sqlx
         .iter()
         .map(|row| {
             let (ty, write_cast) = field_type(&row.try_get::<String, _>(2)?);
+            let primary_key: bool = row.try_get(3)?;
             Ok(RawColumn {
                 table: row.try_get(0)?,
                 name: row.try_get(1)?,
                 ty,
-                primary_key: row.try_get(3)?,
+                primary_key,
                 write_cast,
                 exact_text: true,
                 max_chars: row.try_get::<Option<i64>, _>(4)?.map(|n| n as u64),
-                max_bytes: None,
+                max_bytes: (primary_key && ty == Some(FieldType::Text)).then_some(MAX_KEY_BYTES),
+                bind_json_numbers: false,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;

@@ -1,5 +1,7 @@
 //! SQLite: `BEGIN IMMEDIATE` serializes writers (across processes too), JSON
-//! is stored as text, booleans as 0/1, text compares with `COLLATE BINARY`.
+//! is stored as text (a bare number as an SQL number where the column's
+//! affinity would convert it), booleans as 0/1, text compares with
+//! `COLLATE BINARY`.
 
 mod schema;
 mod syntax;
@@ -16,7 +18,7 @@ use sqlx::error::{BoxDynError, DatabaseError};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteRow,
 };
-use sqlx::{Pool, Row as _, Sqlite, SqliteConnection};
+use sqlx::{Pool, Row as _, Sqlite, SqliteConnection, TypeInfo as _, ValueRef as _};
 
 use super::backend::Driver;
 use super::builder::Bind;
@@ -24,6 +26,22 @@ use super::codec::{self, parse_timestamp};
 use super::syntax::Syntax;
 use crate::db::Dialect;
 use crate::schema::DbSchema;
+
+/// A `json` column, selected as it is stored: JSON text, or a bare number
+/// stored as an SQL number (see [`crate::schema::Column::bind_json_numbers`];
+/// also what SQLite made of number-like text written earlier), read as that
+/// number exactly rather than through SQLite's 15-digit text form.
+fn decode_json(row: &SqliteRow, index: usize) -> Result<Option<Value>, sqlx::Error> {
+    let stored = row.try_get_raw(index)?.type_info().name().to_owned();
+    match stored.as_str() {
+        "NULL" => Ok(None),
+        "INTEGER" => Ok(Some(codec::number_value(
+            row.try_get_unchecked::<i64, _>(index)?.into(),
+        ))),
+        "REAL" => Ok(Some(codec::real_value(row.try_get_unchecked::<f64, _>(index)?))),
+        _ => codec::json_value(row.try_get_unchecked::<Option<String>, _>(index)?),
+    }
+}
 
 #[async_trait]
 impl Driver for Sqlite {
@@ -100,6 +118,9 @@ impl Driver for Sqlite {
     }
 
     fn decode(row: &SqliteRow, index: usize, ty: FieldType) -> Result<Option<Value>, sqlx::Error> {
+        if ty == FieldType::Json {
+            return decode_json(row, index);
+        }
         codec::decode_unchecked::<Sqlite>(row, index, ty)
     }
 

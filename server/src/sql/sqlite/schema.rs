@@ -25,6 +25,17 @@ pub(crate) fn field_type(declared: &str) -> Option<FieldType> {
     }
 }
 
+/// Whether SQLite converts number-like text written to a column of this
+/// declared type into a number (its affinity is INTEGER, REAL or NUMERIC,
+/// by SQLite's rules in order: `INT`; `CHAR`, `CLOB` or `TEXT`; `BLOB` or
+/// nothing; `REAL`, `FLOA` or `DOUB`; anything else is NUMERIC).
+pub(crate) fn converts_text(declared: &str) -> bool {
+    let t = declared.to_ascii_uppercase();
+    let text_or_blob =
+        t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") || t.contains("BLOB") || t.is_empty();
+    t.contains("INT") || !text_or_blob
+}
+
 pub(crate) async fn introspect(conn: &mut SqliteConnection) -> Result<DbSchema, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT m.name, p.name, p.type, p.pk FROM sqlite_master AS m, pragma_table_info(m.name) AS p
@@ -35,16 +46,19 @@ pub(crate) async fn introspect(conn: &mut SqliteConnection) -> Result<DbSchema, 
     let columns = rows
         .iter()
         .map(|row| {
+            let declared: String = row.try_get(2)?;
+            let ty = field_type(&declared);
             Ok(RawColumn {
                 table: row.try_get(0)?,
                 name: row.try_get(1)?,
-                ty: field_type(&row.try_get::<String, _>(2)?),
+                ty,
                 primary_key: row.try_get::<i64, _>(3)? > 0,
                 write_cast: None,
                 exact_text: true,
                 // SQLite holds any length (up to SQLITE_MAX_LENGTH, 1 GB).
                 max_chars: None,
                 max_bytes: None,
+                bind_json_numbers: ty == Some(FieldType::Json) && converts_text(&declared),
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -72,4 +86,20 @@ pub(crate) async fn batchable_tables(conn: &mut SqliteConnection) -> Result<Hash
     .fetch_all(conn)
     .await
     .map(|names: Vec<String>| names.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_columns_converting_number_like_text_are_told_apart() {
+        for declared in ["JSON", "jsonb", "JSON_INT", "JSON DOUBLE"] {
+            assert_eq!(field_type(declared), Some(FieldType::Json));
+            assert!(converts_text(declared), "{declared}");
+        }
+        for declared in ["JSON TEXT", "BLOB JSON", "", "VARCHAR(10)"] {
+            assert!(!converts_text(declared), "{declared}");
+        }
+    }
 }

@@ -20,7 +20,9 @@ impl Syntax for SqliteSyntax {
         match column.ty {
             FieldType::Integer | FieldType::Boolean => format!("CAST({q} AS INTEGER)"),
             FieldType::Real => format!("CAST({q} AS REAL)"),
-            FieldType::Text | FieldType::Json => format!("CAST({q} AS TEXT)"),
+            FieldType::Text => format!("CAST({q} AS TEXT)"),
+            // As stored: a bare number may be an SQL number, read as one.
+            FieldType::Json => q,
         }
     }
 
