@@ -72,3 +72,19 @@ export function runEvents(events, commit) {
     }
   });
 }
+
+/** Plain data, own keys only (mobx's toJS assigns keys, so it drops a field named `__proto__`). */
+export const plain = (v) => (Array.isArray(v) ? v.map(plain)
+  : v !== null && typeof v === "object" ? Object.fromEntries(Object.keys(v).map((k) => [k, plain(v[k])])) : v);
+
+// The errors applying an operation raises (only the collection holding the rows
+// sees them); the others come from validation, which every collection runs.
+const ROW_DEPENDENT = new Set(["duplicate_key", "key_collision"]);
+
+/**
+ * The error of a changeset checked collection by collection (an adapter per
+ * collection validates every operation but applies only its own): a
+ * row-dependent error if any collection saw one (it came first), else the
+ * validation error they all saw.
+ */
+export const firstError = (errors) => errors.find((e) => ROW_DEPENDENT.has(e.kind)) ?? errors[0];

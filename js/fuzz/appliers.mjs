@@ -46,14 +46,29 @@ function redux(scenario) {
   return { results, state: snapshot };
 }
 
+// The errors applying an operation raises (apply.js); the others come from validation.
+const ROW_DEPENDENT = new Set(["duplicate_key", "key_collision"]);
+
 function mobx(scenario) {
   const schema = schemaOf(scenario);
   const cols = Object.keys(schema ?? {}).sort().map((name) => new ObservableCollection(wasm, name, { schema }));
   let seq = 0;
   const results = scenario.events.map((event) => {
     const e = stored(event, seq + 1);
+    // All or nothing across collections: check each, then apply all. Each
+    // collection validates every operation but applies only its own, so the
+    // changeset's first error is a row-dependent one (only its collection
+    // sees it) if any collection reports one, else the validation error all see.
+    const errors = [];
+    for (const c of cols) {
+      try {
+        c.check([e]);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length) return kindOf(errors.find((err) => ROW_DEPENDENT.has(err?.kind)) ?? errors[0]);
     try {
-      for (const c of cols) c.check([e]); // all or nothing across collections
       for (const c of cols) c.apply([e]);
     } catch (err) {
       return kindOf(err);

@@ -17,7 +17,10 @@ import { freshEvents, lastSeqOf, selectLastSeq } from "./seq.js";
 export function reduxify(reducer, collection, options = {}) {
   const { schema, localEvents = true } = options;
   const initial = { ids: [], entities: {}, lastSeq: 0 };
-  return (state = initial, action) => {
+  return (state, action) => {
+    // combineReducers reads `state[key]`: for a slice named `constructor` or
+    // `toString` that is Object.prototype's member, not a state of ours.
+    if (!state || !Array.isArray(state.ids)) state = initial;
     const batch = eventsOf(action, localEvents);
     if (!batch || batch.length === 0) return state;
     const before = lastSeqOf(state);

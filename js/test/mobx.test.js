@@ -45,13 +45,19 @@ for (const file of readdirSync(new URL("scenarios/", root)).filter((f) => f.ends
     let seq = 0;
     const results = scenario.events.map((event) => {
       const stored = { ...event, seq: seq + 1 };
-      // all-or-nothing across collections: check each, then apply all
-      try {
-        for (const c of cols) c.check([stored]);
-      } catch (e) {
-        assert.ok(e instanceof Error);
-        return e.kind;
+      // All or nothing across collections: check each, then apply all. Each
+      // collection validates every operation but applies only its own, so a
+      // row-dependent error (only its collection sees it) comes first if any.
+      const errors = [];
+      for (const c of cols) {
+        try {
+          c.check([stored]);
+        } catch (e) {
+          assert.ok(e instanceof Error);
+          errors.push(e);
+        }
       }
+      if (errors.length) return (errors.find((e) => ["duplicate_key", "key_collision"].includes(e.kind)) ?? errors[0]).kind;
       for (const c of cols) c.apply([stored]);
       seq++;
       return "ok";

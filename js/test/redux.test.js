@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { combineReducers, configureStore, createEntityAdapter } from "@reduxjs/toolkit";
-import { committed, reduxify } from "../src/index.js";
+import { committed, reduxify, rowsOf } from "../src/index.js";
 
 const require = createRequire(import.meta.url);
 const wasm = require("../pkg-conformance/nodejs/flux_capacitor_conformance_wasm.js");
@@ -85,4 +85,14 @@ test("keys named like Object.prototype members are ordinary keys", () => {
   assert.equal(Object.getOwnPropertyDescriptor(state.entities, "__proto__").value.n, 9);
   const duplicate = () => reducer(state, committed([apply([{ op: "create", collection: "things", row: { id: "constructor" } }])]));
   assert.throws(duplicate, (err) => err instanceof Error && err.kind === "duplicate_key");
+});
+
+test("reduxify slices named like Object.prototype members work under combineReducers", () => {
+  const apply = (ops) => ({ type: "conformance/apply", payload: { ops } });
+  const names = ["constructor", "toString", "valueOf"];
+  const root = combineReducers(Object.fromEntries(names.map((n) => [n, reduxify(wasm, n)])));
+  let state = root(undefined, { type: "@@INIT" });
+  for (const n of names) assert.deepEqual(state[n], { ids: [], entities: {}, lastSeq: 0 });
+  state = root(state, committed([apply(names.map((n) => ({ op: "create", collection: n, row: { id: n } })))]));
+  for (const n of names) assert.deepEqual(rowsOf(state[n]), [{ id: n }]);
 });
