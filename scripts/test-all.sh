@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps=(setup lint rust-tests nostd package js-tests browser react quickstart)
+steps=(setup lint rust-tests nostd package js-tests browser react quickstart starter)
 started=$SECONDS
 for step in "${steps[@]}"; do
     echo

@@ -222,6 +222,7 @@ mod reduce;
 mod schema;
 mod snapshots;
 mod sql;
+pub mod starter;
 mod store;
 mod subscribe;
 #[cfg(feature = "testing")]

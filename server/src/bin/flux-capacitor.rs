@@ -1,6 +1,8 @@
-//! `flux-capacitor`: inspect any store's log, or browse its tables over HTTP.
+//! `flux-capacitor`: start a new app, inspect any store's log, or browse its
+//! tables over HTTP.
 //!
 //! ```sh
+//! flux-capacitor new my-app --flux-path ~/src/flux-capacitor
 //! flux-capacitor events --database sqlite://notes.db --type addNote --follow
 //! flux-capacitor serve --database postgres://localhost/notes --port 8080
 //! ```
@@ -10,8 +12,46 @@ use flux_capacitor::combine_reducers;
 use flux_capacitor_server::Store;
 use flux_capacitor_server::cli::{self, EventsArgs, ServeArgs};
 use flux_capacitor_server::http::HttpConfig;
+use flux_capacitor_server::starter::{self, Dependencies};
 
-/// Inspect a Flux Capacitor store.
+/// Where and how to make the app.
+#[derive(Debug, clap::Args)]
+struct NewArgs {
+    /// The app's directory (created; if it exists it must be empty).
+    path: std::path::PathBuf,
+    /// The app's name (default: the directory's name): lowercase letters,
+    /// digits, `-` and `_`, starting with a letter.
+    #[arg(long)]
+    name: Option<String>,
+    /// A checkout of Flux Capacitor to depend on by path (the crates and the
+    /// npm package are not published yet). Without it the app depends on
+    /// version 0.1 from crates.io and npm, which is what it will be once
+    /// they are published.
+    #[arg(long, value_name = "CHECKOUT")]
+    flux_path: Option<std::path::PathBuf>,
+}
+
+fn new_app(args: &NewArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let deps = match &args.flux_path {
+        Some(path) => Dependencies::Checkout(path.clone()),
+        None => Dependencies::Published,
+    };
+    let files = match starter::new_app(&args.path, args.name.as_deref(), &deps) {
+        Ok(files) => files,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(1);
+        }
+    };
+    let dir = args.path.display();
+    println!("created {} files in {dir}; next:", files.len());
+    println!("  cd {dir} && cargo test        # the reducers and the store on SQLite");
+    println!("  bash web/build.sh             # the wasm packages and the page");
+    println!("  cargo run --bin <app-name>    # http://127.0.0.1:8080/ (README.md has the rest)");
+    Ok(())
+}
+
+/// Start a Flux Capacitor app, or inspect a store.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -24,6 +64,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Make a new app from the template: reducers, wasm, server, page, scenario.
+    New(NewArgs),
     /// Print the event log as JSON lines.
     Events(EventsArgs),
     /// Serve the tables and the log over HTTP (read-only: no reducers, no commands).
@@ -34,10 +76,15 @@ enum Command {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     cli::init_tracing();
     let cli = Cli::parse();
+    if let Command::New(args) = &cli.command {
+        // Before connecting: a new app has no store yet.
+        return new_app(args);
+    }
     // No reducers: this binary never dispatches; it reads the log and tables.
     let store = Store::connect(&cli.database, combine_reducers()).await?;
     match cli.command {
         Command::Events(args) => cli::print_events(&store, &args, &mut std::io::stdout().lock()).await?,
+        Command::New(_) => unreachable!("handled above"),
         Command::Serve(args) => {
             cli::serve(store, HttpConfig::default(), &args, |address| {
                 println!("serving {} on http://{address}/", cli.database);
