@@ -11,16 +11,18 @@
 
 use std::path::{Path, PathBuf};
 
-/// Every file of the template: its path in the app, and its text with
+/// Every file of the template (`Cargo.toml`s are kept as `Cargo.toml.tmpl`:
+/// `cargo package` leaves out any folder holding a `Cargo.toml`): its path in
+/// the app, and its text with
 /// `{{name}}`, `{{crate}}`, `{{flux_deps}}` and `{{flux_js}}` to substitute.
 const TEMPLATE: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../templates/app/Cargo.toml")),
+    ("Cargo.toml", include_str!("../templates/app/Cargo.toml.tmpl")),
     // Stored without the dot so that it does not apply to the template itself.
     (".gitignore", include_str!("../templates/app/gitignore")),
     ("README.md", include_str!("../templates/app/README.md")),
     (
         "reducers/Cargo.toml",
-        include_str!("../templates/app/reducers/Cargo.toml"),
+        include_str!("../templates/app/reducers/Cargo.toml.tmpl"),
     ),
     (
         "reducers/src/lib.rs",
@@ -30,9 +32,12 @@ const TEMPLATE: &[(&str, &str)] = &[
         "reducers/tests/scenarios.rs",
         include_str!("../templates/app/reducers/tests/scenarios.rs"),
     ),
-    ("wasm/Cargo.toml", include_str!("../templates/app/wasm/Cargo.toml")),
+    ("wasm/Cargo.toml", include_str!("../templates/app/wasm/Cargo.toml.tmpl")),
     ("wasm/src/lib.rs", include_str!("../templates/app/wasm/src/lib.rs")),
-    ("server/Cargo.toml", include_str!("../templates/app/server/Cargo.toml")),
+    (
+        "server/Cargo.toml",
+        include_str!("../templates/app/server/Cargo.toml.tmpl"),
+    ),
     ("server/src/lib.rs", include_str!("../templates/app/server/src/lib.rs")),
     (
         "server/src/main.rs",
