@@ -295,25 +295,12 @@ impl Operation {
 }
 
 fn check_filter(filter: &Filter, field_at: &dyn Fn(&str) -> String) -> Result<(), Error> {
-    let leaf = |field: &str, value: Option<&Value>| {
+    filter.try_for_each_leaf(&mut |field, values| {
         check_name(field, || field_at(field))?;
-        value.map_or(Ok(()), |v| check_value(v, || format!("filter on {}", field_at(field))))
-    };
-    match filter {
-        Filter::Eq { field, value }
-        | Filter::Ne { field, value }
-        | Filter::Lt { field, value }
-        | Filter::Lte { field, value }
-        | Filter::Gt { field, value }
-        | Filter::Gte { field, value } => leaf(field, Some(value)),
-        Filter::In { field, values } => {
-            leaf(field, None)?;
-            values.iter().try_for_each(|v| leaf(field, Some(v)))
-        }
-        Filter::IsNull { field } => leaf(field, None),
-        Filter::And { filters } | Filter::Or { filters } => filters.iter().try_for_each(|f| check_filter(f, field_at)),
-        Filter::Not { filter } => check_filter(filter, field_at),
-    }
+        values
+            .iter()
+            .try_for_each(|v| check_value(v, || format!("filter on {}", field_at(field))))
+    })
 }
 
 #[cfg(test)]

@@ -213,39 +213,40 @@ impl Filter {
     /// Every field this filter reads, in order of appearance (with repeats).
     pub fn fields(&self) -> Vec<&str> {
         let mut out = Vec::new();
-        self.collect_fields(&mut out);
+        let _ = self.try_for_each_leaf(&mut |field, _| {
+            out.push(field);
+            Ok::<(), core::convert::Infallible>(())
+        });
         out
     }
 
-    fn collect_fields<'a>(&'a self, out: &mut Vec<&'a str>) {
-        match self {
-            Filter::Eq { field, .. }
-            | Filter::Ne { field, .. }
-            | Filter::Lt { field, .. }
-            | Filter::Lte { field, .. }
-            | Filter::Gt { field, .. }
-            | Filter::Gte { field, .. }
-            | Filter::In { field, .. }
-            | Filter::IsNull { field } => out.push(field),
-            Filter::And { filters } | Filter::Or { filters } => filters.iter().for_each(|f| f.collect_fields(out)),
-            Filter::Not { filter } => filter.collect_fields(out),
-        }
-    }
-
-    /// Checks that every compared value is a scalar.
-    pub fn validate(&self) -> Result<(), Error> {
+    /// Walks the filter's leaves depth first, calling `visit(field, values)`
+    /// with the values each compares its field with (one for a comparison,
+    /// an `in`'s list, none for `is_null`). The first error stops the walk.
+    /// Every check of a filter's fields and values goes through here.
+    pub(crate) fn try_for_each_leaf<'a, E>(
+        &'a self,
+        visit: &mut impl FnMut(&'a str, &'a [Value]) -> Result<(), E>,
+    ) -> Result<(), E> {
         match self {
             Filter::Eq { field, value }
             | Filter::Ne { field, value }
             | Filter::Lt { field, value }
             | Filter::Lte { field, value }
             | Filter::Gt { field, value }
-            | Filter::Gte { field, value } => check_scalar(field, value),
-            Filter::In { field, values } => values.iter().try_for_each(|v| check_scalar(field, v)),
-            Filter::IsNull { .. } => Ok(()),
-            Filter::And { filters } | Filter::Or { filters } => filters.iter().try_for_each(Filter::validate),
-            Filter::Not { filter } => filter.validate(),
+            | Filter::Gte { field, value } => visit(field, core::slice::from_ref(value)),
+            Filter::In { field, values } => visit(field, values),
+            Filter::IsNull { field } => visit(field, &[]),
+            Filter::And { filters } | Filter::Or { filters } => {
+                filters.iter().try_for_each(|f| f.try_for_each_leaf(visit))
+            }
+            Filter::Not { filter } => filter.try_for_each_leaf(visit),
         }
+    }
+
+    /// Checks that every compared value is a scalar.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.try_for_each_leaf(&mut |field, values| values.iter().try_for_each(|v| check_scalar(field, v)))
     }
 
     /// Whether `row` satisfies this filter. Call [`Filter::validate`] first;
