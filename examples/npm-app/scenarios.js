@@ -6,6 +6,7 @@
 // FLUX_CONFORMANCE_DIR points elsewhere (a directory holding scenarios/ and snapshots/).
 import { readFileSync, readdirSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import { storedAt } from "flux-capacitor/testing";
 
 const root = process.env.FLUX_CONFORMANCE_DIR
   ? pathToFileURL(process.env.FLUX_CONFORMANCE_DIR.replace(/\/?$/, "/"))
@@ -24,17 +25,8 @@ export function loadScenario(name) {
   return { events: scenario.events, schema, expected: readJson(`snapshots/${name}`) };
 }
 
-// What the Rust suite gives the n-th committed event (n from 1): a UUID and a
-// timestamp derived from n.
-const timestampFor = (seq) => {
-  const days = Math.floor(seq / 86400), rest = seq % 86400;
-  const p = (n) => String(n).padStart(2, "0");
-  return `2026-01-${p(days + 1)}T${p(Math.floor(rest / 3600))}:${p(Math.floor((rest % 3600) / 60))}:${p(rest % 60)}Z`;
-};
-const uuid = (seq) => `00000000-0000-0000-0000-${seq.toString(16).padStart(12, "0")}`;
-
-/** The stored form of `event` when it is committed as number `seq`. */
-export const stored = (event, seq) => ({ ...event, id: uuid(seq), seq, timestamp: timestampFor(seq) });
+/** The stored form of `event` when it is committed as number `seq`, as the Rust suite gives it. */
+export const stored = storedAt;
 
 /**
  * The collections a scenario can touch: its schema's, plus every collection the

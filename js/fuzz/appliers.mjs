@@ -9,17 +9,11 @@ import { createInterface } from "node:readline";
 import { createRequire } from "node:module";
 import { committed, reduxifyAll, rowsOf } from "../src/index.js";
 import { ObservableCollection } from "../src/mobx.js";
+import { storedAt as stored } from "../src/testing.js";
 
 const require = createRequire(import.meta.url);
 const wasm = require("../pkg-conformance/nodejs/flux_capacitor_conformance_wasm.js");
 
-const pad = (n) => String(n).padStart(2, "0");
-const timestampFor = (seq) => {
-  const days = Math.floor(seq / 86400), rest = seq % 86400;
-  return `2026-01-${pad(days + 1)}T${pad(Math.floor(rest / 3600))}:${pad(Math.floor((rest % 3600) / 60))}:${pad(rest % 60)}Z`;
-};
-const uuid = (seq) => `00000000-0000-0000-0000-${seq.toString(16).padStart(12, "0")}`;
-const stored = (event, seq) => ({ ...event, id: uuid(seq), seq, timestamp: timestampFor(seq) });
 const kindOf = (err) => (err && typeof err.kind === "string" ? err.kind : `crash: ${err?.stack ?? err}`);
 // Plain data out of MobX observables, own keys only (mobx's toJS assigns keys,
 // so it would drop a field named `__proto__`).

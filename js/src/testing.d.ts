@@ -41,6 +41,8 @@ export interface CheckOptions {
 
 export declare const UPDATE_SNAPSHOTS: "UPDATE_SNAPSHOTS";
 export declare function timestampFor(seq: number): string;
+/** `event` as every runner stores it when committed as number `seq` (id `Uuid::from_u128(seq)`, `timestampFor(seq)`). */
+export declare function storedAt<E extends object>(event: E, seq: number): E & { id: string; seq: number; timestamp: string };
 export declare function loadScenarios(dir: string | URL): Promise<ScenarioCase[]>;
 export declare function runScenario(scenario: Scenario, reducer: WasmReducer): Snapshot;
 export declare function formatSnapshot(snapshot: Snapshot): string;

@@ -31,6 +31,12 @@ class InitialStateError extends Error {}
 /** `Uuid::from_u128(seq)`. */
 const uuidFor = (seq) => `00000000-0000-0000-0000-${seq.toString(16).padStart(12, "0")}`;
 
+/**
+ * `event` as every runner stores it when it is committed as number `seq`: the id
+ * `Uuid::from_u128(seq)` and the timestamp `timestampFor(seq)`.
+ */
+export const storedAt = (event, seq) => ({ ...event, id: uuidFor(seq), seq, timestamp: timestampFor(seq) });
+
 const toPath = (dir) => (dir instanceof URL ? fileURLToPath(dir) : String(dir));
 
 /** Checks a parsed scenario's shape, as Rust's loader does (misspelt fields included). */
@@ -121,7 +127,7 @@ export function runScenario(scenario, reducer) {
   const apply = reduxifyAll(reducer, { schema });
   let seq = 0;
   const results = scenario.events.map(({ expect: _, ...event }) => {
-    const stored = { ...event, id: uuidFor(seq + 1), seq: seq + 1, timestamp: timestampFor(seq + 1) };
+    const stored = storedAt(event, seq + 1);
     try {
       state = apply(state, committed([stored]));
       seq += 1;
