@@ -41,8 +41,8 @@ use std::{format, vec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::timestamp_for;
-use crate::{Direction, Event, Filter, FindOptions, Key, MemoryDatabase, Reducer, Row, Schema, StoredEvent};
+use super::stored_event;
+use crate::{Direction, Event, Filter, FindOptions, Key, MemoryDatabase, Reducer, Row, Schema};
 
 /// One file of the read suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,7 +208,7 @@ pub fn states(reducer: &(impl Reducer + ?Sized), scenario: &ReadScenario) -> Vec
     let mut out = vec![db.clone()];
     for (index, event) in scenario.events.iter().enumerate() {
         let seq = index as u64 + 1;
-        let stored = StoredEvent::at(seq, timestamp_for(seq), event.clone());
+        let stored = stored_event(seq, event);
         db.dispatch(reducer, &stored)
             .unwrap_or_else(|e| panic!("event {seq} of a read scenario fails: {e}"));
         out.push(db.clone());
