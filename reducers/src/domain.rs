@@ -91,7 +91,8 @@ impl Num {
 
     /// The canonical value of a finite double.
     pub fn from_f64(f: f64) -> Num {
-        if f == f.trunc() && f.abs() <= MAX_SAFE_INTEGER as f64 {
+        // `as i64` truncates; `trunc()` itself is not in `core`.
+        if f.abs() <= MAX_SAFE_INTEGER as f64 && f == (f as i64) as f64 {
             Num::Int(f as i64)
         } else {
             Num::Float(f)

@@ -340,10 +340,16 @@ fn int_vs_float(int: i128, float: f64) -> Option<Ordering> {
     if float <= -1e30 {
         return Some(Ordering::Greater);
     }
-    let floor = float.floor();
-    // `floor` is an integer of magnitude < 2^100: exact as i128.
-    match int.cmp(&(floor as i128)) {
-        Ordering::Equal if float > floor => Some(Ordering::Less),
+    // `as i128` truncates toward zero, exactly (|float| < 2^100); `floor()`
+    // itself is not in `core`.
+    let truncated = float as i128;
+    let floor = if truncated as f64 > float {
+        truncated - 1
+    } else {
+        truncated
+    };
+    match int.cmp(&floor) {
+        Ordering::Equal if float != floor as f64 => Some(Ordering::Less),
         ordering => Some(ordering),
     }
 }
