@@ -3,7 +3,8 @@
 # package's dev dependencies (npm ci), runs the node tests and the TypeScript
 # check, then the npm-app example: both packages installed from `npm pack`
 # tarballs into a standalone app, the conformance suite through Redux Toolkit
-# and MobX (scripts/test-npm-app.sh).
+# and MobX (scripts/test-npm-app.sh); then flux-capacitor/testing under the real
+# Vitest and Jest beside node --test (scripts/test-runners.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-wasm-packages.sh
@@ -15,3 +16,4 @@ bash scripts/build-wasm-packages.sh
     echo "==> tsc --noEmit: ok"
 )
 SKIP_WASM_BUILD=1 bash scripts/test-npm-app.sh
+SKIP_WASM_BUILD=1 bash scripts/test-runners.sh

@@ -219,6 +219,14 @@ function unmetExpectations(scenario, results) {
 const updating = (options) => options?.update ?? process.env[UPDATE_SNAPSHOTS] === "1";
 
 /**
+ * A failed check as node's AssertionError with the operator `fail`: the message is
+ * the whole story (node would append its own object diff to the message of a
+ * `deepStrictEqual` one, and Jest would print `undefined` expected and received
+ * values around one without `actual`), and every runner shows it as it is.
+ */
+const failure = (message, details = {}) => new AssertionError({ message, ...details, operator: "fail" });
+
+/**
  * Checks one case of `loadScenarios`: throws an AssertionError showing the unified diff
  * of its snapshot, the events whose `expect` did not hold, or — for a scenario without
  * a snapshot — the snapshot it would record. With `UPDATE_SNAPSHOTS=1` (or
@@ -233,10 +241,10 @@ export async function checkScenario(scenarioCase, reducer, options = {}) {
     actual = runScenario(scenario, reducer);
   } catch (err) {
     if (!(err instanceof InitialStateError)) throw err;
-    throw new AssertionError({ message: `${title}: ${err.message}` });
+    throw failure(`${title}: ${err.message}`);
   }
   const unmet = unmetExpectations(scenario, actual.results);
-  if (unmet.length) throw new AssertionError({ message: `${title}: ${unmet.join("; ")}` });
+  if (unmet.length) throw failure(`${title}: ${unmet.join("; ")}`);
   if (expected !== undefined && isDeepStrictEqual(sorted(expected), sorted(actual))) return "passed";
   if (updating(options)) {
     await mkdir(path.dirname(snapshotPath), { recursive: true });
@@ -244,14 +252,11 @@ export async function checkScenario(scenarioCase, reducer, options = {}) {
     return "recorded";
   }
   if (expected === undefined)
-    throw new AssertionError({
-      message: `${title}: no snapshot yet; ${UPDATE_SNAPSHOTS}=1 records this one at ${snapshotPath}:\n${formatSnapshot(actual)}`,
-    });
-  throw new AssertionError({
-    message: `${title}: ${snapshotPath} differs\n${unifiedDiff(formatSnapshot(expected), formatSnapshot(actual))}`,
+    throw failure(`${title}: no snapshot yet; ${UPDATE_SNAPSHOTS}=1 records this one at ${snapshotPath}:\n${formatSnapshot(actual)}`);
+  // `actual` and `expected` for the runners and editors that diff them themselves.
+  throw failure(`${title}: ${snapshotPath} differs\n${unifiedDiff(formatSnapshot(expected), formatSnapshot(actual))}`, {
     actual,
     expected,
-    operator: "deepStrictEqual",
   });
 }
 
@@ -272,8 +277,8 @@ export async function checkScenarios(dir, reducer, options = {}) {
     }
   }
   if (failures.length)
-    throw new AssertionError({
-      message: `${failures.length} of ${cases.length} scenario(s) in ${toPath(dir)} failed (${UPDATE_SNAPSHOTS}=1 records the snapshots):\n\n${failures.join("\n\n")}`,
-    });
+    throw failure(
+      `${failures.length} of ${cases.length} scenario(s) in ${toPath(dir)} failed (${UPDATE_SNAPSHOTS}=1 records the snapshots):\n\n${failures.join("\n\n")}`,
+    );
   return counts;
 }

@@ -56,6 +56,11 @@ test("a different state fails with a unified diff of the snapshot", async () => 
   assert.ok(err.message.includes('\n-        "title": "Small leak"\n'), err.message);
   assert.ok(err.message.includes('\n+        "title": "Big leak"\n'), err.message);
   assert.deepEqual(err.actual, renameSnapshot("Big leak"));
+  assert.deepEqual(err.expected, renameSnapshot("Small leak"));
+  // The message is the whole story: the operator is `fail`, so node appends no object
+  // diff of its own to it, and Jest prints the message as it is.
+  assert.equal(err.operator, "fail");
+  assert.ok(!err.message.includes("+ actual - expected"), err.message);
   // All at once: one AssertionError that counts and lists the failures.
   await assert.rejects(checkScenarios(dir, wasm), (e) => e instanceof AssertionError && /^1 of 1 scenario\(s\) in .* failed/.test(e.message));
   await rm(dir, { recursive: true });
