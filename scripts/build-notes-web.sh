@@ -19,9 +19,12 @@ if [ -f package-lock.json ]; then
         && [ -e node_modules/notes-wasm-web/notes_wasm.js ] && [ -e node_modules/flux-capacitor/src/index.js ]; then
         echo "==> examples/notes/web: node_modules up to date"
     else
+        echo "==> examples/notes/web: npm ci (Redux Toolkit, the packages above:" \
+            "seconds from npm's cache, up to a minute from the registry)"
         npm ci --no-audit --no-fund
     fi
 else
+    echo "==> examples/notes/web: npm install (up to a minute from the registry)"
     npm install --no-audit --no-fund
 fi
 rm -rf dist

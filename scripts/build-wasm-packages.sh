@@ -58,8 +58,10 @@ build() {
         out=js/pkg-$name/$target
         new=js/pkg-$name/.$target.new
         rm -rf "$new"
+        # --line-buffered: wasm-pack's and cargo's lines show as they come, also
+        # when the output is a log file or a pipe rather than a terminal.
         bash scripts/wasm-pack-build.sh "$crate" "$new" "$target" 2>&1 \
-            | grep -v -e '^\[INFO\]: License key is set' -e '^\[INFO\]: ✨' -e '^\[INFO\]: 📦'
+            | grep --line-buffered -v -e '^\[INFO\]: License key is set' -e '^\[INFO\]: ✨' -e '^\[INFO\]: 📦'
         fix_package_json "$new" "$target"
         if [ -d "$out" ] && diff -rq "$new" "$out" >/dev/null 2>&1; then
             rm -rf "$new"

@@ -51,9 +51,11 @@ apt_install() {
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    echo "==> apt: installing ${missing[*]}"
+    echo "==> apt: installing ${missing[*]} (apt-get update, then download and unpack:" \
+        "usually under a minute or two)"
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # -q, not -qq: apt's "Get:", "Unpacking" and "Setting up" lines are its progress.
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
 # lock_version LOCKFILE NAME - the version(s) of package NAME in a Cargo.lock,

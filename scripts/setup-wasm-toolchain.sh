@@ -10,6 +10,9 @@
 # - wasm-pack (any version), unless --no-pack.
 # Both are installed with `cargo install --root "$FLUX_TOOLS"` (a per-user cache,
 # ~/.cache/flux-capacitor/tools by default), so they are built once per machine.
+# They are compiled, not downloaded: their prebuilt binaries come from GitHub
+# releases (the npm `wasm-pack` package downloads them from there too), which
+# not every machine can reach, while crates.io is what cargo needs anyway.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -88,7 +91,8 @@ if [ "$have_bindgen" = "wasm-bindgen $bindgen_version" ]; then
     echo "==> wasm-bindgen-cli $bindgen_version already installed"
 else
     if [ -n "$have_bindgen" ]; then echo "==> replacing $have_bindgen"; fi
-    echo "==> cargo install wasm-bindgen-cli $bindgen_version (takes a few minutes)"
+    echo "==> cargo install wasm-bindgen-cli $bindgen_version: compiles it from source," \
+        "about 3 minutes on 2 cores, once per machine (cargo's lines follow)"
     t=$SECONDS
     cargo_install wasm-bindgen-cli --version "$bindgen_version"
     got=$("$FLUX_TOOLS/bin/wasm-bindgen" --version)
@@ -104,7 +108,8 @@ if [ $with_pack -eq 1 ]; then
     if have_pack=$("$FLUX_TOOLS/bin/wasm-pack" --version 2>/dev/null); then
         echo "==> $have_pack already installed"
     else
-        echo "==> cargo install wasm-pack (takes a few minutes)"
+        echo "==> cargo install wasm-pack: compiles it from source, about 4 minutes on" \
+            "2 cores, once per machine (cargo's lines follow)"
         t=$SECONDS
         cargo_install wasm-pack
         echo "==> $("$FLUX_TOOLS/bin/wasm-pack" --version) installed in $((SECONDS - t))s"

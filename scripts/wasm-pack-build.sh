@@ -85,6 +85,14 @@ started=$SECONDS
 crate_name=${crate_dir#"$root"/}
 echo "==> [$FLUX_WASM_MODE] wasm-pack build --mode $mode --target $target $crate_name" \
     "($have)"
+# A first build in a target dir compiles the dependencies (and in debian mode the
+# standard library) for wasm: minutes. Say so, rather than sit silent.
+wasm_target_dir=${CARGO_TARGET_DIR:-$(dirname "$lockfile")/target}
+if [ ! -d "$wasm_target_dir/$WASM_TARGET/release/deps" ]; then
+    echo "==> first wasm build in $wasm_target_dir: compiles the dependencies" \
+        "$([ "$FLUX_WASM_MODE" = debian ] && echo "and the standard library ")for wasm," \
+        "a few minutes (later builds: seconds)"
+fi
 "$wasm_pack" build --mode "$mode" --no-opt --target "$target" --out-dir "$out_dir" --release \
     "$crate_dir" "${WASM_BUILD_STD_ARGS[@]}" "$@"
 
