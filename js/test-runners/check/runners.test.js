@@ -22,7 +22,7 @@ const NOTES = path.resolve(PROJECT, "../../examples/notes");
 const RUNNERS = {
   "node --test": [process.execPath, ["--test", "node/"]],
   vitest: [process.execPath, ["node_modules/vitest/vitest.mjs", "run", "--root", "vitest", "--reporter", "verbose"]],
-  jest: [process.execPath, ["--experimental-vm-modules", "node_modules/jest/bin/jest.js", "--rootDir", "jest"]],
+  jest: [process.execPath, ["--experimental-vm-modules", "node_modules/jest/bin/jest.js", "--config", "jest/jest.config.js"]],
 };
 
 /** Runs `runner` on the scenario directory `dir`; its exit status and output, colours off. */
