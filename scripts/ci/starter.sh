@@ -3,7 +3,10 @@
 # generate one into a temp directory (path dependencies on this checkout), run
 # its Rust tests (reducers over MemoryDatabase, the store on SQLite), build its
 # wasm packages, run its node tests, build its page, then run its server
-# briefly: dispatch an event over HTTP and read it back.
+# briefly: dispatch an event over HTTP and read it back, then open its page in
+# headless Chromium (Debian's, through playwright-core: scripts/ci/starter-page)
+# as two users: add, tick and remove a todo, each seen live by the other page.
+# Screenshot: artifacts/starter-page.png.
 # Compiled dependencies are reused: CARGO_TARGET_DIR is this checkout's target/
 # and the app's Cargo.lock starts from this repo's, so only the app's own crates
 # compile (about a minute on a warm target/).
@@ -21,6 +24,7 @@ cleanup() {
 trap cleanup EXIT
 step() { echo "==> [starter $((SECONDS))s] $*"; }
 
+apt_install chromium
 step "cargo build --bin flux-capacitor"
 cargo build -q -p flux-capacitor-server --bin flux-capacitor
 step "flux-capacitor new $app --flux-path $root"
@@ -72,4 +76,10 @@ if curl -fsS -X POST "${url}dispatch/addTodo" -H 'content-type: application/json
     echo "error: a bad payload was accepted" >&2
     exit 1
 fi
-step "the starter app builds, tests (three runners) and runs"
+step "the app's page in headless Chromium: two pages, a todo added, ticked and removed, live"
+(
+    cd scripts/ci/starter-page
+    npm_ci_if_stale
+    STARTER_URL=$url STARTER_SCREENSHOT=$root/artifacts/starter-page.png node --test --test-reporter=spec page.test.js
+)
+step "the starter app builds, tests (three runners), runs, and its page works in Chromium"

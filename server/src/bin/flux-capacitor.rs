@@ -44,10 +44,18 @@ fn new_app(args: &NewArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let dir = args.path.display();
+    // The name new_app used: --name, or the directory's (it checked that one exists).
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
     println!("created {} files in {dir}; next:", files.len());
     println!("  cd {dir} && cargo test        # the reducers and the store on SQLite");
     println!("  bash web/build.sh             # the wasm packages and the page");
-    println!("  cargo run --bin <app-name>    # http://127.0.0.1:8080/ (README.md has the rest)");
+    let run = format!("cargo run --bin {name}");
+    println!("  {run:<30}# http://127.0.0.1:8080/ (README.md has the rest)");
     Ok(())
 }
 

@@ -23,6 +23,7 @@ function render(state) {
   list.replaceChildren(
     ...rowsOf(state.todos).map((todo) => {
       const item = document.createElement("li");
+      Object.assign(item.dataset, { id: todo.id, title: todo.title });
       const done = document.createElement("input");
       done.type = "checkbox";
       done.checked = todo.done;
@@ -45,7 +46,10 @@ connectLive({
   url: new URL("./events/live", location.href),
   after: 0,
   onEvents: (batch) => store.dispatch(committed(batch)),
-  onStatus: (status) => ($("status").textContent = status),
+  onStatus: (status) => {
+    $("status").textContent = status;
+    $("status").dataset.status = status; // "connecting", "open", "retrying" or "closed"
+  },
   onError: (err) => ($("status").textContent = `Could not apply pushed events: ${err.message}`),
 });
 
