@@ -12,15 +12,31 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lib.sh"
 started=$SECONDS
-notes_bin=${CARGO_TARGET_DIR:-$root/target}/debug/notes
 say() { echo "==> [run-notes $((SECONDS - started))s] $*"; }
 
-if [ ! -x "$FLUX_TOOLS/bin/wasm-pack" ] || [ ! -x "$notes_bin" ]; then
-    say "first run: about 10 minutes on 2 cores, nearly all of it compiling, once:" \
-        "the wasm tools wasm-bindgen-cli and wasm-pack (about 7 minutes, once per machine;" \
-        "built from source with cargo install, as their prebuilt binaries are downloaded" \
-        "from GitHub releases, which not every machine can reach), the reducers for wasm" \
-        "(about 2 minutes) and the server (about 3 minutes). Later runs take seconds."
+# What this run compiles for the first time, and about how long each takes.
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+notes_bin=$target_dir/debug/notes
+firsts=() minutes=0
+first() { firsts+=("$*"); } # one item of the plan, its words joined
+if [ ! -x "$FLUX_TOOLS/bin/wasm-pack" ] || [ ! -x "$FLUX_TOOLS/bin/wasm-bindgen" ]; then
+    first "the wasm tools wasm-bindgen-cli and wasm-pack, once per machine (about 7 minutes;" \
+        "built from source with cargo install, as their prebuilt binaries are downloaded from" \
+        "GitHub releases, which not every machine can reach)"
+    minutes=$((minutes + 7))
+fi
+if [ ! -d "$target_dir/wasm/wasm32-unknown-unknown/release" ] && [ ! -d "$target_dir/wasm32-unknown-unknown/release" ]; then
+    first "the reducers and the standard library for wasm (about 2 minutes)"
+    minutes=$((minutes + 2))
+fi
+if [ ! -x "$notes_bin" ]; then
+    first "the server and its dependencies (about 3 minutes)"
+    minutes=$((minutes + 3))
+fi
+if [ ${#firsts[@]} -gt 0 ]; then
+    say "a first run: about $minutes minutes on 2 cores, nearly all of it compiling, once;" \
+        "later runs take seconds. It builds:"
+    printf '    - %s\n' "${firsts[@]}"
 fi
 say "the page: wasm toolchain, the notes reducers' wasm package, npm packages, web/dist"
 bash "$root/scripts/build-notes-web.sh"
