@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
-const URL_ = process.env.STARTER_URL;
+const APP_URL = process.env.STARTER_URL;
 const SCREENSHOT = process.env.STARTER_SCREENSHOT;
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const WAIT = { timeout: 15_000 };
@@ -21,7 +21,7 @@ let browser;
 const problems = []; // page errors and console errors: none expected
 
 before(async () => {
-  assert.ok(URL_, "STARTER_URL: the URL of the starter app's server (scripts/ci/starter.sh sets it)");
+  assert.ok(APP_URL, "STARTER_URL: the URL of the starter app's server (scripts/ci/starter.sh sets it)");
   assert.ok(SCREENSHOT, "STARTER_SCREENSHOT: where to save the screenshot");
   profile = mkdtempSync(path.join(tmpdir(), "starter-chromium-"));
   browser = await chromium.launchPersistentContext(profile, {
@@ -43,7 +43,7 @@ async function open(user) {
   const page = await browser.newPage();
   page.on("pageerror", (err) => problems.push(`[${user}] page error: ${err.message}`));
   page.on("console", (msg) => msg.type() === "error" && problems.push(`[${user}] console: ${msg.text()} (${msg.location().url})`));
-  await page.goto(URL_);
+  await page.goto(APP_URL);
   await page.waitForSelector('#status[data-status="open"]', WAIT);
   return page;
 }
@@ -65,7 +65,7 @@ const waitForTodo = (page, title, want) =>
   );
 
 const serverTodos = async () => {
-  const response = await fetch(new URL("collections/todos", URL_));
+  const response = await fetch(new URL("collections/todos", APP_URL));
   assert.equal(response.status, 200);
   return (await response.json()).map(({ id, title, done }) => ({ id, title, done }));
 };
