@@ -59,7 +59,9 @@ fi
 # one in the crate's Cargo.lock; check that here, with a clear message.
 # `cargo metadata` first brings Cargo.lock in line with Cargo.toml (the build
 # would do so anyway), so the version compared is the one the build will use.
-(cd "$crate_dir" && "$WASM_CARGO" metadata --format-version 1 --quiet >/dev/null)
+# Not --quiet: on a fresh machine it fetches the index and the crates, and its
+# "Updating", "Downloaded" lines are that step's progress (nothing when done).
+(cd "$crate_dir" && "$WASM_CARGO" metadata --format-version 1 >/dev/null)
 lockfile=$(cd "$crate_dir" && "$WASM_CARGO" locate-project --workspace --message-format plain)
 lockfile=$(dirname "$lockfile")/Cargo.lock
 want=$(lock_version "$lockfile" wasm-bindgen | sort -u)
