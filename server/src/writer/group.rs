@@ -178,6 +178,10 @@ async fn write_all(
             error,
         });
     }
+    // Under the writers' lock: ids already committed are answered, not written.
+    super::ids::resolve(tx, group)
+        .await
+        .map_err(|e| Broken::database(Vec::new(), e))?;
     if let Some(tables) = tables
         && let Some(stamped) = stamp_group(group, seq, time)
     {
