@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use flux_capacitor::{Event, Schema, StoredEvent};
 use flux_capacitor_server::testing::{TestDb, count, for_each_backend, test_config};
-use flux_capacitor_server::{Context, EventQuery, Store, SubscriptionItem};
+use flux_capacitor_server::{Context, DbPool, Dialect, EventQuery, Store, SubscriptionItem};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -218,6 +218,67 @@ async fn ids_that_are_nil_repeated_or_not_uuids_are_invalid_events() {
         let stored = store.dispatch_json(vec![wire], &ctx).await.unwrap();
         assert_eq!(stored[0].id, id, "the wire form's id is taken");
         assert_eq!(log(&store).await.len(), 1);
+    })
+    .await;
+}
+
+/// The log row of `event` under `id` at `seq` 1, as another writer that does
+/// not take the writers' lock would write it, for `dialect`.
+fn raw_log_row(dialect: Dialect, id: Uuid, event: &Event) -> String {
+    let payload = event.payload.to_string().replace('\'', "''");
+    let (id, timestamp, error) = match dialect {
+        Dialect::Postgres => (format!("'{id}'::uuid"), "'2026-11-30T10:00:00Z'::timestamptz", "FALSE"),
+        Dialect::MySql => (format!("'{id}'"), "'2026-11-30 10:00:00.000'", "FALSE"),
+        _ => (format!("'{id}'"), "'2026-11-30T10:00:00.000Z'", "0"),
+    };
+    format!(
+        "INSERT INTO flux_events (seq, id, type, payload, meta, error, timestamp) \
+         VALUES (1, {id}, '{}', '{payload}', NULL, {error}, {timestamp})",
+        event.event_type
+    )
+}
+
+/// Another writer commits the id while the store's dispatch of it waits:
+/// on PostgreSQL and MariaDB the store's insert waits on the unique index and
+/// fails on it, and the dispatch, written once more, is answered with the
+/// committed event (the backstop); on SQLite the other writer holds the
+/// database, and the store's look finds the id once it commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_committed_by_a_writer_outside_the_lock_is_answered_not_failed() {
+    for_each_backend(|db| async move {
+        let pool = db.pool().await;
+        db.create_tables(&pool, &schema()).await;
+        let store = open(&db).await;
+        let id = Uuid::now_v7();
+        let event = create("a", "A");
+        let row = raw_log_row(pool.dialect(), id, &event);
+        let note = "INSERT INTO notes (id, title) VALUES ('a', 'A')";
+        macro_rules! race {
+            ($pool:expr, $begin:expr) => {{
+                let mut conn = $pool.acquire().await.unwrap();
+                sqlx::query($begin).execute(&mut *conn).await.unwrap();
+                sqlx::query(&row).execute(&mut *conn).await.unwrap();
+                sqlx::query(note).execute(&mut *conn).await.unwrap();
+                let dispatch = tokio::spawn({
+                    let (store, event) = (store.clone(), event.clone());
+                    async move { store.dispatch(event.with_id(id)).await }
+                });
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                assert!(!dispatch.is_finished(), "the dispatch waits for the other writer");
+                sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+                dispatch.await.unwrap()
+            }};
+        }
+        let answer = match &pool {
+            DbPool::Sqlite(p) => race!(p, "BEGIN IMMEDIATE"),
+            DbPool::Postgres(p) => race!(p, "BEGIN"),
+            DbPool::MySql(p) => race!(p, "BEGIN"),
+            _ => unreachable!("a backend the tests do not run on"),
+        };
+        let answer = answer.expect("answered with the committed event");
+        assert_eq!((answer.id, answer.seq, answer.event.clone()), (id, 1, event));
+        assert_eq!(log(&store).await, vec![answer], "{}", db.name());
+        assert_eq!(count(&pool, "notes").await, 1);
     })
     .await;
 }
