@@ -94,3 +94,55 @@ fn three_and_three_point_zero_hash_the_same_and_other_values_do_not() {
     assert_ne!(create(json!(3)).hash(), create(json!(3.5)).hash());
     assert_ne!(create(json!(3)).hash(), Changeset::no_change().hash());
 }
+
+/// Changesets covering every operation, filters, nested and unsorted
+/// objects, canonical numbers, escapes and non-ASCII text.
+fn fixture_changesets() -> Vec<Value> {
+    vec![
+        json!([]),
+        json!([{ "op": "create", "collection": "notes", "row": { "title": "Hi", "id": "n1", "n": 3.0 } }]),
+        json!([{ "row": { "n": 3, "id": "n1", "title": "Hi" }, "collection": "notes", "op": "create" }]),
+        json!([{ "op": "create", "collection": "notes", "row": {
+            "id": "n2", "z": -0.0, "a": 0.1, "big": 9007199254740991_i64, "small": 1.5e-7, "huge": 1e300,
+            "nested": { "b": [1, { "y": null, "x": true }], "a": "é \u{1F600} \"quoted\" \\ \n\t\u{1}" }
+        } }]),
+        json!([
+            { "op": "update_by_id", "collection": "notes", "id": "n1", "patch": { "title": "Hello", "n": null } },
+            { "op": "destroy_by_id", "collection": "notes", "id": 7 },
+        ]),
+        json!([{ "op": "update_where", "collection": "tasks", "key": "code",
+                 "filter": { "op": "and", "filters": [
+                     { "op": "eq", "field": "done", "value": false },
+                     { "op": "in", "field": "owner", "values": ["mary", "tony"] },
+                     { "op": "not", "filter": { "op": "is_null", "field": "due" } },
+                     { "op": "gte", "field": "rank", "value": 2.50 }
+                 ] },
+                 "patch": { "archived": true } }]),
+        json!([{ "op": "destroy_where", "collection": "tasks", "filter": { "op": "or", "filters": [] } }]),
+    ]
+}
+
+/// `tests/changeset-hashes.json`: each changeset of [`fixture_changesets`] with
+/// its hash by this code, which the JS tests check the wasm export against
+/// (`js/test/hash.test.js`), so that the hash is the same bits on every
+/// target. Stale (this code changed): `UPDATE_HASHES=1 cargo test -p
+/// flux-capacitor --test hash` writes it anew.
+#[test]
+fn the_cross_target_fixture_holds_the_hashes_of_this_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/changeset-hashes.json");
+    let cases: Vec<Value> = fixture_changesets()
+        .into_iter()
+        .map(|raw| json!({ "changeset": raw, "hash": changeset_hash(&parse(&raw)) }))
+        .collect();
+    let hashes: std::collections::BTreeSet<&str> = cases.iter().map(|c| c["hash"].as_str().unwrap()).collect();
+    assert_eq!(hashes.len(), cases.len() - 1, "only `3.0` and `3` share a hash");
+    let text = serde_json::to_string_pretty(&cases).unwrap() + "\n";
+    if std::env::var_os("UPDATE_HASHES").is_some() {
+        std::fs::write(path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "tests/changeset-hashes.json is stale: UPDATE_HASHES=1 cargo test -p flux-capacitor --test hash"
+    );
+}
