@@ -331,3 +331,29 @@ pub(crate) async fn events(
     out.truncate(params.limit as usize);
     Ok(Json(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_s_events_get_distinct_ids_the_same_on_every_resend() {
+        let id = Uuid::now_v7();
+        let events = |n: usize| vec![Event::new("e", Value::Null); n];
+        let ids = |events: Vec<Event>| events.into_iter().map(|e| e.id.unwrap()).collect::<Vec<_>>();
+        let first = ids(event_ids(events(MAX_COMMAND_EVENTS), Some(id)).unwrap());
+        assert_eq!(first[0], id);
+        assert_eq!(
+            first.iter().collect::<std::collections::HashSet<_>>().len(),
+            MAX_COMMAND_EVENTS
+        );
+        assert!(
+            first
+                .iter()
+                .all(|i| i.get_version() == id.get_version() && i.get_variant() == id.get_variant())
+        );
+        assert_eq!(ids(event_ids(events(MAX_COMMAND_EVENTS), Some(id)).unwrap()), first);
+        assert!(event_ids(events(MAX_COMMAND_EVENTS + 1), Some(id)).is_err());
+        assert!(event_ids(events(3), None).unwrap().iter().all(|e| e.id.is_none()));
+    }
+}
