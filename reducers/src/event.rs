@@ -16,8 +16,8 @@ use crate::Error;
 /// { "type": "addNote", "payload": { "id": "n1", "title": "Hi" }, "meta": { "user": "Mary" } }
 /// ```
 ///
-/// `payload` is always written (as `null` when absent); `meta` and `error` only
-/// when set.
+/// `payload` is always written (as `null` when absent); `meta`, `error` and
+/// `id` only when set.
 ///
 /// [Flux Standard Action]: https://github.com/redux-utilities/flux-standard-action
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,15 @@ pub struct Event {
     /// FSA's error flag: the payload describes an error.
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub error: bool,
+    /// The id the dispatcher chose for this event, if any (a UUID, version 7
+    /// recommended: time-ordered ids keep the log's index growing at its
+    /// end). A store commits an id at most once: dispatching an event whose
+    /// id is already in the log answers the stored event and writes nothing,
+    /// which makes resending always safe. `None`: the store picks one.
+    ///
+    /// In a [`StoredEvent`] the id is [`StoredEvent::id`] and this is `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
 }
 
 impl Event {
@@ -44,7 +53,14 @@ impl Event {
             payload,
             meta: None,
             error: false,
+            id: None,
         }
+    }
+
+    /// The same event with the client-chosen `id` set (see [`Event::id`]).
+    pub fn with_id(mut self, id: Uuid) -> Self {
+        self.id = Some(id);
+        self
     }
 
     /// The same event with `meta` set.

@@ -149,3 +149,30 @@ fn reducers_are_deterministic() {
     let event = StoredEvent::at(3, "t", Event::new("addNote", json!({ "id": "a", "title": "b" })));
     assert_eq!(root.reduce(&event).unwrap(), root.reduce(&event).unwrap());
 }
+
+#[test]
+fn a_client_chosen_id_travels_in_the_wire_form_and_a_stored_event_has_one_id() {
+    let id = uuid::Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0001);
+    let event = Event::new("addNote", json!({ "id": "n1" })).with_id(id);
+    let wire = serde_json::to_value(&event).unwrap();
+    assert_eq!(
+        wire,
+        json!({ "type": "addNote", "payload": { "id": "n1" }, "id": id.to_string() })
+    );
+    assert_eq!(serde_json::from_value::<Event>(wire).unwrap(), event);
+    assert_eq!(
+        serde_json::to_value(Event::new("e", json!(null))).unwrap(),
+        json!({ "type": "e", "payload": null })
+    );
+    let stored: StoredEvent = serde_json::from_value(json!({
+        "id": id.to_string(), "seq": 4, "timestamp": "2026-11-30T10:00:00.000Z", "type": "addNote", "payload": {}
+    }))
+    .unwrap();
+    assert_eq!((stored.id, stored.event.id), (id, None));
+    let text = serde_json::to_string(&stored).unwrap();
+    assert_eq!(text.matches("\"id\"").count(), 1, "{text}");
+    assert!(
+        serde_json::from_value::<Event>(json!({ "type": "e", "id": "n1" })).is_err(),
+        "an id is a UUID"
+    );
+}

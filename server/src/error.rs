@@ -67,6 +67,22 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The event's client-chosen [`id`](flux_capacitor::Event::id) is already
+    /// in the log for an event with a different `type`, `payload`, `error` or
+    /// `meta` (compared in canonical form, without `meta.request_id`, which
+    /// each request sets anew): the id names another event. Nothing was
+    /// written. HTTP 409.
+    #[error("event #{index}: id {id} is already committed as event {seq} with other content ({reason})")]
+    IdConflict {
+        /// Position in the dispatched batch.
+        index: usize,
+        /// The id.
+        id: uuid::Uuid,
+        /// The `seq` of the event committed with that id.
+        seq: u64,
+        /// What differs.
+        reason: String,
+    },
     /// The event's serialized `payload` and `meta` exceed the configured limit.
     #[error("{event}: too large ({size} bytes, the limit is {limit})")]
     EventTooLarge {
@@ -215,6 +231,7 @@ impl StoreError {
     pub fn kind(&self) -> &'static str {
         match self {
             StoreError::InvalidEvent { .. } => "invalid_event",
+            StoreError::IdConflict { .. } => "id_conflict",
             StoreError::EventTooLarge { .. } => "event_too_large",
             StoreError::Rejected { .. } => "rejected",
             StoreError::Reducer { source, .. }

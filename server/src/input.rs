@@ -3,6 +3,7 @@
 
 use flux_capacitor::Event;
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::StoreError;
 use crate::error::EventAt;
@@ -10,8 +11,9 @@ use crate::error::EventAt;
 /// The longest accepted event type, in characters (it is an indexed column).
 pub const MAX_TYPE_CHARS: usize = 255;
 
-/// Reads an event from its wire form (`{ "type", "payload"?, "meta"?, "error"? }`),
-/// checking what the typed [`Event`] cannot: `type` must be a string and no
+/// Reads an event from its wire form (`{ "type", "payload"?, "meta"?, "error"?, "id"? }`),
+/// checking what the typed [`Event`] cannot: `type` must be a string, `id`
+/// (when given) a UUID in its text form other than the nil UUID, and no
 /// other keys are allowed. `index` is the event's position in its batch.
 pub fn event_from_json(index: usize, value: Value) -> Result<Event, StoreError> {
     let invalid = |reason: String| StoreError::InvalidEvent { index, reason };
@@ -20,12 +22,19 @@ pub fn event_from_json(index: usize, value: Value) -> Result<Event, StoreError> 
     };
     if let Some(key) = object
         .keys()
-        .find(|k| !matches!(k.as_str(), "type" | "payload" | "meta" | "error"))
+        .find(|k| !matches!(k.as_str(), "type" | "payload" | "meta" | "error" | "id"))
     {
         return Err(invalid(format!(
-            "unknown field `{key}` (a Flux Standard Action has type, payload, meta, error)"
+            "unknown field `{key}` (a Flux Standard Action has type, payload, meta, error, and an event may carry its id)"
         )));
     }
+    let id = match object.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            Some(Uuid::try_parse(&text).map_err(|e| invalid(format!("`id` must be a UUID, got `{text}` ({e})")))?)
+        }
+        Some(other) => return Err(invalid(format!("`id` must be a UUID string, got {}", kind_of(&other)))),
+    };
     let event_type = match object.remove("type") {
         Some(Value::String(t)) => t,
         Some(other) => return Err(invalid(format!("`type` must be a string, got {}", kind_of(&other)))),
@@ -42,6 +51,7 @@ pub fn event_from_json(index: usize, value: Value) -> Result<Event, StoreError> 
         payload: object.remove("payload").unwrap_or(Value::Null),
         meta,
         error,
+        id,
     };
     check_shape(index, &event)?;
     Ok(event)
@@ -65,6 +75,11 @@ fn check_shape(index: usize, event: &Event) -> Result<(), StoreError> {
     }
     if event.event_type.chars().count() > MAX_TYPE_CHARS {
         return Err(invalid(format!("`type` is longer than {MAX_TYPE_CHARS} characters")));
+    }
+    if event.id.is_some_and(|id| id.is_nil()) {
+        return Err(invalid(
+            "`id` must not be the nil UUID (it stands for \"no id\")".into(),
+        ));
     }
     if !matches!(event.payload, Value::Object(_) | Value::Null) {
         return Err(invalid(format!(

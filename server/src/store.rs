@@ -300,6 +300,21 @@ impl Store {
     /// runs on it, and its changeset and log row are written. Returns the
     /// stored events once committed (and published to subscribers). On any
     /// error nothing is written and no subscriber hears of it.
+    ///
+    /// **Client-chosen ids** ([`Event::id`], [`Event::with_id`]): an id is
+    /// committed at most once, on every database, across restarts and
+    /// processes (checked under the writers' lock, with the log's unique
+    /// index as the backstop). An event whose id is already in the log is
+    /// answered with the stored event (same `id`, `seq`, `timestamp`,
+    /// payload), is written and published no more, and the other events of
+    /// the dispatch are committed as usual: the answer holds one stored event
+    /// per event sent, in the order sent. Resending is therefore always
+    /// safe. The same id with another `type`, `payload`, `error` or `meta`
+    /// (compared in canonical form, without `meta.request_id`) is
+    /// [`StoreError::IdConflict`] and nothing of the dispatch is written; an
+    /// id twice in one dispatch, or the nil UUID, is
+    /// [`StoreError::InvalidEvent`]. The check reads the log through its
+    /// unique index on `id` (there since the first release: no migration).
     pub async fn dispatch_all_with(
         &self,
         mut events: Vec<Event>,
@@ -334,8 +349,17 @@ impl Store {
     pub(crate) async fn write(&self, events: Vec<Event>) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.shared.log.check()?;
         let limit = self.inner.shared.config.max_event_bytes;
+        let mut ids = HashMap::new();
         for (index, event) in events.iter().enumerate() {
             check_event(index, event, limit)?;
+            if let Some(id) = event.id
+                && let Some(first) = ids.insert(id, index)
+            {
+                return Err(StoreError::InvalidEvent {
+                    index,
+                    reason: format!("id {id} is also the id of event #{first} of this dispatch"),
+                });
+            }
         }
         if events.is_empty() {
             return Ok(Vec::new());
@@ -345,11 +369,7 @@ impl Store {
 
     async fn send(&self, batch: Batch) -> Result<Vec<StoredEvent>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let request = Request {
-            batch,
-            reply,
-            span: tracing::Span::current(),
-        };
+        let request = Request::new(batch, reply, tracing::Span::current());
         self.inner
             .requests
             .send(request)
@@ -413,6 +433,19 @@ impl Store {
         shared
             .db()
             .fetch_events(&query)
+            .await
+            .map_err(|err| shared.log.read_error(shared.db(), err))
+    }
+
+    /// The log's events whose [`id`](StoredEvent::id) is one of `ids` (those
+    /// that are there), in `seq` order: e.g. to find out whether a dispatch
+    /// whose answer was lost was committed. Each id is found by the log's
+    /// unique index.
+    pub async fn events_by_id(&self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>, StoreError> {
+        let shared = &self.inner.shared;
+        shared
+            .db()
+            .events_by_id(ids)
             .await
             .map_err(|err| shared.log.read_error(shared.db(), err))
     }

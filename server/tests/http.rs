@@ -1394,3 +1394,75 @@ async fn live_connections_are_capped_in_all_and_per_user() {
     })
     .await;
 }
+
+/// A tracker store with `addIssueOnce`: refused once the issue exists (so a
+/// resend after the commit is refused by the command itself).
+async fn tracker_once(db: &TestDb) -> Store {
+    let pool = db.pool_with_tables(&tracker_schema()).await;
+    Store::builder(conformance::reducer())
+        .config(test_config())
+        .command(
+            "addIssueOnce",
+            command_fn(|store, payload, _ctx| async move {
+                let id = payload["id"].as_str().unwrap_or_default().to_owned();
+                if store.find_by_id("issues", id.as_str()).await?.is_some() {
+                    return Err(flux_capacitor_server::StoreError::rejected(
+                        None,
+                        format!("issue {id} exists"),
+                    ));
+                }
+                Ok(vec![Event::new("addIssue", payload)])
+            }),
+        )
+        .open(pool)
+        .await
+        .expect("open store")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_with_an_id_commits_once_and_answers_a_resend_from_the_log() {
+    for_each_backend(|db| async move {
+        let store = tracker_once(&db).await;
+        let router = app(store.clone(), config());
+        let id = uuid::Uuid::now_v7();
+        let issue = json!({ "id": "1", "title": "Leaks", "author": "mary" });
+        let uri = format!("/dispatch/addIssueOnce?id={id}");
+        let send = |body: Value, token: &'static str| {
+            let (router, uri) = (router.clone(), uri.clone());
+            async move { call(&router, "POST", &uri, Some(token), Some(&body.to_string())).await }
+        };
+        let first = send(issue.clone(), "t-mary").await;
+        assert_eq!(first.0, StatusCode::OK, "{}", first.1);
+        assert_eq!(first.1[0]["id"], json!(id.to_string()));
+        // The command now refuses (the issue exists), but the id is committed:
+        // the resend is answered with the stored event, 200 as for a new commit.
+        let again = send(issue.clone(), "t-mary").await;
+        assert_eq!(again, first);
+        assert_eq!(log_len(&store).await, 1);
+        // Another user resending it: a conflict, not someone else's answer.
+        let guest = send(issue.clone(), "t-guest").await;
+        assert_error(&guest, StatusCode::CONFLICT, "id_conflict", &id.to_string());
+        // Other content under the id, which the command accepts: a conflict too.
+        let other = json!({ "id": "2", "title": "Other", "author": "mary" });
+        let conflict = send(other.clone(), "t-mary").await;
+        assert_error(&conflict, StatusCode::CONFLICT, "id_conflict", "payload differs");
+        assert_eq!(log_len(&store).await, 1, "nothing written by a conflict");
+        // An id that is not a UUID, or the nil UUID: 400, nothing written.
+        for bad in ["nope", "00000000-0000-0000-0000-000000000000"] {
+            let uri = format!("/dispatch/addIssueOnce?id={bad}");
+            let refused = call(&router, "POST", &uri, Some("t-mary"), Some(&other.to_string())).await;
+            assert_error(&refused, StatusCode::BAD_REQUEST, "invalid_event", "`id` must");
+        }
+        // The log and the live feed carry the id.
+        let (status, events) = call(&router, "GET", "/events", Some("t-mary"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(events, first.1);
+        let base = listen(router.clone()).await;
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("{base}/events/live?after=0&token=t-mary"))
+            .await
+            .unwrap();
+        assert_eq!(Value::Array(next_batch(&mut socket).await), first.1);
+        assert_eq!(log_len(&store).await, 1);
+    })
+    .await;
+}

@@ -14,6 +14,9 @@
 //!   missing `id` is the nil UUID, a missing `seq` is `0` and a missing
 //!   `timestamp` is `""` (an event not yet committed by a store).
 //! * `reduceBatch(events)`: one changeset per event.
+//! * `changesetHash(changeset)`: the changeset's hash
+//!   ([`flux_capacitor::changeset_hash`], 16 hex digits), computed by the same
+//!   code as the server's, to compare with the hash of a committed event.
 //!
 //! The package's `.d.ts` types them, `reduce(event: FluxEvent): Changeset` and
 //! `reduceBatch(events: FluxEvent[]): Changeset[]`, with the declarations of
@@ -26,6 +29,7 @@
 
 mod error;
 mod event;
+mod hash;
 #[cfg(feature = "memory-database")]
 mod memory;
 mod reduce;
@@ -33,6 +37,7 @@ mod types;
 
 pub use error::{js_error, panic_guard};
 pub use event::stored_event;
+pub use hash::changeset_hash;
 pub use reduce::{reduce, reduce_batch};
 pub use types::TYPESCRIPT;
 
@@ -42,7 +47,7 @@ pub mod __private {
     pub use wasm_bindgen;
 }
 
-/// Exports `reduce(event)` and `reduceBatch(events)` for the reducer that
+/// Exports `reduce(event)`, `reduceBatch(events)` and `changesetHash(changeset)` for the reducer that
 /// `$reducer` (an expression, evaluated once) builds.
 #[macro_export]
 #[rustfmt::skip]
@@ -66,6 +71,19 @@ macro_rules! export_reducer {
         ) -> ::core::result::Result<$crate::__private::wasm_bindgen::JsValue, $crate::__private::wasm_bindgen::JsValue>
         {
             $crate::reduce(__flux_capacitor_reducer(), event)
+        }
+
+        /// The changeset's hash (16 hex digits), as the server computes it.
+        #[$crate::__private::wasm_bindgen::prelude::wasm_bindgen(
+            js_name = changesetHash,
+            wasm_bindgen = $crate::__private::wasm_bindgen
+        )]
+        pub fn __flux_capacitor_changeset_hash(
+            #[wasm_bindgen(unchecked_param_type = "Changeset")]
+            changeset: $crate::__private::wasm_bindgen::JsValue,
+        ) -> ::core::result::Result<::std::string::String, $crate::__private::wasm_bindgen::JsValue>
+        {
+            $crate::changeset_hash(changeset)
         }
 
         /// One changeset per event.

@@ -89,7 +89,7 @@ impl ApiError {
                     StoreError::Database { .. } | StoreError::Aborted { .. } | StoreError::Replay { .. } => {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }
-                    StoreError::NotRestorable { .. } => StatusCode::CONFLICT,
+                    StoreError::NotRestorable { .. } | StoreError::IdConflict { .. } => StatusCode::CONFLICT,
                     StoreError::Closed
                     | StoreError::CommitUnknown { .. }
                     | StoreError::LogMissing

@@ -3,7 +3,7 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `POST /dispatch/{command}` | runs command handler `command` on the JSON body (`Content-Type: application/json` required, else 415), dispatches its events in one transaction, answers the stored events (`id`, `seq`, `timestamp` added) |
+//! | `POST /dispatch/{command}[?id=<uuid>]` | runs command handler `command` on the JSON body (`Content-Type: application/json` required, else 415), dispatches its events in one transaction, answers the stored events (`id`, `seq`, `timestamp` added); with a client-chosen `id` a resend is answered from the log, 200 as a new commit, and other content under the id is 409 `id_conflict` ([`Store::dispatch_all_with`]) |
 //! | `GET /collections/{name}` | rows, in key order; `limit` (default and maximum [`HttpConfig::max_page`]), `offset`, `order=field,-other` (`-` descending; the key breaks ties), and `field=value` equality filters typed by the column (`done=true`, `priority=2`) |
 //! | `GET /collections/{name}/{id}` | one row, or 404; `{id}` is percent-decoded, and the row whose key is the empty string is `GET /collections/{name}/` (likewise `/collections/{name}//history` and `//restore`) |
 //! | `GET /collections/{name}?as_of=` | the rows as they were right after a `seq` (a number) or an RFC 3339 time ([`Store::as_of`]; a time after the last event is now, a `seq` past the head is 400 `invalid_point`); the other parameters apply as above |

@@ -2,26 +2,34 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use flux_capacitor::{Event, FieldType, Filter, Row, StoredEvent};
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::extract::{Caller, EventParams, JsonBody, Readable, ReadableRow, number};
 use super::rate::DispatchPermit;
 use super::{ApiError, AppState};
-use crate::{Change, Context, Direction, EventQuery, FindOptions, Point};
+use crate::{Change, Context, Direction, EventQuery, FindOptions, Point, StoreError};
 
-/// `POST /dispatch/{command}`: credentials (401), the caller's rate (429),
-/// then the content type (415 unless `application/json`), then the body.
+/// `POST /dispatch/{command}[?id=<uuid>]`: credentials (401), the caller's
+/// rate (429), then the content type (415 unless `application/json`), then
+/// the body. With `id`, the command's events carry client-chosen ids
+/// ([`event_ids`]) and a resend is answered from the log ([`resent`]).
 pub(crate) async fn dispatch(
     State(app): State<AppState>,
     Path(command): Path<String>,
     Caller(ctx): Caller,
     _rate: DispatchPermit,
     _json: JsonBody,
+    query: Result<Query<DispatchParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {
+    let id = match query {
+        Ok(Query(params)) => params.id.as_deref().map(parse_event_id).transpose()?,
+        Err(rejection) => return Err(ApiError::bad_request("invalid_query", rejection.body_text())),
+    };
     let body = body.map_err(|rejection| body_error(&app, rejection))?;
     let payload: Value = if body.is_empty() {
         Value::Null
@@ -32,10 +40,105 @@ pub(crate) async fn dispatch(
     if !app.config.access.may_command(&ctx, &command) {
         return Err(ApiError::Forbidden(format!("may not run command `{command}`")));
     }
-    let events = app.store.command_events(&command, payload, &ctx).await?;
-    authorize(&app, &ctx, &events).await?;
-    tracing::info!(command, user = ctx.user.as_deref(), events = events.len(), "dispatch");
+    let checked = async {
+        let events = app.store.command_events(&command, payload, &ctx).await?;
+        let events = event_ids(events, id)?;
+        authorize(&app, &ctx, &events).await?;
+        Ok::<_, ApiError>(events)
+    };
+    let events = match (checked.await, id) {
+        (Ok(events), _) => events,
+        (Err(refusal), Some(id)) => return resent(&app, &ctx, id).await?.map(Json).ok_or(refusal),
+        (Err(refusal), None) => return Err(refusal),
+    };
+    tracing::info!(
+        command,
+        user = ctx.user.as_deref(),
+        events = events.len(),
+        ?id,
+        "dispatch"
+    );
     Ok(Json(app.store.dispatch_all_with(events, &ctx).await?))
+}
+
+/// The query of `POST /dispatch/{command}`.
+#[derive(serde::Deserialize)]
+pub(crate) struct DispatchParams {
+    /// The client-chosen id of the command's (first) event.
+    id: Option<String>,
+}
+
+/// Most events a command dispatched with an `id` may give.
+pub(crate) const MAX_COMMAND_EVENTS: usize = 256;
+
+fn parse_event_id(text: &str) -> Result<Uuid, ApiError> {
+    match Uuid::try_parse(text) {
+        Ok(id) if !id.is_nil() => Ok(id),
+        Ok(_) => Err(ApiError::bad_request("invalid_event", "`id` must not be the nil UUID")),
+        Err(e) => Err(ApiError::bad_request(
+            "invalid_event",
+            format!("`id` must be a UUID, got `{text}` ({e})"),
+        )),
+    }
+}
+
+/// The id of event `index` of a command dispatched with `id`: `id` itself
+/// for the first, then `id` with its last bits exclusive-ored with `index`
+/// (random bits in a version 4 or 7 UUID: the result is as unlikely to meet
+/// another id as `id`, and the same on every resend).
+pub(crate) fn command_event_id(id: Uuid, index: usize) -> Uuid {
+    Uuid::from_u128(id.as_u128() ^ index as u128)
+}
+
+/// The command's events with their ids ([`command_event_id`]) when the
+/// request gave one.
+fn event_ids(mut events: Vec<Event>, id: Option<Uuid>) -> Result<Vec<Event>, ApiError> {
+    let Some(id) = id else { return Ok(events) };
+    if events.len() > MAX_COMMAND_EVENTS {
+        return Err(ApiError::bad_request(
+            "invalid_event",
+            format!(
+                "a command dispatched with an `id` may give at most {MAX_COMMAND_EVENTS} events, this one gave {}",
+                events.len()
+            ),
+        ));
+    }
+    for (index, event) in events.iter_mut().enumerate() {
+        event.id = Some(command_event_id(id, index));
+    }
+    Ok(events)
+}
+
+/// The answer to a resend refused by its command or the access rules (as a
+/// `removeNote` is once the note is gone): when `id` is committed, its
+/// dispatch's events as stored — if the same user committed it, else
+/// `id_conflict` (409); `None` when `id` is not in the log.
+async fn resent(app: &AppState, ctx: &Context, id: Uuid) -> Result<Option<Vec<StoredEvent>>, ApiError> {
+    let ids: Vec<Uuid> = (0..MAX_COMMAND_EVENTS).map(|i| command_event_id(id, i)).collect();
+    let found = app.store.events_by_id(&ids).await?;
+    let Some(first) = found.iter().find(|e| e.id == id) else {
+        return Ok(None);
+    };
+    let user = first.meta.as_ref().and_then(|m| m.get("user")).and_then(Value::as_str);
+    if user != ctx.user.as_deref() {
+        return Err(StoreError::IdConflict {
+            index: 0,
+            id,
+            seq: first.seq,
+            reason: "committed by another user".into(),
+        }
+        .into());
+    }
+    // The dispatch's events: consecutive from the first, each with its id.
+    let events = found
+        .iter()
+        .filter(|e| e.seq >= first.seq)
+        .zip(0..)
+        .take_while(|(e, i)| e.seq == first.seq + *i as u64 && e.id == command_event_id(id, *i))
+        .map(|(e, _)| e.clone())
+        .collect();
+    tracing::info!(%id, seq = first.seq, "resend answered from the log");
+    Ok(Some(events))
 }
 
 /// A body that could not be read: 413 over the limit, else 400.
@@ -227,4 +330,30 @@ pub(crate) async fn events(
     }
     out.truncate(params.limit as usize);
     Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_s_events_get_distinct_ids_the_same_on_every_resend() {
+        let id = Uuid::now_v7();
+        let events = |n: usize| vec![Event::new("e", Value::Null); n];
+        let ids = |events: Vec<Event>| events.into_iter().map(|e| e.id.unwrap()).collect::<Vec<_>>();
+        let first = ids(event_ids(events(MAX_COMMAND_EVENTS), Some(id)).unwrap());
+        assert_eq!(first[0], id);
+        assert_eq!(
+            first.iter().collect::<std::collections::HashSet<_>>().len(),
+            MAX_COMMAND_EVENTS
+        );
+        assert!(
+            first
+                .iter()
+                .all(|i| i.get_version() == id.get_version() && i.get_variant() == id.get_variant())
+        );
+        assert_eq!(ids(event_ids(events(MAX_COMMAND_EVENTS), Some(id)).unwrap()), first);
+        assert!(event_ids(events(MAX_COMMAND_EVENTS + 1), Some(id)).is_err());
+        assert!(event_ids(events(3), None).unwrap().iter().all(|e| e.id.is_none()));
+    }
 }

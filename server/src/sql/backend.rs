@@ -189,6 +189,19 @@ where
     }
 }
 
+/// Most ids one [`read::events_by_id_sql`] binds.
+const IDS_PER_QUERY: usize = 500;
+
+async fn events_by_id<DB: Statements>(conn: &mut DB::Connection, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>> {
+    let mut events = Vec::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        for row in DB::fetch(conn, &read::events_by_id_sql(DB::DIALECT, chunk)).await? {
+            events.push(DB::decode_event(&row)?);
+        }
+    }
+    Ok(events)
+}
+
 async fn last_event<DB: Statements>(conn: &mut DB::Connection) -> Result<Option<LastEvent>> {
     let rows = DB::fetch(conn, &read::last_event_sql(DB::DIALECT)).await?;
     rows.first()
@@ -234,6 +247,8 @@ pub(crate) trait Backend: Send + Sync {
     /// Reads the event log, stopping after the event that brings the page's
     /// size ([`event_bytes`]) to `max_bytes`.
     async fn fetch_events_within(&self, query: &EventQuery, max_bytes: usize) -> Result<Vec<StoredEvent>>;
+    /// The log's events whose `id` is one of `ids` (those that are there), in `seq` order.
+    async fn events_by_id(&self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>>;
     /// A connection for the writer to keep between its transactions.
     async fn writer_conn(&self) -> Result<Box<dyn WriterConn>>;
     /// Starts the writer's transaction, holding the writers' lock, on a
@@ -315,6 +330,8 @@ pub(crate) trait WriteTx: Send {
     async fn introspect(&mut self) -> Result<DbSchema>;
     /// The last event's `seq` and timestamp, read under the writers' lock.
     async fn last_event(&mut self) -> Result<Option<LastEvent>>;
+    /// The log's events whose `id` is one of `ids`, read under the writers' lock.
+    async fn events_by_id(&mut self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>>;
     /// Tells other instances, on commit, that the log's head is `head`.
     async fn notify(&mut self, head: u64) -> Result<()>;
     /// A savepoint: a nested transaction (sqlx's nested `begin`).
@@ -401,6 +418,10 @@ impl<DB: Statements> Backend for Pool<DB> {
         DB::fetch_events_within(&mut *self.acquire().await?, &sql, max_bytes).await
     }
 
+    async fn events_by_id(&self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>> {
+        events_by_id::<DB>(&mut *self.acquire().await?, ids).await
+    }
+
     async fn writer_conn(&self) -> Result<Box<dyn WriterConn>> {
         Ok(Box::new(self.acquire().await?))
     }
@@ -438,6 +459,10 @@ impl<DB: Statements> WriteTx for Transaction<'_, DB> {
 
     async fn last_event(&mut self) -> Result<Option<LastEvent>> {
         last_event::<DB>(&mut **self).await
+    }
+
+    async fn events_by_id(&mut self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>> {
+        events_by_id::<DB>(&mut **self, ids).await
     }
 
     async fn notify(&mut self, head: u64) -> Result<()> {

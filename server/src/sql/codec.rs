@@ -151,6 +151,7 @@ where
             payload: json(&payload)?,
             meta: meta.as_deref().map(json).transpose()?,
             error: row.try_get_unchecked(5)?,
+            id: None,
         },
     })
 }

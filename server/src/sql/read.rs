@@ -35,6 +35,21 @@ pub(crate) fn events_sql(dialect: Dialect, query: &EventQuery) -> Sql {
     sql
 }
 
+/// `SELECT` of the log rows whose `id` is one of `ids` (the unique index
+/// on `id` finds each), in `seq` order.
+pub(crate) fn events_by_id_sql(dialect: Dialect, ids: &[uuid::Uuid]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    let columns = sql.syntax.event_columns();
+    sql.push("SELECT ").push(columns).push(" FROM ").push(EVENTS_TABLE);
+    sql.push(" WHERE id IN (");
+    sql.list(ids, ", ", |sql, id| {
+        let bind = sql.syntax.event_id(*id);
+        sql.bind(bind, None);
+    });
+    sql.push(") ORDER BY seq");
+    sql
+}
+
 /// `SELECT` of the log's last `seq` and timestamp.
 pub(crate) fn last_event_sql(dialect: Dialect) -> Sql {
     Sql::fixed(

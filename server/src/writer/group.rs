@@ -178,6 +178,10 @@ async fn write_all(
             error,
         });
     }
+    // Under the writers' lock: ids already committed are answered, not written.
+    super::ids::resolve(tx, group)
+        .await
+        .map_err(|e| Broken::database(Vec::new(), e))?;
     if let Some(tables) = tables
         && let Some(stamped) = stamp_group(group, seq, time)
     {
@@ -225,11 +229,15 @@ async fn write_all(
             match (applied, closed) {
                 (applied, Ok(())) => applied,
                 (Ok(()), Err(err)) => return Err(Broken::database(outcomes, err)),
-                (Err(error), Err(_)) => return Err(Broken { outcomes, error }),
+                (Err(error), Err(_)) => {
+                    unstamp(std::slice::from_mut(request), vec![stamped]);
+                    return Err(Broken { outcomes, error });
+                }
             }
         } else {
             // Alone in its transaction: its failure ends it.
             if let Err(error) = apply(shared, tx, &stamped).instrument(span).await {
+                unstamp(std::slice::from_mut(request), vec![stamped]);
                 return Err(Broken { outcomes, error });
             }
             Ok(())
@@ -242,7 +250,12 @@ async fn write_all(
                 }
                 outcomes.push(Ok(stamped.events));
             }
-            Err(err) => outcomes.push(Err(err)),
+            Err(err) => {
+                // A failed dispatch keeps its events: it may be written once
+                // more (see `ids`).
+                unstamp(std::slice::from_mut(request), vec![stamped]);
+                outcomes.push(Err(err));
+            }
         }
     }
     Ok(outcomes)

@@ -7,14 +7,17 @@
 //!   processes' events;
 //! * [`group`]: one group's transaction;
 //! * [`fast`]: the multi-row path; [`single`]: the one-statement path;
-//! * [`stamp`]: `seq`, id and timestamp of each event.
+//! * [`stamp`]: `seq`, id and timestamp of each event;
+//! * [`ids`]: client-chosen ids, each committed at most once.
 
 mod fast;
 mod group;
+mod ids;
 mod single;
 mod stamp;
 mod tail;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -55,6 +58,27 @@ pub(crate) struct Request {
     pub batch: Batch,
     pub reply: Reply,
     pub span: tracing::Span,
+    /// Events of the dispatch found in the log by their client-chosen id
+    /// ([`ids`]), with their position in the dispatch: answered as stored.
+    known: Vec<(usize, StoredEvent)>,
+    /// Why the dispatch is refused before anything is written (`id_conflict`).
+    refused: Option<StoreError>,
+    /// Whether it is being written once more after failing on a unique index.
+    retried: bool,
+}
+
+impl Request {
+    /// A dispatch of `batch`, answered on `reply`.
+    pub(crate) fn new(batch: Batch, reply: Reply, span: tracing::Span) -> Self {
+        Request {
+            batch,
+            reply,
+            span,
+            known: Vec::new(),
+            refused: None,
+            retried: false,
+        }
+    }
 }
 
 /// Runs until every [`Store`](crate::Store) handle is dropped.
@@ -64,8 +88,13 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
     let mut batchable = None;
     let mut held: Option<Box<dyn WriterConn>> = None;
     let mut release_at = tokio::time::Instant::now();
+    // Dispatches put off to a later group (see `ids`), written first.
+    let mut deferred: VecDeque<Request> = VecDeque::new();
     loop {
-        let first = tokio::select! {
+        let first = if let Some(request) = deferred.pop_front() {
+            request
+        } else {
+            tokio::select! {
             request = requests.recv() => match request {
                 Some(request) => request,
                 None => break,
@@ -83,13 +112,22 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
                 held = None;
                 continue;
             }
+            }
         };
         let mut group = vec![first];
         while group.len() < shared.config.max_group.max(1) {
+            if let Some(request) = deferred.pop_front() {
+                group.push(request);
+                continue;
+            }
             match requests.try_recv() {
                 Ok(request) => group.push(request),
                 Err(_) => break,
             }
+        }
+        let (mut group, later) = ids::split_repeats(group);
+        for request in later.into_iter().rev() {
+            deferred.push_front(request);
         }
         let started = Instant::now();
         let gate = shared.write_gate.lock().await;
@@ -104,7 +142,18 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
         shared.metrics.group(committed.len(), failed, events, started.elapsed());
         release_at = tokio::time::Instant::now() + group::HOLD_IDLE;
         tail.active();
-        for (request, result) in group.into_iter().zip(results) {
+        for (mut request, result) in group.into_iter().zip(results) {
+            if !request.retried
+                && matches!(&result, Err(err) if ids::unique_violation(err))
+                && ids::client_ids(&request.batch).next().is_some()
+            {
+                // Maybe its id was committed by a writer that did not look
+                // first: the next group's look answers it.
+                tracing::debug!("dispatch failed on a unique index: writing it once more");
+                request.retried = true;
+                deferred.push_back(request);
+                continue;
+            }
             let _enter = request.span.enter();
             match &result {
                 Ok(events) => {
@@ -125,7 +174,9 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
                 }
                 Err(err) => tracing::debug!(kind = err.kind(), error = %err, "rolled back"),
             }
-            let _ = request.reply.send(result);
+            let answer = ids::answer(std::mem::take(&mut request.known), request.refused.take(), result);
+            drop(_enter);
+            let _ = request.reply.send(answer);
         }
     }
 }

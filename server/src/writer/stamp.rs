@@ -17,7 +17,7 @@ pub(super) struct Stamped {
 }
 
 /// Takes `batch`'s events and stamps them to follow event `seq` at `time`:
-/// new events get the next `seq`s, a new id and a time (now, never before
+/// new events get the next `seq`s, their client-chosen id or a new one, and a time (now, never before
 /// the previous event's); replayed events must have exactly the next `seq`s
 /// and a valid timestamp, or nothing is taken and the error names the first
 /// that does not.
@@ -29,11 +29,12 @@ pub(super) fn stamp(batch: &mut Batch, seq: u64, time: DateTime<Utc>) -> Result<
             let events = std::mem::take(events)
                 .into_iter()
                 .enumerate()
-                .map(|(index, event)| {
+                .map(|(index, mut event)| {
                     time = next_time(time);
                     times.push(time);
                     StoredEvent {
-                        id: new_id(),
+                        // The id the dispatcher chose, if any (see `ids`).
+                        id: event.id.take().unwrap_or_else(new_id),
                         seq: seq + index as u64 + 1,
                         timestamp: format_timestamp(time),
                         event,
@@ -95,7 +96,8 @@ pub(super) fn stamp_group(group: &mut [Request], mut seq: u64, mut time: DateTim
 pub(super) fn unstamp(group: &mut [Request], stamped: Vec<Stamped>) {
     for (request, dispatch) in group.iter_mut().zip(stamped) {
         request.batch = match request.batch {
-            Batch::New(_) => Batch::New(dispatch.events.into_iter().map(|e| e.event).collect()),
+            // Each keeps its id when stamped again.
+            Batch::New(_) => Batch::New(dispatch.events.into_iter().map(|e| e.event.with_id(e.id)).collect()),
             Batch::Stored(_) => Batch::Stored(dispatch.events),
         };
     }
