@@ -11,7 +11,8 @@
 //! `BENCH_QUICK=1` shortens every measurement (a smoke run, not figures);
 //! `BENCH_REPLAY_EVENTS` sets the replayed log's length (default 1,000,000);
 //! `BENCH_BACKENDS=sqlite,postgres` and `BENCH_BATCHES=1,1000` narrow the
-//! dispatch sections. `bash scripts/bench.sh` runs this and the frontend's.
+//! dispatch sections; `BENCH_SUBSCRIBERS=1000,10000` sets the WebSocket section's
+//! numbers of subscribers (default 1, 100, 1,000 and 10,000). `bash scripts/bench.sh` runs this and the frontend's.
 //! PostgreSQL and MariaDB are reached as the tests reach them
 //! (`DATABASE_URL_POSTGRES`, `DATABASE_URL_MYSQL`).
 
@@ -82,6 +83,10 @@ fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|b| b.parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 100, 1000]);
+    let subscribers: Vec<usize> = std::env::var("BENCH_SUBSCRIBERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 100, 1000, 10_000]);
     // Everything runs in a task on the runtime's workers, as a server's
     // handlers do (not on the thread that blocks on the runtime).
     let sections = async move {
@@ -90,7 +95,7 @@ fn main() {
                 "dispatch" => dispatch::throughput(&all, &batches, 3, scale(1000, 200)).await,
                 "concurrent" => dispatch::concurrent(&all, &[1, 8, 64], scale(2000, 300)).await,
                 "replay" => replay::run(quick).await,
-                "subscribe" => subscribe::run(&[1, 100, 1000], if quick { 20 } else { 100 }).await,
+                "subscribe" => subscribe::run(&subscribers, if quick { 20 } else { 100 }).await,
                 "memory" => memory::run(&all, scale(2000, 300)).await,
                 "instances" => {
                     instances::latency(&all, if quick { 20 } else { 200 }, Duration::from_millis(50)).await;
@@ -111,6 +116,7 @@ async fn run_child(name: &str, args: &[String]) {
         "replay" => replay::child_replay(args).await,
         "rebuild" => replay::child_rebuild(args).await,
         "memory" => memory::child(args).await,
+        "subscribers" => subscribe::child_subscribers(args).await,
         _ => panic!("unknown child `{name}`"),
     }
 }

@@ -213,6 +213,7 @@ mod error;
 mod history;
 pub mod http;
 mod input;
+mod live_feed;
 mod log_guard;
 mod metrics;
 mod middleware;

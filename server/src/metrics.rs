@@ -20,6 +20,7 @@ pub(crate) struct Metrics {
     failed: Counter,
     events: Counter,
     external: Counter,
+    serialized: Counter,
     commit_seconds: Histogram,
     group_dispatches: Histogram,
     subscribers: Gauge,
@@ -30,7 +31,7 @@ pub(crate) struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let (committed, failed, events, external) = Default::default();
+        let (committed, failed, events, external, serialized) = Default::default();
         let commit_seconds = Histogram::new(exponential_buckets(0.000_25, 2.0, 14));
         let group_dispatches = Histogram::new(exponential_buckets(1.0, 2.0, 10));
         let (subscribers, head, log_head, lag) = Default::default();
@@ -55,6 +56,11 @@ impl Default for Metrics {
             "events_external",
             "Events of other instances published here",
             Counter::clone(&external),
+        );
+        r.register(
+            "events_serialized",
+            "Events serialized to JSON for live subscribers: once a published batch, whatever the number of subscribers, plus the pages of the log read by subscribers catching up",
+            Counter::clone(&serialized),
         );
         r.register(
             "commit_seconds",
@@ -88,6 +94,7 @@ impl Default for Metrics {
             failed,
             events,
             external,
+            serialized,
             commit_seconds,
             group_dispatches,
             subscribers,
@@ -111,6 +118,17 @@ impl Metrics {
     /// Other instances' events published here.
     pub(crate) fn external(&self, events: usize) {
         self.external.inc_by(events as u64);
+    }
+
+    /// `events` serialized to JSON for live subscribers.
+    pub(crate) fn serialized(&self, events: usize) {
+        self.serialized.inc_by(events as u64);
+    }
+
+    /// Events serialized to JSON for live subscribers so far.
+    #[cfg(test)]
+    pub(crate) fn serialized_total(&self) -> u64 {
+        self.serialized.get()
     }
 }
 

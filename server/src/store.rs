@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use flux_capacitor::{Event, Key, Reducer, Schema, StoredEvent};
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::StoreError;
 use crate::command::CommandHandler;
 use crate::db::DbPool;
 use crate::input::{self, check_event};
+use crate::live_feed::LiveFeed;
 use crate::log_guard::LogGuard;
 use crate::metrics::Metrics;
 use crate::middleware::{Context, Middleware, Next};
@@ -81,7 +82,7 @@ pub(crate) struct Shared {
     pub pool: DbPool,
     reducer: RwLock<Arc<dyn Reducer>>,
     pub config: Config,
-    pub live: broadcast::Sender<Arc<[StoredEvent]>>,
+    pub live: LiveFeed,
     /// The last `seq` published to the live feed.
     pub head: AtomicU64,
     pub snapshots: Snapshots,
@@ -187,7 +188,7 @@ impl StoreBuilder {
         let schema = db.introspect().await?;
         let head = db.last_seq().await?;
         let snapshots = Snapshots::open(db, self.config.snapshot_every).await?;
-        let (live, _) = broadcast::channel(self.config.subscriber_buffer.max(1));
+        let live = LiveFeed::new(self.config.subscriber_buffer);
         let shared = Arc::new(Shared {
             pool,
             reducer: RwLock::new(self.reducer),

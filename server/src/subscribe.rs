@@ -11,6 +11,8 @@
 //! read of the log, so nothing committed at the seam is lost.
 //!
 //! The feed never waits for subscribers: a slow subscriber only lags.
+//! Live batches reach every subscriber as one shared [`Batch`], so that its
+//! JSON is made once for all (see [`crate::live_feed`]).
 //!
 //! **Memory.** While it catches up, a subscription holds no place in the
 //! live feed (a receiver that is not read keeps the feed's last batches
@@ -33,6 +35,7 @@ use futures::Stream;
 use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use crate::live_feed::Batch;
 use crate::store::Shared;
 use crate::{DbPool, EventQuery};
 
@@ -60,11 +63,45 @@ impl SubscriptionItem {
     }
 }
 
+/// What a subscription yields inside the crate: live batches as the feed
+/// carries them (their JSON shared by every subscriber), pages of the log.
+pub(crate) enum FeedItem {
+    /// A published batch; its first `skip` events were delivered before.
+    Live {
+        /// The batch.
+        batch: Arc<Batch>,
+        /// Events at its start to leave out.
+        skip: usize,
+    },
+    /// Events read from the log, for this subscriber alone.
+    Page(Arc<[StoredEvent]>),
+    /// See [`SubscriptionItem::Lagged`].
+    Lagged {
+        /// The `seq` of the last event delivered before the lag.
+        after_seq: u64,
+    },
+}
+
+impl From<FeedItem> for SubscriptionItem {
+    fn from(item: FeedItem) -> SubscriptionItem {
+        match item {
+            FeedItem::Live { batch, skip: 0 } => SubscriptionItem::Events(batch.events().clone()),
+            FeedItem::Live { batch, skip } => SubscriptionItem::Events(Arc::from(&batch.events()[skip..])),
+            FeedItem::Page(events) => SubscriptionItem::Events(events),
+            FeedItem::Lagged { after_seq } => SubscriptionItem::Lagged { after_seq },
+        }
+    }
+}
+
+/// A stream of [`FeedItem`]s: a [`Subscription`] before its items are
+/// turned into [`SubscriptionItem`]s.
+pub(crate) type Feed = Pin<Box<dyn Stream<Item = FeedItem> + Send>>;
+
 struct State {
     pool: DbPool,
-    feed: broadcast::WeakSender<Arc<[StoredEvent]>>,
+    feed: broadcast::WeakSender<Arc<Batch>>,
     /// The live feed; `None` while catching up from the log.
-    live: Option<broadcast::Receiver<Arc<[StoredEvent]>>>,
+    live: Option<broadcast::Receiver<Arc<Batch>>>,
     last: u64,
     catch_up: bool,
     pages: Pages,
@@ -93,6 +130,14 @@ impl Stream for Subscription {
 
 /// A subscription from `after` (`None`: from now on).
 pub(crate) fn subscribe(shared: &Shared, after: Option<u64>) -> Subscription {
+    Subscription {
+        inner: Box::pin(futures::StreamExt::map(feed(shared, after), SubscriptionItem::from)),
+    }
+}
+
+/// The items of a subscription from `after` (`None`: from now on), with
+/// the live batches as the feed carries them.
+pub(crate) fn feed(shared: &Shared, after: Option<u64>) -> Feed {
     let (live, last, catch_up) = match after {
         Some(seq) => (None, seq, true),
         None => {
@@ -108,12 +153,10 @@ pub(crate) fn subscribe(shared: &Shared, after: Option<u64>) -> Subscription {
         catch_up,
         pages: Pages::new(shared.config.replay_page, shared.config.replay_page_bytes),
     };
-    Subscription {
-        inner: Box::pin(futures::stream::unfold(state, next)),
-    }
+    Box::pin(futures::stream::unfold(state, next))
 }
 
-async fn next(mut s: State) -> Option<(SubscriptionItem, State)> {
+async fn next(mut s: State) -> Option<(FeedItem, State)> {
     loop {
         if s.catch_up {
             // Once every handle of the store is gone, so is the feed.
@@ -134,7 +177,7 @@ async fn next(mut s: State) -> Option<(SubscriptionItem, State)> {
                     }
                     if let Some(last) = events.last() {
                         s.last = last.seq;
-                        return Some((SubscriptionItem::Events(Arc::from(events)), s));
+                        return Some((FeedItem::Page(Arc::from(events)), s));
                     }
                 }
                 Err(err) => {
@@ -150,24 +193,24 @@ async fn next(mut s: State) -> Option<(SubscriptionItem, State)> {
         };
         match live.recv().await {
             Ok(batch) => {
-                let Some(first) = batch.iter().position(|e| e.seq > s.last) else {
+                let events = batch.events();
+                let Some(first) = events.iter().position(|e| e.seq > s.last) else {
                     continue;
                 };
-                if batch[first].seq != s.last + 1 {
+                if events[first].seq != s.last + 1 {
                     s.catch_up = true;
                     continue;
                 }
-                let fresh: Arc<[StoredEvent]> = if first == 0 { batch } else { Arc::from(&batch[first..]) };
-                if let Some(last) = fresh.last() {
+                if let Some(last) = events.last() {
                     s.last = last.seq;
                 }
-                return Some((SubscriptionItem::Events(fresh), s));
+                return Some((FeedItem::Live { batch, skip: first }, s));
             }
             Err(RecvError::Lagged(_)) => {
                 s.catch_up = true;
                 s.live = None;
                 let after_seq = s.last;
-                return Some((SubscriptionItem::Lagged { after_seq }, s));
+                return Some((FeedItem::Lagged { after_seq }, s));
             }
             Err(RecvError::Closed) => return None,
         }

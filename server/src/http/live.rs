@@ -8,6 +8,12 @@
 //! client's socket took the last message. A client whose socket takes no
 //! message for [`HttpConfig::live_send_timeout`] is closed with
 //! [`CLOSE_BEHIND`]: it reconnects with its last `seq` and misses nothing.
+//!
+//! A live batch is serialized once for all subscribers ([`crate::live_feed`]):
+//! a subscriber that may see all of it, when it fits one message, sends the
+//! shared text itself; otherwise its messages join the shared JSON of the
+//! events it may see (the type filter and [`Access::may_receive`](super::Access::may_receive)
+//! choose them), serializing nothing again.
 
 use std::time::Duration;
 
@@ -20,7 +26,9 @@ use tokio::time::{Instant, Interval, MissedTickBehavior, timeout};
 
 use super::extract::{EventParams, LiveParams, QueryCaller};
 use super::{ApiError, AppState, HttpConfig};
-use crate::{Context, EventQuery, SubscriptionItem};
+use crate::live_feed::BatchJson;
+use crate::subscribe::FeedItem;
+use crate::{Context, EventQuery};
 
 /// The WebSocket close code of a subscriber dropped for falling behind: its
 /// socket took no message for [`HttpConfig::live_send_timeout`]. Nothing is
@@ -93,11 +101,8 @@ enum End {
 
 async fn feed(app: AppState, ctx: Context, params: EventParams, mut socket: WebSocket) {
     // `after=0` replays the whole log; no `after` starts at the head.
-    let mut subscription = if params.after_given {
-        app.store.subscribe_from(params.after)
-    } else {
-        app.store.subscribe()
-    };
+    let shared = app.store.shared();
+    let mut subscription = crate::subscribe::feed(shared, params.after_given.then_some(params.after));
     let user = ctx.user.as_deref();
     tracing::info!(user, after = params.after, "live: subscriber connected");
     let config = &app.config;
@@ -125,9 +130,27 @@ async fn feed(app: AppState, ctx: Context, params: EventParams, mut socket: WebS
         tokio::select! {
             item = subscription.next() => {
                 let Some(item) = item else { break End::Over };
-                let SubscriptionItem::Events(batch) = item else { continue };
-                let visible = batch.iter().filter(|e| wanted(e));
-                if let Err(end) = send_batch(&mut socket, config, visible, &mut sent).await {
+                let sending = match item {
+                    // A batch no one here sees needs no JSON.
+                    FeedItem::Live { batch, skip } if !batch.events()[skip..].iter().any(&wanted) => Ok(()),
+                    FeedItem::Live { batch, skip } => match batch.json(&shared.metrics) {
+                        Ok(json) => {
+                            let events = Events { all: batch.events(), skip, json: Some(json) };
+                            send_events(&mut socket, config, events, &wanted, &mut sent).await
+                        }
+                        Err(err) => {
+                            tracing::error!(error = %err, "live: cannot serialize a batch");
+                            Err(End::Over)
+                        }
+                    },
+                    FeedItem::Page(page) => {
+                        shared.metrics.serialized(page.iter().filter(|e| wanted(e)).count());
+                        let events = Events { all: &page, skip: 0, json: None };
+                        send_events(&mut socket, config, events, &wanted, &mut sent).await
+                    }
+                    FeedItem::Lagged { .. } => continue,
+                };
+                if let Err(end) = sending {
                     break end;
                 }
             }
@@ -178,27 +201,58 @@ async fn tick(ping: &mut Option<(Interval, Duration)>) -> Duration {
     }
 }
 
-/// Writes `events` as JSON arrays of whole events, each message at most
-/// [`HttpConfig::live_frame_bytes`] long (an event longer than that alone),
-/// serialized one message at a time; `sent` follows the last `seq` written.
-async fn send_batch<'a>(
+/// Events to send: `all[skip..]`, with the batch's shared JSON when there
+/// is one (a live batch), else serialized here (a page of the log, this
+/// subscriber's alone).
+struct Events<'a> {
+    all: &'a [StoredEvent],
+    skip: usize,
+    json: Option<&'a BatchJson>,
+}
+
+/// Writes the `events` that are `wanted` as JSON arrays of whole events,
+/// each message at most [`HttpConfig::live_frame_bytes`] long (an event
+/// longer than that alone), built one message at a time; `sent` follows the
+/// last `seq` written. A batch's shared JSON is sent as it is when every
+/// event of it is wanted and it is one message.
+async fn send_events(
     socket: &mut WebSocket,
     config: &HttpConfig,
-    events: impl Iterator<Item = &'a StoredEvent>,
+    events: Events<'_>,
+    wanted: &impl Fn(&StoredEvent) -> bool,
     sent: &mut u64,
 ) -> Result<(), End> {
-    let mut frame = Frame::default();
-    let mut one = Vec::new();
-    for event in events {
-        one.clear();
-        if let Err(err) = serde_json::to_writer(&mut one, event) {
-            tracing::error!(error = %err, seq = event.seq, "live: cannot serialize an event");
-            return Err(End::Over);
+    let Events { all, skip, json } = events;
+    let fresh = &all[skip..];
+    let Some(last) = fresh.last() else { return Ok(()) };
+    if let Some(json) = json {
+        let whole = json.whole();
+        let one_message = fresh.len() == 1 || whole.len() <= config.live_frame_bytes;
+        if skip == 0 && one_message && fresh.iter().all(wanted) {
+            return send(socket, config, (Message::Text(whole.clone()), last.seq), sent).await;
         }
+    }
+    let mut frame = Frame::default();
+    let mut own = Vec::new();
+    for (i, event) in fresh.iter().enumerate() {
+        if !wanted(event) {
+            continue;
+        }
+        let one: &[u8] = match json {
+            Some(json) => json.event(skip + i),
+            None => {
+                own.clear();
+                if let Err(err) = serde_json::to_writer(&mut own, event) {
+                    tracing::error!(error = %err, seq = event.seq, "live: cannot serialize an event");
+                    return Err(End::Over);
+                }
+                &own
+            }
+        };
         if !frame.fits(one.len(), config.live_frame_bytes) {
             send(socket, config, frame.take(), sent).await?;
         }
-        frame.push(&one, event.seq);
+        frame.push(one, event.seq);
     }
     if !frame.is_empty() {
         send(socket, config, frame.take(), sent).await?;
@@ -212,11 +266,11 @@ async fn send_batch<'a>(
 async fn send(
     socket: &mut WebSocket,
     config: &HttpConfig,
-    (text, last): (String, u64),
+    (message, last): (Message, u64),
     sent: &mut u64,
 ) -> Result<(), End> {
     *sent = last;
-    match timeout(config.live_send_timeout, socket.send(Message::Text(text.into()))).await {
+    match timeout(config.live_send_timeout, socket.send(message)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::Gone),
         Err(_) => Err(End::Behind),
@@ -247,12 +301,15 @@ impl Frame {
         self.last = seq;
     }
 
-    /// The message's text and its last `seq`; empties the frame.
-    fn take(&mut self) -> (String, u64) {
+    /// The message and its last `seq`; empties the frame.
+    fn take(&mut self) -> (Message, u64) {
         let mut text = std::mem::take(&mut self.text);
         text.push(b']');
-        // serde_json writes UTF-8 only.
-        (String::from_utf8(text).unwrap_or_default(), self.last)
+        // serde_json writes UTF-8 only, and events are cut whole.
+        (
+            Message::Text(String::from_utf8(text).unwrap_or_default().into()),
+            self.last,
+        )
     }
 }
 
@@ -268,7 +325,9 @@ mod tests {
         assert!(frame.fits(7, 17));
         assert!(!frame.fits(8, 17));
         frame.push(b"{\"b\":2}", 2);
-        let (text, last) = frame.take();
+        let (Message::Text(text), last) = frame.take() else {
+            panic!("a text message")
+        };
         assert_eq!(text, "[{\"a\":1},{\"b\":2}]");
         assert_eq!(text.len(), 17, "the limit, brackets included");
         assert_eq!(last, 2);
