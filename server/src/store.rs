@@ -19,9 +19,9 @@ use crate::metrics::Metrics;
 use crate::middleware::{Context, Middleware, Next};
 use crate::read::EventQuery;
 use crate::schema::DbSchema;
-use crate::snapshots::Snapshots;
 use crate::sql::backend::Backend;
 use crate::subscribe::{self, Subscription};
+use crate::versions;
 use crate::writer::{self, Batch, Request};
 
 /// Settings of a [`Store`].
@@ -54,9 +54,6 @@ pub struct Config {
     /// one read of the log while it catches up (default 1 MiB; a page holds
     /// at least one event, however big). See [`Subscription`].
     pub replay_page_bytes: usize,
-    /// Take a read-model snapshot in the background every this many events,
-    /// to make [`Store::as_of`] fast (default 1000; `None`: only on demand).
-    pub snapshot_every: Option<u64>,
 }
 
 impl Default for Config {
@@ -71,7 +68,6 @@ impl Default for Config {
             poll_min_interval: Duration::from_millis(5),
             replay_page: 500,
             replay_page_bytes: 1024 * 1024,
-            snapshot_every: Some(1000),
         }
     }
 }
@@ -84,7 +80,6 @@ pub(crate) struct Shared {
     pub live: broadcast::Sender<Arc<[StoredEvent]>>,
     /// The last `seq` published to the live feed.
     pub head: AtomicU64,
-    pub snapshots: Snapshots,
     pub metrics: Metrics,
     /// Held by the writer around each group, and by a rebuild's switch to pause writes.
     pub write_gate: tokio::sync::Mutex<()>,
@@ -184,9 +179,8 @@ impl StoreBuilder {
         let pool = pool.into();
         let db = pool.backend();
         db.migrate().await?;
-        let schema = db.introspect().await?;
+        let schema = versions::ensure_on_open(db, &self.reducer, self.config.replay_page as u64).await?;
         let head = db.last_seq().await?;
-        let snapshots = Snapshots::open(db, self.config.snapshot_every).await?;
         let (live, _) = broadcast::channel(self.config.subscriber_buffer.max(1));
         let shared = Arc::new(Shared {
             pool,
@@ -194,7 +188,6 @@ impl StoreBuilder {
             config: self.config,
             live,
             head: AtomicU64::new(head),
-            snapshots,
             metrics: Metrics::default(),
             write_gate: tokio::sync::Mutex::new(()),
             schema: RwLock::new(Arc::new(schema)),
@@ -267,7 +260,8 @@ impl Store {
     /// Re-reads the read model's schema (after a migration). The store also
     /// does this by itself when an operation names an unknown table or column.
     pub async fn refresh_schema(&self) -> Result<Schema, StoreError> {
-        let schema = Arc::new(self.inner.shared.db().introspect().await?);
+        let db = self.inner.shared.db();
+        let schema = Arc::new(versions::ensure_runtime(db, db.introspect().await?).await?);
         self.inner.shared.set_schema(schema.clone());
         Ok(schema.schema.clone())
     }
