@@ -118,6 +118,16 @@ pub struct Change {
     pub after: Option<Row>,
 }
 
+/// [`StoreError::InvalidPoint`] when the store keeps no row versions.
+fn versions_on(shared: &Shared) -> Result<(), StoreError> {
+    if shared.config.row_versions {
+        return Ok(());
+    }
+    Err(StoreError::InvalidPoint {
+        reason: "the store keeps no row versions (Config::row_versions is off)".into(),
+    })
+}
+
 /// The `seq` of the last event at or before `time` (binary search: `seq`s
 /// are gap-free and timestamps never decrease with `seq`).
 async fn seq_at_time(shared: &Shared, time: &str, head: u64) -> Result<u64, StoreError> {
@@ -154,6 +164,7 @@ impl Store {
     /// head).
     pub async fn as_of(&self, point: impl Into<Point>) -> Result<AsOf, StoreError> {
         let shared = self.shared();
+        versions_on(shared)?;
         let head = shared.db().last_seq().await?;
         let seq = match point.into() {
             Point::Seq(seq) if seq > head => {
@@ -176,6 +187,7 @@ impl Store {
     /// events. An event that left the row as it was is not a change.
     pub async fn history(&self, collection: &str, id: impl Into<Key>) -> Result<Vec<Change>, StoreError> {
         let id = id.into();
+        versions_on(self.shared())?;
         let schema = self
             .checked_schema(collection, |schema| check_key(collection, &id, Some(schema)))
             .await?;

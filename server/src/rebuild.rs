@@ -116,11 +116,15 @@ impl Plan<'_> {
             let Some(statement) = compile_operation(dialect, table, &operation) else {
                 continue;
             };
-            let versions = schema
-                .versions
-                .get(target)
-                .ok_or_else(|| crate::read::no_versions(target))?;
-            let (before, after) = crate::sql::versions::around(dialect, table, versions, &operation, event.seq);
+            let (before, after) = if self.shared.config.row_versions {
+                let versions = schema
+                    .versions
+                    .get(target)
+                    .ok_or_else(|| crate::read::no_versions(target))?;
+                crate::sql::versions::around(dialect, table, versions, &operation, event.seq)
+            } else {
+                (None, Vec::new())
+            };
             for statement in before.iter().chain([&statement]).chain(&after) {
                 tx.execute(statement).await?;
             }
@@ -229,16 +233,22 @@ impl Store {
             }
             let mut renames = Vec::new();
             let mut retired = Vec::new();
+            let current = shared.schema();
+            let versioned = |table: &str| shared.config.row_versions && current.versions.contains_key(table);
             for (collection, target) in &tables {
                 if schema.collections.contains_key(collection) {
                     let old = format!("{collection}_before_{done}");
                     if schema.collections.contains_key(&old) {
                         return Err(invalid(format!("table `{old}` exists already")));
                     }
-                    retired.push((table_name(collection), table_name(&old)));
+                    if versioned(collection) {
+                        retired.push((table_name(collection), table_name(&old)));
+                    }
                     retired.push((collection.clone(), old));
                 }
-                renames.push((table_name(target), table_name(collection)));
+                if versioned(target) {
+                    renames.push((table_name(target), table_name(collection)));
+                }
                 renames.push((target.clone(), collection.clone()));
             }
             let mut all = retired.clone();

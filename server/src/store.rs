@@ -54,6 +54,15 @@ pub struct Config {
     /// one read of the log while it catches up (default 1 MiB; a page holds
     /// at least one event, however big). See [`Subscription`].
     pub replay_page_bytes: usize,
+    /// Keep row versions for the time machine (default `true`): each
+    /// dispatch also writes the versions of the rows it changes, so that
+    /// [`Store::as_of`] and [`Store::history`] (and so [`Store::restore`]) are indexed queries (see
+    /// [`AsOf`](crate::AsOf)). Off, writes are cheaper and `as_of` and
+    /// `history` are [`StoreError::InvalidPoint`]; versions kept before are
+    /// neither read nor brought up to date (turning it on again builds
+    /// missing versions tables only: drop the `flux_versions_*` tables to
+    /// have them built again from the log).
+    pub row_versions: bool,
 }
 
 impl Default for Config {
@@ -68,6 +77,7 @@ impl Default for Config {
             poll_min_interval: Duration::from_millis(5),
             replay_page: 500,
             replay_page_bytes: 1024 * 1024,
+            row_versions: true,
         }
     }
 }
@@ -179,7 +189,11 @@ impl StoreBuilder {
         let pool = pool.into();
         let db = pool.backend();
         db.migrate().await?;
-        let schema = versions::ensure_on_open(db, &self.reducer, self.config.replay_page as u64).await?;
+        let schema = if self.config.row_versions {
+            versions::ensure_on_open(db, &self.reducer, self.config.replay_page as u64).await?
+        } else {
+            db.introspect().await?
+        };
         let head = db.last_seq().await?;
         let (live, _) = broadcast::channel(self.config.subscriber_buffer.max(1));
         let shared = Arc::new(Shared {
@@ -261,7 +275,11 @@ impl Store {
     /// does this by itself when an operation names an unknown table or column.
     pub async fn refresh_schema(&self) -> Result<Schema, StoreError> {
         let db = self.inner.shared.db();
-        let schema = Arc::new(versions::ensure_runtime(db, db.introspect().await?).await?);
+        let mut schema = db.introspect().await?;
+        if self.inner.shared.config.row_versions {
+            schema = versions::ensure_runtime(db, schema).await?;
+        }
+        let schema = Arc::new(schema);
         self.inner.shared.set_schema(schema.clone());
         Ok(schema.schema.clone())
     }

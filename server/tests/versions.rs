@@ -335,3 +335,45 @@ async fn a_column_added_later_is_versioned_from_then_on() {
     })
     .await;
 }
+
+/// With `Config::row_versions` off the store writes no versions and says
+/// so when asked for the past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_row_versions_nothing_is_versioned_and_the_past_is_refused() {
+    for_each_backend(|db| async move {
+        let pool = db.pool_with_tables(&schema()).await;
+        let config = flux_capacitor_server::Config {
+            row_versions: false,
+            ..test_config()
+        };
+        let store = Store::builder(conformance::reducer())
+            .config(config)
+            .open(pool.clone())
+            .await
+            .unwrap();
+        let runner = &mut TestRunner::deterministic();
+        write(&store, events().new_tree(runner).unwrap().current()).await;
+        assert!(store.head() > 0);
+        store.refresh_schema().await.unwrap();
+        let err = store.as_of(1).await.unwrap_err();
+        assert_eq!(err.kind(), "invalid_point", "{err}");
+        assert!(err.to_string().contains("row_versions"), "{err}");
+        let err = store.history("items", "a").await.unwrap_err();
+        assert_eq!(err.kind(), "invalid_point", "{err}");
+        let tables = match db.dialect {
+            Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'flux_versions%'",
+            Dialect::Postgres => "SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE 'flux_versions%'",
+            Dialect::MySql => {
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'flux_versions%'"
+            }
+        };
+        let found: i64 = match &pool {
+            flux_capacitor_server::DbPool::Sqlite(p) => sqlx::query_scalar(tables).fetch_one(p).await.unwrap(),
+            flux_capacitor_server::DbPool::Postgres(p) => sqlx::query_scalar(tables).fetch_one(p).await.unwrap(),
+            flux_capacitor_server::DbPool::MySql(p) => sqlx::query_scalar(tables).fetch_one(p).await.unwrap(),
+            other => panic!("not a test backend: {other:?}"),
+        };
+        assert_eq!(found, 0, "no versions tables");
+    })
+    .await;
+}

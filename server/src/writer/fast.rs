@@ -89,7 +89,9 @@ async fn reduce_group(
             for operation in changeset.operations() {
                 schema.validate(operation).ok()?;
                 // A table without versions yet: the one-statement path makes them.
-                schema.versions.get(operation.collection())?;
+                if shared.config.row_versions {
+                    schema.versions.get(operation.collection())?;
+                }
             }
             changes.push((changeset, event.seq));
             if changes.len() % REDUCE_SLICE == 0 {
@@ -141,7 +143,7 @@ pub(super) async fn write_fast(
     let steps = sql::batch::schedule(operations, |table| {
         tables.contains(&table.name) && exact_key(dialect, table)
     });
-    let versions = Some(&schema.versions);
+    let versions = shared.config.row_versions.then_some(&schema.versions);
     pipeline(
         tx,
         steps.into_iter().flat_map(|step| step.statements(dialect, versions)),

@@ -62,14 +62,18 @@ pub(super) async fn apply(shared: &Shared, tx: &mut dyn WriteTx, stamped: &Stamp
                 operation: Some(op_at()),
                 source: Box::new(source),
             };
-            // `validated` made them.
-            let versions = schema.versions.get(operation.collection()).ok_or_else(|| {
-                database(sqlx::Error::Protocol(format!(
-                    "table `{}` has no row versions table",
-                    operation.collection()
-                )))
-            })?;
-            let (before, after) = sql::versions::around(dialect, table, versions, operation, stored.seq);
+            let (before, after) = if shared.config.row_versions {
+                // `validated` made them.
+                let versions = schema.versions.get(operation.collection()).ok_or_else(|| {
+                    database(sqlx::Error::Protocol(format!(
+                        "table `{}` has no row versions table",
+                        operation.collection()
+                    )))
+                })?;
+                sql::versions::around(dialect, table, versions, operation, stored.seq)
+            } else {
+                (None, Vec::new())
+            };
             if let Some(before) = before {
                 tx.execute(&before).await.map_err(database)?;
             }
@@ -115,10 +119,12 @@ async fn validated(
 ) -> Result<Arc<DbSchema>, Invalid> {
     let schema = shared.schema();
     match schema.validate(operation) {
-        Ok(()) if schema.versions.contains_key(operation.collection()) => Ok(schema),
+        Ok(()) if !shared.config.row_versions || schema.versions.contains_key(operation.collection()) => Ok(schema),
         Ok(()) | Err(CoreError::UnknownCollection { .. } | CoreError::UnknownField { .. }) => {
             let mut fresh = tx.introspect().await.map_err(Invalid::Db)?;
-            if fresh.tables.contains_key(operation.collection()) && !fresh.versions.contains_key(operation.collection())
+            if shared.config.row_versions
+                && fresh.tables.contains_key(operation.collection())
+                && !fresh.versions.contains_key(operation.collection())
             {
                 versions::ensure_in(shared.db(), tx, &fresh, seq.saturating_sub(1))
                     .await
