@@ -56,12 +56,12 @@ pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<S
     columns.push(format!("{VALID_TO} BIGINT"));
     let sql = Sql::new(dialect);
     let key_expr = key_expr(&sql, table.key_column());
+    // In the order a page in key order reads it (PostgreSQL's `ASC NULLS
+    // FIRST` is not a default index's order, which would leave it unused).
+    let ordered = syntax.order_term(&key_expr, false);
     let quoted = syntax.quote(name);
     let indexes = [
-        (
-            syntax.quote(&format!("{name}_key")),
-            format!("{key_expr}, {VALID_FROM}"),
-        ),
+        (syntax.quote(&format!("{name}_key")), format!("{ordered}, {VALID_FROM}")),
         (syntax.quote(&format!("{name}_open")), format!("{VALID_TO}, {key_expr}")),
     ];
     if syntax.inline_indexes() {
