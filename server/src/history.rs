@@ -21,7 +21,7 @@
 //!   times the log's length; memory stays flat.
 //!
 //! Chosen over the alternatives by these properties and by measurement
-//! (BENCHMARKS.md, "Time machine"): full snapshots (what the store did
+//! (BENCHMARKS.md, Store section 9): full snapshots (what the store did
 //! before: the whole state as JSON every 1,000 events, an `as_of` loading
 //! one into memory — 1.2–1.9 s and 22 MB a snapshot at 200,000 rows) cost
 //! in proportion to the state; inverse changesets stored with each event
