@@ -5,9 +5,11 @@
 //! ```sh
 //! cargo bench -p flux-capacitor-server --bench store            # everything
 //! cargo bench -p flux-capacitor-server --bench store -- dispatch # some sections:
-//! #   dispatch concurrent replay subscribe memory
+//! #   dispatch concurrent replay subscribe memory instances timemachine
 //! ```
 //!
+//! `BENCH_TM_SIZES=10000,100000` narrows the time machine's sizes (default
+//! 10,000, 100,000 and 1,000,000 rows and events).
 //! `BENCH_QUICK=1` shortens every measurement (a smoke run, not figures);
 //! `BENCH_REPLAY_EVENTS` sets the replayed log's length (default 1,000,000);
 //! `BENCH_BACKENDS=sqlite,postgres` and `BENCH_BATCHES=1,1000` narrow the
@@ -34,8 +36,18 @@ mod replay;
 mod subscribe;
 #[path = "store/support.rs"]
 mod support;
+#[path = "store/timemachine.rs"]
+mod timemachine;
 
-const SECTIONS: [&str; 6] = ["dispatch", "concurrent", "replay", "subscribe", "memory", "instances"];
+const SECTIONS: [&str; 7] = [
+    "dispatch",
+    "concurrent",
+    "replay",
+    "subscribe",
+    "memory",
+    "instances",
+    "timemachine",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -101,6 +113,7 @@ fn main() {
                     instances::latency(&all, if quick { 20 } else { 200 }, Duration::from_millis(50)).await;
                     instances::throughput(&all, scale(3000, 300)).await;
                 }
+                "timemachine" => timemachine::run(&all).await,
                 _ => unreachable!(),
             }
         }

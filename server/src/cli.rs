@@ -116,8 +116,8 @@ pub async fn time_machine<R: flux_capacitor::Reducer + 'static>(
         TimeMachine::AsOf(args) => {
             let as_of = store.as_of(args.point.as_str()).await?;
             let state = match &args.collection {
-                Some(collection) => serde_json::to_value(as_of.find_all(collection, &crate::FindOptions::all())?),
-                None => Ok(as_of.db.snapshot()),
+                Some(collection) => serde_json::to_value(as_of.find_all(collection, &crate::FindOptions::all()).await?),
+                None => Ok(as_of.snapshot().await?),
             };
             let state = state.map_err(|e| StoreError::rejected(None, e.to_string()))?;
             eprintln!("as of seq {}", as_of.seq);

@@ -2,31 +2,45 @@
 //! the history of one row ([`Store::history`]), and restoring a destroyed
 //! row with an ordinary event ([`Store::restore`]).
 //!
-//! # Snapshots
+//! # Row versions
 //!
-//! A point costs loading the newest snapshot at or before it plus replaying
-//! the events after it through the reducers into a [`MemoryDatabase`] — not
-//! the whole log. Snapshots ([`crate::snapshots`]) are the **full** read
-//! model as of a `seq`, taken in the background every
-//! [`Config::snapshot_every`](crate::Config::snapshot_every) events (default
-//! 1000) and on demand with [`Store::take_snapshot`]. Costs: each snapshot holds the whole state
-//! (storage grows with state size × log length / N), and taking one replays
-//! at most N events plus serializes the state once; `as_of` replays at most
-//! N events after loading a snapshot. Snapshots belong to the reducers that
-//! made them: [`Store::rebuild`](crate::Store::rebuild) deletes them when it
-//! switches reducers.
+//! Both read the **row versions** the store keeps ([`crate::versions`]):
+//! for each read-model table a versions table with the same columns plus
+//! `flux_valid_from_seq` / `flux_valid_to_seq`, written in the dispatch's
+//! own transaction (a create opens a version; an update closes the current
+//! one at the event's `seq` and opens the new one; a destroy closes it;
+//! `*_where` do the same for every row matched, set-based). So:
 //!
-//! The whole state of a point is held in memory, as a `MemoryDatabase` with
-//! the read model's schema (so it checks exactly what SQL checks).
+//! * a past page ([`AsOf::find_all`]) is **one indexed SQL query**: the
+//!   live read's statement (the same [`FindOptions`] checks, filter and
+//!   order compilation and decoding) on the versions table, restricted to
+//!   the versions in force right after the `seq`;
+//! * a row's [`Store::history`] is one indexed query (plus one for the
+//!   events that made its changes);
+//! * storage grows with the number of changes, not with the state's size
+//!   times the log's length; memory stays flat.
+//!
+//! Chosen over the alternatives by these properties and by measurement
+//! (BENCHMARKS.md, Store section 9): full snapshots (what the store did
+//! before: the whole state as JSON every 1,000 events, an `as_of` loading
+//! one into memory — 1.2–1.9 s and 22 MB a snapshot at 200,000 rows) cost
+//! in proportion to the state; inverse changesets stored with each event
+//! would still need a replay to reach a point. The cost is paid at write
+//! time: every changed row is written twice (its table and its versions).
+//!
+//! A point given as a time ([`Point::Time`]) becomes the `seq` of the last
+//! event at or before it (a binary search over the log: a few indexed reads).
 
-use flux_capacitor::{Error as CoreError, Event, Key, MemoryDatabase, Operation, RESTORE_EVENT, Row, StoredEvent};
-use serde_json::json;
+use flux_capacitor::{Event, FieldType, Key, Operation, RESTORE_EVENT, Row, StoredEvent, check_key};
+use serde_json::{Value, json};
 
-use crate::read::query_error;
+use crate::read::no_versions;
 use crate::reduce::run_reducer;
-use crate::snapshots::Snapshots;
-use crate::sql::codec::{parse_timestamp, read_back};
+use crate::schema::Column;
+use crate::sql::codec::parse_timestamp;
+use crate::sql::versions::{events_at_sql, history_sql};
 use crate::store::Shared;
+use crate::versions::VALIDITY;
 use crate::{Context, EventQuery, FindOptions, Store, StoreError};
 
 /// A point in the log: right after event `seq`, or right after the last
@@ -52,46 +66,44 @@ impl From<u64> for Point {
     }
 }
 
-/// The read model as it was at a point: see [`Store::as_of`].
+/// The read model as it was at a point: see [`Store::as_of`]. A handle:
+/// each read is one SQL query on the row versions at [`AsOf::seq`].
 #[derive(Debug, Clone)]
 pub struct AsOf {
     /// The last event included (0: none). A point after the log's head is the head.
     pub seq: u64,
-    /// The state.
-    pub db: MemoryDatabase,
+    store: Store,
 }
 
 impl AsOf {
     /// Rows of `collection` as [`Store::find_all`] would have returned them
-    /// then: the same validation ([`FindOptions::validate`]), the same
-    /// meaning ([`MemoryDatabase::find_all`]) and the same values back (each
-    /// through the decoding of its column type: a `real` as a `real` column
-    /// gives it back).
-    pub fn find_all(&self, collection: &str, options: &FindOptions) -> Result<Vec<Row>, StoreError> {
-        let rows = self.db.find_all(collection, options).map_err(query_error(collection))?;
-        Ok(rows.into_iter().map(|row| self.read_back(collection, row)).collect())
+    /// then: the same validation ([`FindOptions::validate`]) and errors, the
+    /// same statement (on the table's versions in force right after
+    /// [`AsOf::seq`]), the same values back.
+    pub async fn find_all(&self, collection: &str, options: &FindOptions) -> Result<Vec<Row>, StoreError> {
+        self.store.find_at(collection, options, Some(self.seq)).await
     }
 
     /// The row of `collection` with key `id` then, as [`Store::find_by_id`]
     /// would have returned it (a key of the other type is `type_mismatch`).
-    pub fn find_by_id(&self, collection: &str, id: impl Into<Key>) -> Result<Option<Row>, StoreError> {
-        let row = self
-            .db
-            .find_by_id(collection, &id.into())
-            .map_err(query_error(collection))?;
-        Ok(row.map(|row| self.read_back(collection, row)))
+    pub async fn find_by_id(&self, collection: &str, id: impl Into<Key>) -> Result<Option<Row>, StoreError> {
+        self.store.find_by_id_at(collection, id.into(), Some(self.seq)).await
     }
 
-    /// `row` as its table would give it back.
-    fn read_back(&self, collection: &str, row: &Row) -> Row {
-        let fields = self.db.schema().and_then(|s| s.collections.get(collection));
-        row.iter()
-            .map(|(field, value)| {
-                let ty = fields.and_then(|f| f.fields.get(field));
-                let value = ty.map_or_else(|| value.clone(), |ty| read_back(*ty, value));
-                (field.clone(), value)
-            })
-            .collect()
+    /// Every table that had rows then, as [`Store::snapshot`] gives the live ones.
+    pub async fn snapshot(&self) -> Result<Value, StoreError> {
+        let schema = self.store.refresh_schema().await?;
+        let mut out = serde_json::Map::new();
+        for name in schema.collections.keys() {
+            let rows = self.find_all(name, &FindOptions::all()).await?;
+            if !rows.is_empty() {
+                out.insert(
+                    name.clone(),
+                    Value::Array(rows.into_iter().map(Value::Object).collect()),
+                );
+            }
+        }
+        Ok(Value::Object(out))
     }
 }
 
@@ -106,63 +118,14 @@ pub struct Change {
     pub after: Option<Row>,
 }
 
-fn replay_error(event: &StoredEvent, source: CoreError) -> StoreError {
-    StoreError::Replay {
-        seq: event.seq,
-        event_type: event.event_type.clone(),
-        source: Box::new(source),
+/// [`StoreError::InvalidPoint`] when the store keeps no row versions.
+fn versions_on(shared: &Shared) -> Result<(), StoreError> {
+    if shared.config.row_versions {
+        return Ok(());
     }
-}
-
-/// An empty state with the read model's schema.
-pub(crate) fn empty_state(shared: &Shared) -> MemoryDatabase {
-    MemoryDatabase::with_schema(shared.schema().schema.clone())
-}
-
-/// Replays events `after < seq <= upto` into `db`; with `watch`, answers
-/// every change of that row.
-async fn replay(
-    shared: &Shared,
-    db: &mut MemoryDatabase,
-    after: u64,
-    upto: u64,
-    watch: Option<(&str, &Key)>,
-) -> Result<Vec<Change>, StoreError> {
-    let reducer = shared.reducer();
-    let mut changes = Vec::new();
-    let mut last = after;
-    while last < upto {
-        let page = (shared.config.replay_page as u64).min(upto - last);
-        let events = shared.db().fetch_events(&EventQuery::after(last, page)).await?;
-        let Some(tail) = events.last() else { break };
-        last = tail.seq;
-        for event in events.iter().filter(|e| e.seq <= upto) {
-            let before = watch.and_then(|(c, id)| db.get(c, id).cloned());
-            let changeset = run_reducer(&*reducer, event).map_err(|e| replay_error(event, e))?;
-            db.apply(&changeset).map_err(|e| replay_error(event, e))?;
-            if let Some((collection, id)) = watch {
-                let after = db.get(collection, id);
-                if before.as_ref() != after {
-                    changes.push(Change {
-                        event: event.clone(),
-                        before,
-                        after: after.cloned(),
-                    });
-                }
-            }
-        }
-    }
-    Ok(changes)
-}
-
-/// The state right after `seq`: newest snapshot at or before it, plus the events after.
-pub(crate) async fn state_at(shared: &Shared, seq: u64) -> Result<MemoryDatabase, StoreError> {
-    let (mut db, from) = match Snapshots::load(shared, seq).await? {
-        Some((at, db)) => (db, at),
-        None => (empty_state(shared), 0),
-    };
-    replay(shared, &mut db, from, seq, None).await?;
-    Ok(db)
+    Err(StoreError::InvalidPoint {
+        reason: "the store keeps no row versions (Config::row_versions is off)".into(),
+    })
 }
 
 /// The `seq` of the last event at or before `time` (binary search: `seq`s
@@ -189,9 +152,10 @@ async fn seq_at_time(shared: &Shared, time: &str, head: u64) -> Result<u64, Stor
 
 impl Store {
     /// The read model as it was right after `point` (a `seq`, or a
-    /// [`Point::Time`]): the newest snapshot at or before it plus the events
-    /// after it, replayed through the store's reducers. Equal to replaying
-    /// the first `seq` events into an empty `MemoryDatabase`.
+    /// [`Point::Time`]), read from the row versions (see the [module
+    /// docs](crate::AsOf)): equal to replaying the first `seq` events into
+    /// an empty `MemoryDatabase`. Cheap: it only finds the `seq`; each read
+    /// of the [`AsOf`] is one query.
     ///
     /// A `seq` past the log's head is [`StoreError::InvalidPoint`]: no state
     /// has been "right after" an event that does not exist yet, and answering
@@ -200,6 +164,7 @@ impl Store {
     /// head).
     pub async fn as_of(&self, point: impl Into<Point>) -> Result<AsOf, StoreError> {
         let shared = self.shared();
+        versions_on(shared)?;
         let head = shared.db().last_seq().await?;
         let seq = match point.into() {
             Point::Seq(seq) if seq > head => {
@@ -212,26 +177,65 @@ impl Store {
         };
         Ok(AsOf {
             seq,
-            db: state_at(shared, seq).await?,
+            store: self.clone(),
         })
     }
 
-    /// Takes a snapshot of the read model as of the log's head now; answers its `seq`.
-    pub async fn take_snapshot(&self) -> Result<u64, StoreError> {
-        let shared = self.shared();
-        let head = shared.db().last_seq().await?;
-        Snapshots::take(shared, head).await?;
-        Ok(head)
-    }
-
     /// Every event that changed row `id` of `collection`, in `seq` order, with
-    /// the row before and after it: who changed what, and when. Replays the
-    /// whole log (reducers are opaque: any event may touch any row).
+    /// the row before and after it (as a read gives it back): who changed
+    /// what, and when. One indexed query on the row's versions, one for the
+    /// events. An event that left the row as it was is not a change.
     pub async fn history(&self, collection: &str, id: impl Into<Key>) -> Result<Vec<Change>, StoreError> {
-        let shared = self.shared();
         let id = id.into();
-        let head = shared.db().last_seq().await?;
-        replay(shared, &mut empty_state(shared), 0, head, Some((collection, &id))).await
+        versions_on(self.shared())?;
+        let schema = self
+            .checked_schema(collection, |schema| check_key(collection, &id, Some(schema)))
+            .await?;
+        let versions = schema.versions.get(collection).ok_or_else(|| no_versions(collection))?;
+        let db = self.shared().db();
+        let (statement, mut columns) = history_sql(db.dialect(), versions, &id);
+        let [from, to] = VALIDITY.map(|name| Column::new(name, FieldType::Integer));
+        columns.extend([&from, &to]);
+        let mut steps: Vec<(u64, Option<Row>, Option<Row>)> = Vec::new();
+        let mut last: Option<(Row, Option<u64>)> = None;
+        for mut row in db.fetch_rows(&statement, &columns).await? {
+            let seq = |row: &mut Row, name: &str| row.remove(name).and_then(|v| v.as_u64());
+            let (Some(start), end) = (seq(&mut row, VALIDITY[0]), seq(&mut row, VALIDITY[1])) else {
+                continue;
+            };
+            let before = match last.take() {
+                Some((previous, Some(ended))) if ended < start => {
+                    steps.push((ended, Some(previous), None));
+                    None
+                }
+                Some((previous, _)) => Some(previous),
+                None => None,
+            };
+            steps.push((start, before, Some(row.clone())));
+            last = Some((row, end));
+        }
+        if let Some((previous, Some(ended))) = last {
+            steps.push((ended, Some(previous), None));
+        }
+        steps.retain(|(_, before, after)| before != after);
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seqs: Vec<u64> = steps.iter().map(|(seq, _, _)| *seq).collect();
+        let events = db.fetch_events_sql(&events_at_sql(db.dialect(), &seqs)).await?;
+        steps
+            .into_iter()
+            .map(|(seq, before, after)| {
+                let event = events
+                    .iter()
+                    .find(|e| e.seq == seq)
+                    .cloned()
+                    .ok_or_else(|| StoreError::InvalidPoint {
+                        reason: format!("row versions name event {seq}, which is not in the log"),
+                    })?;
+                Ok(Change { event, before, after })
+            })
+            .collect()
     }
 
     /// Brings back the last state of the destroyed row `id` of `collection`

@@ -140,7 +140,8 @@
 //! # Time travel, restore, rebuild
 //!
 //! The log is the truth: [`Store::as_of`] gives the read model at any past
-//! `seq` or time (snapshots make it cheap, see [`Config::snapshot_every`]),
+//! `seq` or time, read with SQL from the row versions the store keeps in
+//! each dispatch's transaction (see [`history`](crate::AsOf) and the README),
 //! [`Store::history`] every change of one row, [`Store::restore`] brings a
 //! destroyed row back with an ordinary logged event, and [`Store::rebuild`]
 //! replays the log into new tables with new reducers and switches to them
@@ -221,13 +222,13 @@ mod read;
 pub mod rebuild;
 mod reduce;
 mod schema;
-mod snapshots;
 mod sql;
 pub mod starter;
 mod store;
 mod subscribe;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod versions;
 mod writer;
 
 pub use command::{CommandHandler, command_fn};
@@ -244,7 +245,9 @@ pub use subscribe::{Subscription, SubscriptionItem};
 
 /// The store's event log table.
 pub const EVENTS_TABLE: &str = "flux_events";
-/// The read-model snapshots of [`Store::as_of`] (`seq`, `state` as JSON text).
+/// The read-model snapshots older versions kept for [`Store::as_of`] (`seq`,
+/// `state` as JSON text): no longer written nor read (row versions replace
+/// them), left to existing databases to drop; never part of the read model.
 pub const SNAPSHOTS_TABLE: &str = "flux_snapshots";
 /// The writers' lock table (MySQL/MariaDB).
 pub const LOCK_TABLE: &str = "flux_store_lock";

@@ -47,6 +47,14 @@ impl EventQuery {
     }
 }
 
+/// A past read of a table the store keeps no versions of (only while it
+/// creates them: see [`crate::versions`]).
+pub(crate) fn no_versions(collection: &str) -> StoreError {
+    StoreError::InvalidPoint {
+        reason: format!("table `{collection}` has no row versions (yet)"),
+    }
+}
+
 /// A read's error: the core error of the one validation, on `collection`.
 pub(crate) fn query_error(collection: &str) -> impl Fn(CoreError) -> StoreError + '_ {
     move |source| StoreError::Query {
@@ -64,10 +72,24 @@ impl Store {
     /// with the core error: `unknown_collection`, `unknown_field`,
     /// `invalid_filter`, `invalid_order`).
     pub async fn find_all(&self, collection: &str, options: FindOptions) -> Result<Vec<Row>, StoreError> {
+        self.find_at(collection, &options, None).await
+    }
+
+    /// [`Store::find_all`] of the live table, or (`at`) of the versions in
+    /// force right after that `seq`: the same checks, statement and decoding.
+    pub(crate) async fn find_at(
+        &self,
+        collection: &str,
+        options: &FindOptions,
+        at: Option<u64>,
+    ) -> Result<Vec<Row>, StoreError> {
         let schema = self
             .checked_schema(collection, |schema| options.validate(collection, Some(schema)))
             .await?;
-        let table = &schema.tables[collection];
+        let table = match at {
+            None => &schema.tables[collection],
+            Some(_) => schema.versions.get(collection).ok_or_else(|| no_versions(collection))?,
+        };
         let mut order = Vec::with_capacity(options.order.len());
         for (field, direction) in &options.order {
             // The validation found every field in this very schema.
@@ -87,6 +109,7 @@ impl Store {
             &order,
             options.limit,
             options.offset,
+            at,
         );
         Ok(shared.db().fetch_rows(&statement, &columns).await?)
     }
@@ -95,7 +118,16 @@ impl Store {
     /// the key column's is [`StoreError::Query`] with `type_mismatch`
     /// ([`check_key`], as [`AsOf::find_by_id`](crate::AsOf::find_by_id)).
     pub async fn find_by_id(&self, collection: &str, id: impl Into<Key>) -> Result<Option<Row>, StoreError> {
-        let id = id.into();
+        self.find_by_id_at(collection, id.into(), None).await
+    }
+
+    /// [`Store::find_by_id`], live or (`at`) right after that `seq`.
+    pub(crate) async fn find_by_id_at(
+        &self,
+        collection: &str,
+        id: Key,
+        at: Option<u64>,
+    ) -> Result<Option<Row>, StoreError> {
         let schema = self
             .checked_schema(collection, |schema| check_key(collection, &id, Some(schema)))
             .await?;
@@ -105,7 +137,7 @@ impl Store {
             limit: Some(1),
             ..FindOptions::default()
         };
-        Ok(self.find_all(collection, options).await?.pop())
+        Ok(self.find_at(collection, &options, at).await?.pop())
     }
 
     /// Every non-empty table of the read model, in the shape of
@@ -128,7 +160,7 @@ impl Store {
 
     /// The schema `check` passes, re-reading the database once when it
     /// names an unknown collection or field (a table or column created since).
-    async fn checked_schema(
+    pub(crate) async fn checked_schema(
         &self,
         collection: &str,
         check: impl Fn(&Schema) -> Result<(), CoreError>,

@@ -12,8 +12,10 @@
 //! 4. **Switch**, with writes paused (this store's writer waits, and the
 //!    writers' lock holds other processes' writers): replay the last events,
 //!    rename each live table `c` to `c_before_<seq>` and each target to `c`,
-//!    delete the read-model snapshots (they belong to the old reducers), and
-//!    commit; then the store dispatches with the new reducers. The pause
+//!    rename the row versions (see [`crate::AsOf`]) alike (`flux_versions_c`
+//!    to `flux_versions_c_before_<seq>`, the target's to `flux_versions_c`:
+//!    the replay wrote the target's versions as it went, so the time
+//!    machine answers with the new reducers' past), and commit; then the store dispatches with the new reducers. The pause
 //!    lasts one catch-up page plus the renames.
 //!
 //! A failure at any step before the switch's commit leaves the live tables,
@@ -35,8 +37,9 @@ use flux_capacitor::{Error as CoreError, Operation, Reducer, StoredEvent};
 use crate::reduce::run_reducer;
 use crate::sql::backend::WriteTx;
 use crate::sql::compile_operation;
-use crate::sql::write::{delete_snapshots_sql, rename_tables_sql};
+use crate::sql::write::rename_tables_sql;
 use crate::store::Shared;
+use crate::versions::table_name;
 use crate::{EventQuery, FindOptions, Store, StoreError};
 
 /// How far a rebuild has come, for progress reports.
@@ -109,8 +112,21 @@ impl Plan<'_> {
             let operation = retarget(operation, target);
             schema.validate(&operation).map_err(|e| Self::fail(event, e))?;
             let table = &schema.tables[target];
-            if let Some(statement) = compile_operation(self.shared.pool.dialect(), table, &operation) {
-                tx.execute(&statement).await?;
+            let dialect = self.shared.pool.dialect();
+            let Some(statement) = compile_operation(dialect, table, &operation) else {
+                continue;
+            };
+            let (before, after) = if self.shared.config.row_versions {
+                let versions = schema
+                    .versions
+                    .get(target)
+                    .ok_or_else(|| crate::read::no_versions(target))?;
+                crate::sql::versions::around(dialect, table, versions, &operation, event.seq)
+            } else {
+                (None, Vec::new())
+            };
+            for statement in before.iter().chain([&statement]).chain(&after) {
+                tx.execute(statement).await?;
             }
         }
         Ok(())
@@ -217,19 +233,26 @@ impl Store {
             }
             let mut renames = Vec::new();
             let mut retired = Vec::new();
+            let current = shared.schema();
+            let versioned = |table: &str| shared.config.row_versions && current.versions.contains_key(table);
             for (collection, target) in &tables {
                 if schema.collections.contains_key(collection) {
                     let old = format!("{collection}_before_{done}");
                     if schema.collections.contains_key(&old) {
                         return Err(invalid(format!("table `{old}` exists already")));
                     }
+                    if versioned(collection) {
+                        retired.push((table_name(collection), table_name(&old)));
+                    }
                     retired.push((collection.clone(), old));
+                }
+                if versioned(target) {
+                    renames.push((table_name(target), table_name(collection)));
                 }
                 renames.push((target.clone(), collection.clone()));
             }
             let mut all = retired.clone();
             all.extend(renames);
-            tx.execute(&delete_snapshots_sql(dialect)).await?;
             Ok((done, all))
         }
         .await;
@@ -251,7 +274,6 @@ impl Store {
         }
         tx.commit().await?;
         shared.set_reducer(reducer);
-        shared.snapshots.forget();
         self.refresh_schema().await?;
         let paused = pause.elapsed();
         drop(gate);

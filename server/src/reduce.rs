@@ -71,8 +71,7 @@ mod tests {
         }
     }
 
-    /// Dispatch, `as_of`, `history` (and `restore`, which reads it) and
-    /// `rebuild` all survive a panicking reducer and report its message.
+    /// Dispatch and `rebuild` survive a panicking reducer and report its message.
     #[tokio::test]
     async fn every_path_reports_a_panicking_reducer() {
         let dir = tempfile::tempdir().unwrap();
@@ -82,10 +81,7 @@ mod tests {
             let create = crate::sql::Sql::fixed(pool.dialect(), format!("CREATE TABLE {table} (id TEXT PRIMARY KEY)"));
             pool.backend().execute(&create).await.unwrap();
         }
-        let config = crate::Config {
-            snapshot_every: None,
-            ..crate::Config::default()
-        };
+        let config = crate::Config::default();
         let store = crate::Store::builder(ticks)
             .config(config.clone())
             .open(pool.clone())
@@ -122,16 +118,13 @@ mod tests {
 
         let later = crate::Store::builder(broken).config(config).open(pool).await.unwrap();
         let expected = "reducer panicked: tick exploded at 1";
-        let err = later.as_of(2u64).await.unwrap_err();
-        assert_eq!(err.kind(), "replay", "{err}");
-        assert!(err.to_string().contains(expected), "as_of: {err}");
-        let err = later.history("items", "a").await.unwrap_err();
-        assert!(err.to_string().contains(expected), "history: {err}");
-        let err = later
-            .restore("items", "a", &crate::Context::default())
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains(expected), "restore: {err}");
+        // `as_of` and `history` read the row versions: no reducer runs.
+        let then = later.as_of(2u64).await.unwrap();
+        assert_eq!(
+            then.find_by_id("items", "a").await.unwrap().map(|r| r["id"].clone()),
+            Some("a".into())
+        );
+        assert_eq!(later.history("items", "a").await.unwrap().len(), 1);
         let err = later
             .rebuild(broken, &[("items", "items_v2")], |_| {})
             .await

@@ -37,6 +37,10 @@ pub(crate) struct Column {
     /// parse that is not always correctly rounded, so `0.30000000000000004`
     /// would not come back. Bound as a number it is stored as that double.
     pub bind_json_numbers: bool,
+    /// The column's SQL type as declared (with its collation where the
+    /// database has one), so that its versions table
+    /// ([`crate::versions`]) holds and compares its values exactly alike.
+    pub sql_type: String,
 }
 
 /// One read-model table.
@@ -58,6 +62,7 @@ impl Column {
             max_chars: None,
             max_bytes: None,
             bind_json_numbers: false,
+            sql_type: String::new(),
         }
     }
 
@@ -119,6 +124,7 @@ impl Table {
                     max_chars: None,
                     max_bytes: None,
                     bind_json_numbers: false,
+                    sql_type: String::new(),
                 })
                 .collect(),
         }
@@ -130,6 +136,11 @@ impl Table {
 pub(crate) struct DbSchema {
     pub tables: BTreeMap<String, Table>,
     pub schema: Schema,
+    /// The versions table of each read-model table that has a complete one
+    /// (every column of the table, and the validity columns): see [`crate::versions`].
+    pub versions: BTreeMap<String, Table>,
+    /// The columns of every versions table found, by versions table name.
+    pub version_columns: BTreeMap<String, Vec<String>>,
 }
 
 /// A raw introspected column, before filtering.
@@ -143,6 +154,7 @@ pub(crate) struct RawColumn {
     pub max_chars: Option<u64>,
     pub max_bytes: Option<u64>,
     pub bind_json_numbers: bool,
+    pub sql_type: String,
 }
 
 impl DbSchema {
@@ -174,6 +186,11 @@ impl DbSchema {
         }
         let mut out = DbSchema::default();
         for (name, columns) in grouped {
+            if crate::versions::is_store_table(&name) {
+                out.version_columns
+                    .insert(name, columns.into_iter().map(|c| c.name).collect());
+                continue;
+            }
             if STORE_TABLES.contains(&name.as_str()) {
                 continue;
             }
@@ -194,6 +211,7 @@ impl DbSchema {
                         max_chars: c.max_chars,
                         max_bytes: c.max_bytes,
                         bind_json_numbers: c.bind_json_numbers,
+                        sql_type: c.sql_type,
                     })
                 })
                 .collect();
@@ -206,6 +224,23 @@ impl DbSchema {
                 },
             );
             out.tables.insert(name.clone(), Table { name, key, columns });
+        }
+        for (name, table) in &out.tables {
+            let versions = crate::versions::table_name(name);
+            let Some(found) = out.version_columns.get(&versions) else {
+                continue;
+            };
+            let complete = table
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .chain(crate::versions::VALIDITY)
+                .all(|column| found.iter().any(|f| f == column));
+            if complete {
+                let mut copy = table.clone();
+                copy.name = versions;
+                out.versions.insert(name.clone(), copy);
+            }
         }
         out
     }

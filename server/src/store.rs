@@ -20,9 +20,9 @@ use crate::metrics::Metrics;
 use crate::middleware::{Context, Middleware, Next};
 use crate::read::EventQuery;
 use crate::schema::DbSchema;
-use crate::snapshots::Snapshots;
 use crate::sql::backend::Backend;
 use crate::subscribe::{self, Subscription};
+use crate::versions;
 use crate::writer::{self, Batch, Request};
 
 /// Settings of a [`Store`].
@@ -55,9 +55,15 @@ pub struct Config {
     /// one read of the log while it catches up (default 1 MiB; a page holds
     /// at least one event, however big). See [`Subscription`].
     pub replay_page_bytes: usize,
-    /// Take a read-model snapshot in the background every this many events,
-    /// to make [`Store::as_of`] fast (default 1000; `None`: only on demand).
-    pub snapshot_every: Option<u64>,
+    /// Keep row versions for the time machine (default `true`): each
+    /// dispatch also writes the versions of the rows it changes, so that
+    /// [`Store::as_of`] and [`Store::history`] (and so [`Store::restore`]) are indexed queries (see
+    /// [`AsOf`](crate::AsOf)). Off, writes are cheaper and `as_of` and
+    /// `history` are [`StoreError::InvalidPoint`]; versions kept before are
+    /// neither read nor brought up to date (turning it on again builds
+    /// missing versions tables only: drop the `flux_versions_*` tables to
+    /// have them built again from the log).
+    pub row_versions: bool,
 }
 
 impl Default for Config {
@@ -72,7 +78,7 @@ impl Default for Config {
             poll_min_interval: Duration::from_millis(5),
             replay_page: 500,
             replay_page_bytes: 1024 * 1024,
-            snapshot_every: Some(1000),
+            row_versions: true,
         }
     }
 }
@@ -85,7 +91,6 @@ pub(crate) struct Shared {
     pub live: LiveFeed,
     /// The last `seq` published to the live feed.
     pub head: AtomicU64,
-    pub snapshots: Snapshots,
     pub metrics: Metrics,
     /// Held by the writer around each group, and by a rebuild's switch to pause writes.
     pub write_gate: tokio::sync::Mutex<()>,
@@ -185,9 +190,12 @@ impl StoreBuilder {
         let pool = pool.into();
         let db = pool.backend();
         db.migrate().await?;
-        let schema = db.introspect().await?;
+        let schema = if self.config.row_versions {
+            versions::ensure_on_open(db, &self.reducer, self.config.replay_page as u64).await?
+        } else {
+            db.introspect().await?
+        };
         let head = db.last_seq().await?;
-        let snapshots = Snapshots::open(db, self.config.snapshot_every).await?;
         let live = LiveFeed::new(self.config.subscriber_buffer);
         let shared = Arc::new(Shared {
             pool,
@@ -195,7 +203,6 @@ impl StoreBuilder {
             config: self.config,
             live,
             head: AtomicU64::new(head),
-            snapshots,
             metrics: Metrics::default(),
             write_gate: tokio::sync::Mutex::new(()),
             schema: RwLock::new(Arc::new(schema)),
@@ -268,7 +275,12 @@ impl Store {
     /// Re-reads the read model's schema (after a migration). The store also
     /// does this by itself when an operation names an unknown table or column.
     pub async fn refresh_schema(&self) -> Result<Schema, StoreError> {
-        let schema = Arc::new(self.inner.shared.db().introspect().await?);
+        let db = self.inner.shared.db();
+        let mut schema = db.introspect().await?;
+        if self.inner.shared.config.row_versions {
+            schema = versions::ensure_runtime(db, schema).await?;
+        }
+        let schema = Arc::new(schema);
         self.inner.shared.set_schema(schema.clone());
         Ok(schema.schema.clone())
     }

@@ -58,7 +58,6 @@ async fn answers_tell_the_truth(dialect: Dialect) {
         db.pool_with_tables(&tracker_schema()).await.close().await;
         let config = Config {
             poll_interval: None,
-            snapshot_every: None,
             ..Config::default()
         };
         let store = Store::builder(conformance::reducer())

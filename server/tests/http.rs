@@ -402,6 +402,12 @@ async fn collections_page_order_and_filter() {
                 "not_found",
                 "flux_snapshots",
             ),
+            (
+                "/collections/flux_versions_issues",
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "flux_versions_issues",
+            ),
         ] {
             assert_error(&get(uri).await, status, code, mentions);
         }

@@ -104,14 +104,9 @@ async fn the_log_gives_back_every_event_exactly_and_replay_is_the_live_state() {
             .as_of(store.head())
             .await
             .expect("as_of")
-            .find_all("copies", &FindOptions::all());
+            .find_all("copies", &FindOptions::all())
+            .await;
         assert_eq!(replayed.expect("rows"), table);
-        store.take_snapshot().await.expect("snapshot");
-        let from_snapshot = store.as_of(store.head()).await.expect("as_of");
-        assert_eq!(
-            from_snapshot.find_all("copies", &FindOptions::all()).expect("rows"),
-            table
-        );
         db.create_tables(&db.pool().await, &rebuilt_schema()).await;
         store
             .rebuild(copy, &[("copies", "copies_next")], |_| {})
@@ -171,7 +166,7 @@ async fn an_old_postgres_log_with_jsonb_columns_is_converted_to_text() {
         assert_eq!(types, ["text", "text"]);
         let then = store.as_of(2).await.expect("as_of");
         assert_eq!(
-            then.find_all("copies", &FindOptions::all()).expect("rows"),
+            then.find_all("copies", &FindOptions::all()).await.expect("rows"),
             store.find_all("copies", FindOptions::all()).await.expect("rows")
         );
         // A second open finds nothing to convert.

@@ -246,9 +246,6 @@ async fn random_reads_agree_with_the_reference_everywhere() {
             reference
                 .dispatch(&reducer, &StoredEvent::at(head, "", event))
                 .expect("the reference applies them");
-            if case % 4 == 1 {
-                store.take_snapshot().await.expect("snapshot");
-            }
             for read in reads {
                 let expected = run_read(&reference, read).expect("a find_all or find_by_id");
                 match &expected {

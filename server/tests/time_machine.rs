@@ -2,17 +2,14 @@
 
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Event, Key, MemoryDatabase, RESTORE_EVENT, StoredEvent, aggregate_reducers, boxed, restore};
-use flux_capacitor_server::testing::{TestDb, count, for_each_backend, test_config, tracker_schema};
-use flux_capacitor_server::{Config, Context, FindOptions, Point, Store, StoreError};
+use flux_capacitor_server::testing::{TestDb, for_each_backend, test_config, tracker_schema};
+use flux_capacitor_server::{Context, FindOptions, Point, Store, StoreError};
 use serde_json::{Value, json};
 
-async fn store(db: &TestDb, snapshot_every: Option<u64>) -> Store {
+async fn store(db: &TestDb) -> Store {
     let pool = db.pool_with_tables(&tracker_schema()).await;
     Store::builder(aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]))
-        .config(Config {
-            snapshot_every,
-            ..test_config()
-        })
+        .config(test_config())
         .open(pool)
         .await
         .expect("open store")
@@ -77,58 +74,37 @@ async fn check_every_seq(store: &Store, states: &[Value]) {
     for (seq, expected) in states.iter().enumerate() {
         let as_of = store.as_of(seq as u64).await.unwrap();
         assert_eq!(as_of.seq, seq as u64);
-        assert_eq!(&as_of.db.snapshot(), expected, "as_of({seq})");
+        assert_eq!(&as_of.snapshot().await.unwrap(), expected, "as_of({seq})");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn as_of_every_seq_equals_a_replay_of_the_prefix() {
     for_each_backend(|db| async move {
-        // Without snapshots.
-        let plain = store(&db, None).await;
+        let plain = store(&db).await;
         let log = dispatch_each(&plain, random_events(300, 0x5eed)).await;
         assert!(log.len() > 150, "most events commit ({})", log.len());
         let states = expected_states(&plain, &log);
         check_every_seq(&plain, &states).await;
-        assert_eq!(count(plain.pool(), "flux_snapshots").await, 0);
         assert_eq!(
             plain.snapshot().await.unwrap(),
             states[log.len()],
             "the live tables are the replayed log"
         );
 
-        // With snapshots: taken in the background every 37 events, and one on demand.
-        let snapshotting = Store::builder(aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]))
-            .config(Config {
-                snapshot_every: Some(37),
-                ..test_config()
-            })
+        // Reopened: the versions are the store's, kept across opens.
+        let reopened = Store::builder(aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]))
+            .config(test_config())
             .open(plain.pool().clone())
             .await
             .unwrap();
-        let middle = dispatch_each(&snapshotting, random_events(100, 0xfeed)).await;
-        assert_eq!(snapshotting.take_snapshot().await.unwrap(), middle.len() as u64);
-        let more = dispatch_each(&snapshotting, random_events(100, 0xbeef)).await;
-        assert_eq!(snapshotting.take_snapshot().await.unwrap(), more.len() as u64);
-        // Background snapshots run beside the writer, one at a time: wait for them.
-        let mut snapshots = 0;
-        for _ in 0..600 {
-            snapshots = count(plain.pool(), "flux_snapshots").await;
-            if snapshots >= 3 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        assert!(
-            snapshots >= 3,
-            "two on demand and at least one in the background ({snapshots})"
-        );
-        let states = expected_states(&snapshotting, &more);
-        check_every_seq(&snapshotting, &states).await;
+        let more = dispatch_each(&reopened, random_events(100, 0xbeef)).await;
+        let states = expected_states(&reopened, &more);
+        check_every_seq(&reopened, &states).await;
         let head = more.len() as u64;
-        assert_eq!(snapshotting.as_of(head).await.unwrap().seq, head);
+        assert_eq!(reopened.as_of(head).await.unwrap().seq, head);
         for past in [head + 1, u64::MAX] {
-            let err = snapshotting.as_of(past).await.unwrap_err();
+            let err = reopened.as_of(past).await.unwrap_err();
             assert_eq!(err.kind(), "invalid_point", "{err}");
             assert!(
                 err.to_string()
@@ -146,16 +122,16 @@ async fn as_of_every_seq_equals_a_replay_of_the_prefix() {
                 .map(|e| e.seq)
                 .max()
                 .unwrap();
-            let as_of = snapshotting.as_of(Point::Time(time.clone())).await.unwrap();
+            let as_of = reopened.as_of(Point::Time(time.clone())).await.unwrap();
             assert_eq!(as_of.seq, last, "as of {time}");
-            assert_eq!(as_of.db.snapshot(), states[last as usize]);
+            assert_eq!(as_of.snapshot().await.unwrap(), states[last as usize]);
         }
-        let before = snapshotting
+        let before = reopened
             .as_of(Point::Time("2000-01-01T00:00:00Z".into()))
             .await
             .unwrap();
-        assert_eq!((before.seq, before.db.snapshot()), (0, json!({})));
-        let bad = snapshotting.as_of(Point::Time("yesterday".into())).await.unwrap_err();
+        assert_eq!((before.seq, before.snapshot().await.unwrap()), (0, json!({})));
+        let bad = reopened.as_of(Point::Time("yesterday".into())).await.unwrap_err();
         assert!(matches!(bad, StoreError::InvalidPoint { .. }), "{bad}");
     })
     .await;
@@ -164,7 +140,7 @@ async fn as_of_every_seq_equals_a_replay_of_the_prefix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_and_restore_bring_back_the_exact_last_state() {
     for_each_backend(|db| async move {
-        let store = store(&db, Some(2)).await;
+        let store = store(&db).await;
         let as_user = |user: &str, event: Event| event.with_meta(json!({ "user": user }));
         store
             .dispatch(as_user(
@@ -264,6 +240,7 @@ async fn history_and_restore_bring_back_the_exact_last_state() {
                 "issues",
                 &FindOptions::filter(flux_capacitor::Filter::eq("closed", true)),
             )
+            .await
             .unwrap();
         assert_eq!(Value::Object(open[0].clone()), v3);
     })

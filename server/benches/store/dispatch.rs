@@ -11,15 +11,11 @@ use flux_capacitor_server::{Config, Dialect, Store};
 use super::raw::RawConn;
 use super::support::{BenchDb, Table, Workload, backend_name, ms, percentile, rate, ratio, sqlite_synchronous};
 
-/// The store's settings for the comparisons: no background snapshots (they
-/// are measured apart, see [`default_config`]) and no polling for other
+/// The store's settings for the comparisons: no polling for other
 /// processes' events (the raw baseline writes to the same log between the
 /// store's rounds, and the store would read those events back).
 pub fn bench_config() -> Config {
-    Config {
-        snapshot_every: None,
-        ..default_config()
-    }
+    default_config()
 }
 
 /// The default settings, but for the polling (see [`bench_config`]).
@@ -113,8 +109,7 @@ pub async fn throughput(dialects: &[Dialect], batches: &[usize], rounds: u32, ro
         drop((store, raw));
         db.drop_db().await;
 
-        // The default settings, alone on a database of their own: their
-        // snapshots run in the background and would slow the others down.
+        // The default settings, alone on a database of their own.
         let db = BenchDb::new(dialect).await;
         let store = db.store(default_config()).await;
         for (batch, store_run, raw_run, per_row_run) in runs {

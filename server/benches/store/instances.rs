@@ -12,10 +12,7 @@ use futures::StreamExt;
 use super::support::{BenchDb, Table, Workload, backend_name, ms, percentile, rate};
 
 fn config() -> Config {
-    Config {
-        snapshot_every: None,
-        ..Config::default()
-    }
+    Config::default()
 }
 
 /// Waits for event `seq` on `subscription`.

@@ -246,7 +246,7 @@ pub(crate) async fn find_all(
         options.filter = Some(Filter::and(filters));
     }
     match as_of {
-        Some(point) => Ok(Json(app.store.as_of(point).await?.find_all(&name, &options)?)),
+        Some(point) => Ok(Json(app.store.as_of(point).await?.find_all(&name, &options).await?)),
         None => Ok(Json(app.store.find_all(&name, options).await?)),
     }
 }

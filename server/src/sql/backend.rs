@@ -244,6 +244,8 @@ pub(crate) trait Backend: Send + Sync {
     async fn fetch_rows(&self, sql: &Sql, columns: &[&Column]) -> Result<Vec<Row>>;
     /// Reads the event log.
     async fn fetch_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>>;
+    /// Reads the log rows a `SELECT` of [`Syntax::event_columns`] gives.
+    async fn fetch_events_sql(&self, sql: &Sql) -> Result<Vec<StoredEvent>>;
     /// Reads the event log, stopping after the event that brings the page's
     /// size ([`event_bytes`]) to `max_bytes`.
     async fn fetch_events_within(&self, query: &EventQuery, max_bytes: usize) -> Result<Vec<StoredEvent>>;
@@ -410,6 +412,11 @@ impl<DB: Statements> Backend for Pool<DB> {
     async fn fetch_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>> {
         let sql = read::events_sql(DB::DIALECT, query);
         let rows = DB::fetch(&mut *self.acquire().await?, &sql).await?;
+        rows.iter().map(DB::decode_event).collect()
+    }
+
+    async fn fetch_events_sql(&self, sql: &Sql) -> Result<Vec<StoredEvent>> {
+        let rows = DB::fetch(&mut *self.acquire().await?, sql).await?;
         rows.iter().map(DB::decode_event).collect()
     }
 

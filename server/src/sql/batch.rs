@@ -21,7 +21,7 @@
 //! rolls back and writes the group again one statement per operation, which
 //! names the event and operation at fault.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use flux_capacitor::{Key, Operation};
 
@@ -49,6 +49,8 @@ struct Shape<'a> {
 /// One operation in a wave.
 struct Entry<'a> {
     operation: &'a Operation,
+    /// The `seq` of the event it belongs to.
+    seq: u64,
     key: Bind,
     /// Values of the shape's non-`NULL` columns, in the shape's order.
     values: Vec<Bind>,
@@ -70,19 +72,36 @@ struct Wave<'a> {
 /// or an operation written alone.
 pub(crate) enum Step<'a> {
     Group(Group<'a>),
-    Alone(&'a Table, &'a Operation),
+    Alone(&'a Table, &'a Operation, u64),
 }
 
 impl Step<'_> {
-    /// The statements of this step.
-    pub(crate) fn statements(self, dialect: Dialect) -> Vec<Sql> {
+    /// The statements of this step, with those of the row versions when
+    /// `versions` (by read-model table) is given ([`super::versions`]).
+    pub(crate) fn statements(self, dialect: Dialect, versions: Option<&BTreeMap<String, Table>>) -> Vec<Sql> {
         match self {
             Step::Group(group) => {
+                let table = group.table;
+                let written: Vec<(&Operation, u64)> = group.entries.iter().map(|e| (e.operation, e.seq)).collect();
                 let mut out = Vec::new();
                 group_statements(dialect, group, &mut out);
+                if let Some(v) = versions.and_then(|v| v.get(&table.name)) {
+                    out.extend(super::versions::after_many(dialect, table, v, written));
+                }
                 out
             }
-            Step::Alone(table, operation) => compile_operation(dialect, table, operation).into_iter().collect(),
+            Step::Alone(table, operation, seq) => {
+                let Some(statement) = compile_operation(dialect, table, operation) else {
+                    return Vec::new();
+                };
+                match versions.and_then(|v| v.get(&table.name)) {
+                    Some(v) => {
+                        let (before, after) = super::versions::around(dialect, table, v, operation, seq);
+                        before.into_iter().chain([statement]).chain(after).collect()
+                    }
+                    None => vec![statement],
+                }
+            }
         }
     }
 }
@@ -95,23 +114,24 @@ pub(crate) fn plan<'a>(
     operations: impl IntoIterator<Item = (&'a Table, &'a Operation)>,
     batchable: impl Fn(&Table) -> bool,
 ) -> Vec<Sql> {
-    schedule(operations, batchable)
+    schedule(operations.into_iter().map(|(t, o)| (t, o, 0)), batchable)
         .into_iter()
-        .flat_map(|step| step.statements(dialect))
+        .flat_map(|step| step.statements(dialect, None))
         .collect()
 }
 
-/// Orders `operations` (each with its table, in order) into steps: waves of
-/// by-key operations on tables `batchable` accepts, and barriers.
+/// Orders `operations` (each with its table and its event's `seq`, in
+/// order) into steps: waves of by-key operations on tables `batchable`
+/// accepts, and barriers.
 pub(crate) fn schedule<'a>(
-    operations: impl IntoIterator<Item = (&'a Table, &'a Operation)>,
+    operations: impl IntoIterator<Item = (&'a Table, &'a Operation, u64)>,
     batchable: impl Fn(&Table) -> bool,
 ) -> Vec<Step<'a>> {
     let mut out = Vec::new();
     let mut waves: Vec<Wave<'a>> = Vec::new();
     let mut depth: HashMap<(&'a str, Key), usize> = HashMap::new();
-    for (table, operation) in operations {
-        let placed = batchable(table).then(|| entry(table, operation)).flatten();
+    for (table, operation, seq) in operations {
+        let placed = batchable(table).then(|| entry(table, operation, seq)).flatten();
         match placed {
             Some(Placed::Nothing) => {}
             Some(Placed::Entry(shape, key, entry)) => {
@@ -134,7 +154,7 @@ pub(crate) fn schedule<'a>(
             None => {
                 flush(&mut waves, &mut out);
                 depth.clear();
-                out.push(Step::Alone(table, operation));
+                out.push(Step::Alone(table, operation, seq));
             }
         }
     }
@@ -149,7 +169,7 @@ enum Placed<'a> {
 }
 
 /// The wave entry of a by-key operation; `None` for the others.
-fn entry<'a>(table: &'a Table, operation: &'a Operation) -> Option<Placed<'a>> {
+fn entry<'a>(table: &'a Table, operation: &'a Operation, seq: u64) -> Option<Placed<'a>> {
     let column = |name: &str| table.column(name);
     match operation {
         Operation::Create { row, .. } => {
@@ -173,6 +193,7 @@ fn entry<'a>(table: &'a Table, operation: &'a Operation) -> Option<Placed<'a>> {
                 shape,
                 key.clone(),
                 Entry {
+                    seq,
                     operation,
                     key: key_bind(&key),
                     values,
@@ -207,6 +228,7 @@ fn entry<'a>(table: &'a Table, operation: &'a Operation) -> Option<Placed<'a>> {
                 shape,
                 id.clone(),
                 Entry {
+                    seq,
                     operation,
                     key: key_bind(id),
                     values,
@@ -221,6 +243,7 @@ fn entry<'a>(table: &'a Table, operation: &'a Operation) -> Option<Placed<'a>> {
             },
             id.clone(),
             Entry {
+                seq,
                 operation,
                 key: key_bind(id),
                 values: Vec::new(),

@@ -70,17 +70,6 @@ pub(crate) fn real_value(value: f64) -> Value {
     Num::from_f64(value).to_number().map_or(Value::Null, Value::Number)
 }
 
-/// A value of a column of type `ty` as a read of that column gives it back
-/// (a `real` through [`real_value`]): what the time machine answers for the
-/// rows it holds in memory, so that `as_of` and live reads give the same
-/// JSON for the same row.
-pub(crate) fn read_back(ty: FieldType, value: &Value) -> Value {
-    match (ty, value) {
-        (FieldType::Real, Value::Number(n)) => n.as_f64().map_or_else(|| value.clone(), real_value),
-        _ => value.clone(),
-    }
-}
-
 /// An integer a database stored for a `json` value, in canonical form
 /// (beyond ±(2^53−1) it is a float: the double it is, exactly).
 pub(crate) fn number_value(value: serde_json::Number) -> Value {

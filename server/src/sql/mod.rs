@@ -6,6 +6,7 @@
 //! * [`read`]: `SELECT`s of the read model and of the log;
 //! * [`batch`]: multi-row statements for a commit group;
 //! * [`codec`]: values read back, timestamps, parameters bound;
+//! * [`versions`](mod@versions): the row versions' tables, writes and reads;
 //! * [`syntax`]: how a dialect spells statements ([`syntax::Syntax`]);
 //! * [`backend`]: pools, the writer's connection and transaction, written
 //!   once over sqlx for every [`backend::Driver`];
@@ -21,10 +22,11 @@ pub(crate) mod postgres;
 pub(crate) mod read;
 pub(crate) mod sqlite;
 pub(crate) mod syntax;
+pub(crate) mod versions;
 pub(crate) mod write;
 
+pub(crate) use crate::EVENTS_TABLE;
 pub(crate) use crate::db::Dialect;
-pub(crate) use crate::{EVENTS_TABLE, SNAPSHOTS_TABLE};
 pub(crate) use builder::{Bind, Sql};
 pub(crate) use read::{EVENT_COLUMNS, find_sql};
 pub(crate) use write::{compile_operation, insert_events, row_chunks};

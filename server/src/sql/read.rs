@@ -4,7 +4,7 @@ use flux_capacitor::Filter;
 
 use super::builder::{Bind, Sql};
 use super::write::{order_expr, push_filter};
-use super::{Dialect, EVENTS_TABLE, SNAPSHOTS_TABLE};
+use super::{Dialect, EVENTS_TABLE};
 use crate::EventQuery;
 use crate::schema::{Column, Table};
 
@@ -58,7 +58,8 @@ pub(crate) fn last_event_sql(dialect: Dialect) -> Sql {
     )
 }
 
-/// `SELECT` of a read-model table; the selected columns in order.
+/// `SELECT` of a read-model table (or, with `at`, of its versions table as
+/// of that `seq`); the selected columns in order.
 pub(crate) fn find_sql<'t>(
     dialect: Dialect,
     table: &'t Table,
@@ -66,6 +67,7 @@ pub(crate) fn find_sql<'t>(
     order: &[(&'t Column, bool)],
     limit: Option<u64>,
     offset: u64,
+    at: Option<u64>,
 ) -> (Sql, Vec<&'t Column>) {
     let columns: Vec<&Column> = table.columns.iter().collect();
     let mut sql = Sql::new(dialect);
@@ -75,7 +77,15 @@ pub(crate) fn find_sql<'t>(
         sql.push(&expr);
     });
     sql.push(" FROM ").ident(&table.name);
-    if let Some(filter) = filter {
+    if let Some(seq) = at {
+        // `table` is a versions table: the versions in force right after `seq`.
+        sql.push(" WHERE ");
+        super::versions::push_valid_at(&mut sql, seq);
+        if let Some(filter) = filter {
+            sql.push(" AND ");
+            push_filter(&mut sql, table, filter);
+        }
+    } else if let Some(filter) = filter {
         sql.push(" WHERE ");
         push_filter(&mut sql, table, filter);
     }
@@ -90,18 +100,4 @@ pub(crate) fn find_sql<'t>(
         sql.push(" OFFSET ").bind(int(offset), None);
     }
     (sql, columns)
-}
-
-/// `SELECT` of the newest snapshot at or before `seq`: its `seq` and state.
-pub(crate) fn snapshot_sql(dialect: Dialect, seq: u64) -> Sql {
-    let mut sql = Sql::new(dialect);
-    sql.push("SELECT seq, state FROM ").push(SNAPSHOTS_TABLE);
-    sql.push(" WHERE seq <= ").bind(int(seq), None);
-    sql.push(" ORDER BY seq DESC LIMIT 1");
-    sql
-}
-
-/// `SELECT` of the newest snapshot's `seq` (`NULL` when none).
-pub(crate) fn last_snapshot_sql(dialect: Dialect) -> Sql {
-    Sql::fixed(dialect, format!("SELECT MAX(seq) FROM {SNAPSHOTS_TABLE}"))
 }

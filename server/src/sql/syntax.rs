@@ -53,6 +53,28 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
         false
     }
 
+    /// The expression a versions table's key is indexed, matched and
+    /// ordered by ([`super::versions`]): the reads' code-point expression,
+    /// where an index can hold it.
+    fn versions_key_expr(&self, key: &Column) -> String {
+        match key.ty {
+            FieldType::Text => self.text_expr(key),
+            _ => self.quote(&key.name),
+        }
+    }
+
+    /// Whether indexes are declared inside `CREATE TABLE` (where `CREATE
+    /// INDEX IF NOT EXISTS` is missing: MySQL).
+    fn inline_indexes(&self) -> bool {
+        false
+    }
+
+    /// The cast of an integer parameter whose type the database cannot
+    /// infer (in a `SELECT` list or a `CASE` result).
+    fn int_param_cast(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The `SELECT` expression reading `column` back as its field type.
     fn select_expr(&self, column: &Column) -> String;
 
@@ -85,19 +107,6 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
             (None, FieldType::Boolean) => "BOOLEAN",
             (None, FieldType::Text | FieldType::Json) => "TEXT",
         }
-    }
-
-    /// `INSERT` of `columns` into `table` that does nothing when the key exists.
-    fn insert_or_ignore(&self, table: &str, columns: &[&str]) -> String {
-        let mut text = format!("INSERT INTO {table} ({}) VALUES (", columns.join(", "));
-        for i in 1..=columns.len() {
-            if i > 1 {
-                text.push_str(", ");
-            }
-            self.placeholder(&mut text, i);
-        }
-        text.push_str(") ON CONFLICT DO NOTHING");
-        text
     }
 
     /// Statements renaming tables `(from, to)`, in order, inside the

@@ -8,7 +8,7 @@ use flux_capacitor::{Comparison, FieldType, Filter, Key, Operation, Row, StoredE
 use serde_json::Value;
 
 use super::builder::{Bind, Sql};
-use super::{Dialect, EVENT_COLUMNS, SNAPSHOTS_TABLE};
+use super::{Dialect, EVENT_COLUMNS};
 use crate::schema::{Column, Table};
 
 /// The parameter for `value` written to `column` (validated beforehand), or
@@ -287,19 +287,6 @@ pub(crate) fn insert_events(dialect: Dialect, chunk: &[(&StoredEvent, DateTime<U
         sql.bind(time, None).push(")");
     });
     sql
-}
-
-/// Stores a snapshot; a second one of the same `seq` is ignored.
-pub(crate) fn insert_snapshot_sql(dialect: Dialect, seq: u64, state: String) -> Sql {
-    let mut sql = Sql::new(dialect);
-    sql.text = sql.syntax.insert_or_ignore(SNAPSHOTS_TABLE, &["seq", "state"]);
-    sql.binds = vec![Bind::Int(i64::try_from(seq).unwrap_or(i64::MAX)), Bind::Text(state)];
-    sql
-}
-
-/// Deletes every snapshot (they belong to the reducers that made them).
-pub(crate) fn delete_snapshots_sql(dialect: Dialect) -> Sql {
-    Sql::fixed(dialect, format!("DELETE FROM {SNAPSHOTS_TABLE}"))
 }
 
 /// Renames tables `(from, to)` in order (see [`super::syntax::Syntax::rename_commits`]).

@@ -171,7 +171,6 @@ impl SqlScenarios {
         }
         let config = Config {
             poll_interval: None,
-            snapshot_every: None,
             ..Config::default()
         };
         let store = Store::builder((self.reducer)())

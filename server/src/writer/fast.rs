@@ -76,7 +76,7 @@ async fn reduce_group(
     shared: &Shared,
     group: &[Request],
     stamped: &[Stamped],
-) -> Option<(Arc<DbSchema>, Vec<Changeset>)> {
+) -> Option<(Arc<DbSchema>, Vec<(Changeset, u64)>)> {
     let reducer = shared.reducer();
     let schema = shared.schema();
     let mut changes = Vec::new();
@@ -88,8 +88,12 @@ async fn reduce_group(
             };
             for operation in changeset.operations() {
                 schema.validate(operation).ok()?;
+                // A table without versions yet: the one-statement path makes them.
+                if shared.config.row_versions {
+                    schema.versions.get(operation.collection())?;
+                }
             }
-            changes.push(changeset);
+            changes.push((changeset, event.seq));
             if changes.len() % REDUCE_SLICE == 0 {
                 tokio::task::yield_now().await;
             }
@@ -130,13 +134,20 @@ pub(super) async fn write_fast(
     let Some((schema, changes)) = reduced else {
         return Ok(false);
     };
-    let operations = changes
-        .iter()
-        .flat_map(|changeset| changeset.operations())
-        .map(|operation| (&schema.tables[operation.collection()], operation));
+    let operations = changes.iter().flat_map(|(changeset, seq)| {
+        changeset
+            .operations()
+            .iter()
+            .map(|operation| (&schema.tables[operation.collection()], operation, *seq))
+    });
     let steps = sql::batch::schedule(operations, |table| {
         tables.contains(&table.name) && exact_key(dialect, table)
     });
-    pipeline(tx, steps.into_iter().flat_map(|step| step.statements(dialect))).await?;
+    let versions = shared.config.row_versions.then_some(&schema.versions);
+    pipeline(
+        tx,
+        steps.into_iter().flat_map(|step| step.statements(dialect, versions)),
+    )
+    .await?;
     Ok(true)
 }

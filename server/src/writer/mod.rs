@@ -27,7 +27,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::EventAt;
 use crate::reduce::run_reducer;
-use crate::snapshots::Snapshots;
 use crate::sql::backend::WriterConn;
 use crate::store::Shared;
 use crate::{EventQuery, StoreError};
@@ -169,7 +168,6 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
                         if shared.live.receiver_count() > 0 {
                             let _ = shared.live.send(Arc::from(events.as_slice()));
                         }
-                        Snapshots::after_commit(&shared, last.seq);
                     }
                 }
                 Err(err) => tracing::debug!(kind = err.kind(), error = %err, "rolled back"),

@@ -12,8 +12,9 @@ use crate::StoreError;
 use crate::error::{EventAt, OperationAt};
 use crate::schema::DbSchema;
 use crate::sql::backend::WriteTx;
-use crate::sql::{compile_operation, insert_events};
+use crate::sql::{self, compile_operation, insert_events};
 use crate::store::Shared;
+use crate::versions;
 
 /// Writes one stamped dispatch inside the open transaction `tx`.
 pub(super) async fn apply(shared: &Shared, tx: &mut dyn WriteTx, stamped: &Stamped) -> Result<(), StoreError> {
@@ -38,22 +39,44 @@ pub(super) async fn apply(shared: &Shared, tx: &mut dyn WriteTx, stamped: &Stamp
                 operation: operation.name(),
                 collection: operation.collection().into(),
             };
-            let schema = validated(shared, tx, operation).await.map_err(|err| match err {
-                Invalid::Core(source) => StoreError::Operation {
-                    event: at(),
-                    operation: op_at(),
-                    source: Box::new(source),
-                },
-                Invalid::Db(source) => StoreError::Database {
-                    event: Some(at()),
-                    operation: Some(op_at()),
-                    source: Box::new(source),
-                },
-            })?;
+            let schema = validated(shared, tx, operation, stored.seq)
+                .await
+                .map_err(|err| match err {
+                    Invalid::Core(source) => StoreError::Operation {
+                        event: at(),
+                        operation: op_at(),
+                        source: Box::new(source),
+                    },
+                    Invalid::Db(source) => StoreError::Database {
+                        event: Some(at()),
+                        operation: Some(op_at()),
+                        source: Box::new(source),
+                    },
+                })?;
             let table = &schema.tables[operation.collection()];
             let Some(statement) = compile_operation(dialect, table, operation) else {
                 continue;
             };
+            let database = |source: sqlx::Error| StoreError::Database {
+                event: Some(at()),
+                operation: Some(op_at()),
+                source: Box::new(source),
+            };
+            let (before, after) = if shared.config.row_versions {
+                // `validated` made them.
+                let versions = schema.versions.get(operation.collection()).ok_or_else(|| {
+                    database(sqlx::Error::Protocol(format!(
+                        "table `{}` has no row versions table",
+                        operation.collection()
+                    )))
+                })?;
+                sql::versions::around(dialect, table, versions, operation, stored.seq)
+            } else {
+                (None, Vec::new())
+            };
+            if let Some(before) = before {
+                tx.execute(&before).await.map_err(database)?;
+            }
             if let Err(source) = tx.execute(&statement).await {
                 let duplicate = source.as_database_error().is_some_and(|e| e.is_unique_violation());
                 return Err(match operation {
@@ -68,12 +91,11 @@ pub(super) async fn apply(shared: &Shared, tx: &mut dyn WriteTx, stamped: &Stamp
                             Err(e) => e,
                         }),
                     },
-                    _ => StoreError::Database {
-                        event: Some(at()),
-                        operation: Some(op_at()),
-                        source: Box::new(source),
-                    },
+                    _ => database(source),
                 });
+            }
+            for statement in &after {
+                tx.execute(statement).await.map_err(database)?;
             }
         }
     }
@@ -86,13 +108,30 @@ enum Invalid {
 }
 
 /// Validates `operation` against the cached schema; on an unknown collection
-/// or field, re-reads the schema (a migration may have added it) and retries.
-async fn validated(shared: &Shared, tx: &mut dyn WriteTx, operation: &Operation) -> Result<Arc<DbSchema>, Invalid> {
+/// or field, re-reads the schema (a migration may have added it) and retries;
+/// on a table without complete row versions, makes them first (see
+/// [`crate::versions`]) with `seq`, the event's, as the head.
+async fn validated(
+    shared: &Shared,
+    tx: &mut dyn WriteTx,
+    operation: &Operation,
+    seq: u64,
+) -> Result<Arc<DbSchema>, Invalid> {
     let schema = shared.schema();
     match schema.validate(operation) {
-        Ok(()) => Ok(schema),
-        Err(CoreError::UnknownCollection { .. } | CoreError::UnknownField { .. }) => {
-            let fresh = Arc::new(tx.introspect().await.map_err(Invalid::Db)?);
+        Ok(()) if !shared.config.row_versions || schema.versions.contains_key(operation.collection()) => Ok(schema),
+        Ok(()) | Err(CoreError::UnknownCollection { .. } | CoreError::UnknownField { .. }) => {
+            let mut fresh = tx.introspect().await.map_err(Invalid::Db)?;
+            if shared.config.row_versions
+                && fresh.tables.contains_key(operation.collection())
+                && !fresh.versions.contains_key(operation.collection())
+            {
+                versions::ensure_in(shared.db(), tx, &fresh, seq.saturating_sub(1))
+                    .await
+                    .map_err(Invalid::Db)?;
+                fresh = tx.introspect().await.map_err(Invalid::Db)?;
+            }
+            let fresh = Arc::new(fresh);
             shared.set_schema(fresh.clone());
             fresh.validate(operation).map_err(Invalid::Core)?;
             Ok(fresh)

@@ -60,10 +60,13 @@ impl Readers {
             Err(err) => return Some(Answer::Error(kind(&err))),
         };
         if let Some(find) = &read.find_all {
-            return Some(Answer::rows(then.find_all(&read.collection, &find.options()), kind));
+            return Some(Answer::rows(
+                then.find_all(&read.collection, &find.options()).await,
+                kind,
+            ));
         }
         let id = read.find_by_id.clone()?;
-        Some(Answer::row(then.find_by_id(&read.collection, id), kind))
+        Some(Answer::row(then.find_by_id(&read.collection, id).await, kind))
     }
 
     /// The service's answer, with `?as_of=` when given; `None` when HTTP

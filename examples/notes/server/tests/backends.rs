@@ -42,7 +42,7 @@ async fn the_notes_flow(db: TestDb) {
         .map(|r| r["id"].clone())
         .collect();
     assert_eq!(ids, [json!("a"), json!("b")]);
-    assert_eq!(store.as_of(2).await.unwrap().db.snapshot(), {
+    assert_eq!(store.as_of(2).await.unwrap().snapshot().await.unwrap(), {
         let mut live = store.snapshot().await.unwrap();
         live["notes"][0]["text"] = json!("x");
         live["notes"][0]["updated"] = live["notes"][0]["created"].clone();

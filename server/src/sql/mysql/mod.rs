@@ -49,7 +49,6 @@ impl Driver for MySql {
         ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
         "CREATE TABLE IF NOT EXISTS flux_store_lock (id INT NOT NULL PRIMARY KEY) ENGINE = InnoDB",
         "INSERT IGNORE INTO flux_store_lock (id) VALUES (1)",
-        "CREATE TABLE IF NOT EXISTS flux_snapshots (seq BIGINT NOT NULL PRIMARY KEY, state LONGTEXT NOT NULL) ENGINE = InnoDB",
     ];
     /// DDL commits by itself, and the writers' lock table is created by the
     /// migration: a named lock instead (with a timeout: `GET_LOCK(name, -1)`,

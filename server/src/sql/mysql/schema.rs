@@ -49,7 +49,7 @@ pub(crate) async fn introspect(conn: &mut MySqlConnection) -> Result<DbSchema, s
     }
     let rows = sqlx::query(
         "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, COLUMN_KEY,
-                CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH
+                CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, CHARACTER_SET_NAME
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
          ORDER BY TABLE_NAME, ORDINAL_POSITION",
     )
@@ -68,6 +68,13 @@ pub(crate) async fn introspect(conn: &mut MySqlConnection) -> Result<DbSchema, s
             let max_chars: Option<u64> = row.try_get_unchecked(6)?;
             let max_bytes: Option<u64> = row.try_get_unchecked(7)?;
             let json = json_columns.contains(&(table.clone(), name.clone()));
+            let charset: Option<String> = row.try_get_unchecked(8)?;
+            let sql_type = match (&charset, &collation) {
+                (Some(charset), Some(collation)) => {
+                    format!("{column_type} CHARACTER SET {charset} COLLATE {collation}")
+                }
+                _ => column_type.clone(),
+            };
             Ok(RawColumn {
                 ty: field_type(&data_type.to_ascii_lowercase(), &column_type.to_ascii_lowercase(), json),
                 exact_text: exact(collation.as_deref()),
@@ -78,6 +85,7 @@ pub(crate) async fn introspect(conn: &mut MySqlConnection) -> Result<DbSchema, s
                 max_chars,
                 max_bytes,
                 bind_json_numbers: false,
+                sql_type,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;

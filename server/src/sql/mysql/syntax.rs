@@ -1,6 +1,6 @@
 //! MySQL's and MariaDB's spelling: backquoted identifiers, binary-string
 //! comparison where a column's collation is not exact, `CASE` multi-row
-//! updates, `INSERT IGNORE`, one `RENAME TABLE`.
+//! updates, one `RENAME TABLE`.
 
 use flux_capacitor::FieldType;
 
@@ -29,6 +29,16 @@ impl Syntax for MySqlSyntax {
         !key.exact_text
     }
 
+    /// No expression indexes (MariaDB): the column itself, whose
+    /// collation is exact wherever this is used ([`Syntax::inexact_key`]).
+    fn versions_key_expr(&self, key: &Column) -> String {
+        self.quote(&key.name)
+    }
+
+    fn inline_indexes(&self) -> bool {
+        true
+    }
+
     fn select_expr(&self, column: &Column) -> String {
         let q = self.quote(&column.name);
         match column.ty {
@@ -45,11 +55,6 @@ impl Syntax for MySqlSyntax {
 
     fn multi_update(&self) -> MultiUpdate {
         MultiUpdate::CaseWhen { max_rows: 32 }
-    }
-
-    fn insert_or_ignore(&self, table: &str, columns: &[&str]) -> String {
-        let params = vec!["?"; columns.len()].join(", ");
-        format!("INSERT IGNORE INTO {table} ({}) VALUES ({params})", columns.join(", "))
     }
 
     fn rename_tables(&self, renames: &[(String, String)]) -> Vec<String> {

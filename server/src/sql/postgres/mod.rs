@@ -62,7 +62,6 @@ impl Driver for Postgres {
         $$",
         "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
         "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
-        "CREATE TABLE IF NOT EXISTS flux_snapshots (seq BIGINT PRIMARY KEY, state TEXT NOT NULL)",
     ];
 
     /// sqlx's migrator takes an advisory lock that works here, and some

@@ -30,7 +30,11 @@ pub(crate) async fn introspect(conn: &mut PgConnection) -> Result<DbSchema, sqlx
     let rows = sqlx::query(
         "SELECT c.relname::text, a.attname::text, t.typname::text,
                 COALESCE(a.attnum = ANY(i.indkey) AND array_length(i.indkey::int2[], 1) = 1, FALSE),
-                CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN (a.atttypmod - 4)::int8 END
+                CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN (a.atttypmod - 4)::int8 END,
+                format_type(a.atttypid, a.atttypmod)
+                  || COALESCE((SELECT ' COLLATE ' || quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                               FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                               WHERE co.oid = a.attcollation AND a.attcollation <> 0), '')
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -56,6 +60,7 @@ pub(crate) async fn introspect(conn: &mut PgConnection) -> Result<DbSchema, sqlx
                 max_chars: row.try_get::<Option<i64>, _>(4)?.map(|n| n as u64),
                 max_bytes: (primary_key && ty == Some(FieldType::Text)).then_some(MAX_KEY_BYTES),
                 bind_json_numbers: false,
+                sql_type: row.try_get(5)?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;

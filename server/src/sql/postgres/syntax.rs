@@ -46,6 +46,10 @@ impl Syntax for PostgresSyntax {
         }
     }
 
+    fn int_param_cast(&self) -> Option<&'static str> {
+        Some("BIGINT")
+    }
+
     fn event_id(&self, id: uuid::Uuid) -> Bind {
         Bind::Uuid(id)
     }

@@ -61,7 +61,6 @@ impl Driver for Sqlite {
         )",
         "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
         "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
-        "CREATE TABLE IF NOT EXISTS flux_snapshots (seq INTEGER PRIMARY KEY NOT NULL, state TEXT NOT NULL)",
     ];
 
     /// `sqlite://notes.db` (file created if missing, WAL journal), or

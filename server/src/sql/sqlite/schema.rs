@@ -59,6 +59,7 @@ pub(crate) async fn introspect(conn: &mut SqliteConnection) -> Result<DbSchema, 
                 max_chars: None,
                 max_bytes: None,
                 bind_json_numbers: ty == Some(FieldType::Json) && converts_text(&declared),
+                sql_type: declared.clone(),
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;

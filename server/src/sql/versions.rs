@@ -1,0 +1,457 @@
+//! The statements of row versions ([`crate::versions`]): a versions table
+//! made like its read-model table, the statements that close and open
+//! versions next to each changeset operation, and the reads at a `seq`.
+//!
+//! Every statement is set-based: a `*_where` operation closes the versions
+//! of the rows its filter matches with one `UPDATE ... WHERE key IN (SELECT
+//! key FROM table WHERE filter)` (before the operation) and opens the new
+//! ones with one `INSERT ... SELECT` of the rows it left without a current
+//! version (after it), found through the `(valid_to, key)` index.
+
+use flux_capacitor::{FieldType, Key, Operation};
+
+use super::Dialect;
+use super::builder::{Bind, Sql};
+use super::write::{key_bind, push_filter};
+use crate::schema::{Column, Table};
+use crate::versions::{VALID_FROM, VALID_TO};
+
+fn int(value: u64) -> Bind {
+    Bind::Int(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// Most rows one multi-row versions statement names (its `CASE` grows with them).
+pub(crate) const MAX_ROWS: usize = 64;
+
+/// The expression a versions table's key is indexed by (and matched by,
+/// when it compares exactly: see [`key_exprs`]).
+fn key_expr(sql: &Sql, key: &Column) -> String {
+    sql.syntax.versions_key_expr(key)
+}
+
+/// The expressions a key is matched by: the indexed one, and the exact
+/// one too where the indexed one ignores trailing spaces (MySQL's padding
+/// collations), as the live reads' key lookups do.
+fn key_exprs(sql: &Sql, key: &Column) -> Vec<String> {
+    let mut out = vec![key_expr(sql, key)];
+    if key.ty == FieldType::Text && sql.syntax.inexact_key(key) {
+        out.push(sql.syntax.text_expr(key));
+    }
+    out
+}
+
+/// `CREATE TABLE` of `versions` (the columns of its read-model table, as
+/// declared, without any constraint, and the validity columns) and its two
+/// indexes: `(key, valid_from)` for point lookups, pages in key order and
+/// history; `(valid_to, key)` for the current version of a row and the
+/// versions an event closed.
+pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<Sql> {
+    let syntax = dialect.syntax();
+    let mut columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", syntax.quote(&c.name), c.sql_type))
+        .collect();
+    columns.push(format!("{VALID_FROM} BIGINT NOT NULL"));
+    columns.push(format!("{VALID_TO} BIGINT"));
+    let sql = Sql::new(dialect);
+    let key_expr = key_expr(&sql, table.key_column());
+    // In the order a page in key order reads it (PostgreSQL's `ASC NULLS
+    // FIRST` is not a default index's order, which would leave it unused).
+    let ordered = syntax.order_term(&key_expr, false);
+    let quoted = syntax.quote(name);
+    let indexes = [
+        (syntax.quote(&format!("{name}_key")), format!("{ordered}, {VALID_FROM}")),
+        (syntax.quote(&format!("{name}_open")), format!("{VALID_TO}, {key_expr}")),
+    ];
+    if syntax.inline_indexes() {
+        for (index, on) in &indexes {
+            columns.push(format!("INDEX {index} ({on})"));
+        }
+    }
+    let mut out = vec![Sql::fixed(
+        dialect,
+        format!("CREATE TABLE IF NOT EXISTS {quoted} ({})", columns.join(", ")),
+    )];
+    if !syntax.inline_indexes() {
+        for (index, on) in indexes {
+            out.push(Sql::fixed(
+                dialect,
+                format!("CREATE INDEX IF NOT EXISTS {index} ON {quoted} ({on})"),
+            ));
+        }
+    }
+    out
+}
+
+/// `CREATE TABLE` of a scratch copy of `table` named `name` (its columns
+/// as declared, its key the primary key), for building versions from the log.
+pub(crate) fn create_scratch(dialect: Dialect, name: &str, table: &Table) -> Sql {
+    let syntax = dialect.syntax();
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", syntax.quote(&c.name), c.sql_type))
+        .collect();
+    Sql::fixed(
+        dialect,
+        format!(
+            "CREATE TABLE {} ({}, PRIMARY KEY ({}))",
+            syntax.quote(name),
+            columns.join(", "),
+            syntax.quote(&table.key)
+        ),
+    )
+}
+
+/// `DROP TABLE IF EXISTS`.
+pub(crate) fn drop_table(dialect: Dialect, name: &str) -> Sql {
+    Sql::fixed(
+        dialect,
+        format!("DROP TABLE IF EXISTS {}", dialect.syntax().quote(name)),
+    )
+}
+
+/// Opens a version at `seq` of every row of `source` when `versions` is
+/// empty: the history of a table the store first sees with rows in it.
+pub(crate) fn seed(dialect: Dialect, source: &Table, versions: &Table, seq: u64) -> Sql {
+    let mut sql = Sql::new(dialect);
+    push_insert_select(&mut sql, versions);
+    push_seq(&mut sql, seq);
+    sql.push(" FROM ")
+        .ident(&source.name)
+        .push(" WHERE NOT EXISTS (SELECT 1 FROM ");
+    sql.ident(&versions.name).push(")");
+    sql
+}
+
+/// `ALTER TABLE` adding `column` (added to the read-model table by a later
+/// migration) to `versions`: older versions hold `NULL` there.
+pub(crate) fn add_column(dialect: Dialect, versions: &str, column: &Column) -> Sql {
+    let syntax = dialect.syntax();
+    Sql::fixed(
+        dialect,
+        format!(
+            "ALTER TABLE {} ADD COLUMN {} {}",
+            syntax.quote(versions),
+            syntax.quote(&column.name),
+            column.sql_type
+        ),
+    )
+}
+
+/// `<key> = ?` on a versions table (or its read-model table).
+fn push_key(sql: &mut Sql, key: &Column, id: &Key) {
+    let exprs = key_exprs(sql, key);
+    sql.list(exprs, " AND ", |sql, expr| {
+        sql.push(&expr).push(" = ");
+        sql.bind(key_bind(id), None);
+    });
+}
+
+fn push_seq(sql: &mut Sql, seq: u64) {
+    let cast = sql.syntax.int_param_cast();
+    sql.bind(int(seq), cast);
+}
+
+/// `<key> IN (?, ...)`.
+fn push_keys(sql: &mut Sql, key: &Column, rows: &[(Key, u64)]) {
+    let exprs = key_exprs(sql, key);
+    sql.list(exprs, " AND ", |sql, expr| {
+        sql.push(&expr).push(" IN (");
+        sql.list(rows, ", ", |sql, (id, _)| {
+            sql.bind(key_bind(id), None);
+        });
+        sql.push(")");
+    });
+}
+
+/// `<key> IN (SELECT <key> FROM <table> WHERE ` + `tail` + `)`, for each key expression.
+fn push_key_in(sql: &mut Sql, key: &Column, table: &str, mut tail: impl FnMut(&mut Sql)) {
+    let exprs = key_exprs(sql, key);
+    sql.list(exprs, " AND ", |sql, expr| {
+        sql.push(&expr)
+            .push(" IN (SELECT ")
+            .push(&expr)
+            .push(" FROM ")
+            .ident(table);
+        sql.push(" WHERE ");
+        tail(sql);
+        sql.push(")");
+    });
+}
+
+/// `CASE <key> WHEN ? THEN <seq> ... END`: each row's `seq`.
+fn push_seqs(sql: &mut Sql, key: &Column, rows: &[(Key, u64)]) {
+    let expr = key_exprs(sql, key).pop().unwrap_or_default();
+    sql.push("CASE ").push(&expr);
+    for (id, seq) in rows {
+        sql.push(" WHEN ");
+        sql.bind(key_bind(id), None);
+        sql.push(" THEN ");
+        push_seq(sql, *seq);
+    }
+    sql.push(" END");
+}
+
+/// Closes the current versions of rows `(key, seq)` (distinct keys) at their `seq`.
+pub(crate) fn close_keys(dialect: Dialect, versions: &Table, rows: &[(Key, u64)]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    let key = versions.key_column();
+    sql.push("UPDATE ").ident(&versions.name);
+    sql.push(" SET ").push(VALID_TO).push(" = ");
+    match rows {
+        [(id, seq)] => {
+            push_seq(&mut sql, *seq);
+            sql.push(" WHERE ").push(VALID_TO).push(" IS NULL AND ");
+            push_key(&mut sql, key, id);
+        }
+        _ => {
+            push_seqs(&mut sql, key, rows);
+            sql.push(" WHERE ").push(VALID_TO).push(" IS NULL AND ");
+            push_keys(&mut sql, key, rows);
+        }
+    }
+    sql
+}
+
+/// `INSERT INTO versions (columns, valid_from) SELECT columns, `.
+fn push_insert_select(sql: &mut Sql, versions: &Table) {
+    sql.push("INSERT INTO ").ident(&versions.name).push(" (");
+    sql.list(&versions.columns, ", ", |sql, c| {
+        sql.ident(&c.name);
+    });
+    sql.push(", ").push(VALID_FROM).push(") SELECT ");
+    sql.list(&versions.columns, ", ", |sql, c| {
+        sql.ident(&c.name);
+    });
+    sql.push(", ");
+}
+
+/// Opens a version of each of rows `(key, seq)` (distinct keys) as `source` holds it now.
+pub(crate) fn open_keys(dialect: Dialect, source: &Table, versions: &Table, rows: &[(Key, u64)]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    let key = source.key_column();
+    push_insert_select(&mut sql, versions);
+    match rows {
+        [(id, seq)] => {
+            push_seq(&mut sql, *seq);
+            sql.push(" FROM ").ident(&source.name).push(" WHERE ");
+            push_key(&mut sql, key, id);
+        }
+        _ => {
+            push_seqs(&mut sql, key, rows);
+            sql.push(" FROM ").ident(&source.name).push(" WHERE ");
+            push_keys(&mut sql, key, rows);
+        }
+    }
+    sql
+}
+
+/// Before an `update_where`/`destroy_where` at `seq`: closes the current
+/// versions of the rows of `source` its filter matches.
+fn close_matching(dialect: Dialect, source: &Table, versions: &Table, operation: &Operation, seq: u64) -> Option<Sql> {
+    let (Operation::UpdateWhere { filter, .. } | Operation::DestroyWhere { filter, .. }) = operation else {
+        return None;
+    };
+    let mut sql = Sql::new(dialect);
+    sql.push("UPDATE ").ident(&versions.name);
+    sql.push(" SET ").push(VALID_TO).push(" = ");
+    push_seq(&mut sql, seq);
+    sql.push(" WHERE ").push(VALID_TO).push(" IS NULL AND ");
+    push_key_in(&mut sql, source.key_column(), &source.name, |sql| {
+        push_filter(sql, source, filter)
+    });
+    Some(sql)
+}
+
+/// After an `update_where` at `seq`: opens a version of each row of `source`
+/// whose version was closed at `seq` and that has no current one (the rows
+/// it matched; a row destroyed at `seq` is not in `source`).
+fn open_reclosed(dialect: Dialect, source: &Table, versions: &Table, seq: u64) -> Sql {
+    let mut sql = Sql::new(dialect);
+    let key = source.key_column();
+    let closed = |sql: &mut Sql| {
+        sql.push(VALID_TO).push(" = ");
+        push_seq(sql, seq);
+    };
+    push_insert_select(&mut sql, versions);
+    push_seq(&mut sql, seq);
+    sql.push(" FROM ").ident(&source.name).push(" WHERE ");
+    push_key_in(&mut sql, key, &versions.name, closed);
+    // ... and without a current version (one opened since, at `seq`).
+    sql.push(" AND NOT (");
+    push_key_in(&mut sql, key, &versions.name, |sql| {
+        sql.push(VALID_TO).push(" IS NULL AND ");
+        push_key_in(sql, key, &versions.name, closed);
+    });
+    sql.push(")");
+    sql
+}
+
+/// The key of the row a by-key operation writes.
+fn row_key(table: &Table, operation: &Operation) -> Option<Key> {
+    match operation {
+        Operation::Create { row, .. } => Key::from_value(row.get(&table.key)?),
+        Operation::UpdateById { id, .. } | Operation::DestroyById { id, .. } => Some(id.clone()),
+        Operation::UpdateWhere { .. } | Operation::DestroyWhere { .. } => None,
+    }
+}
+
+/// The versions statements of one operation at `seq` that writes `source`
+/// (which has changed, or not, by itself: an empty patch writes nothing):
+/// those to run before it and those to run after it.
+pub(crate) fn around(
+    dialect: Dialect,
+    source: &Table,
+    versions: &Table,
+    operation: &Operation,
+    seq: u64,
+) -> (Option<Sql>, Vec<Sql>) {
+    let before = close_matching(dialect, source, versions, operation, seq);
+    let mut after = Vec::new();
+    match operation {
+        Operation::UpdateWhere { .. } => after.push(open_reclosed(dialect, source, versions, seq)),
+        Operation::DestroyWhere { .. } => {}
+        _ => {
+            if let Some(id) = row_key(source, operation) {
+                let rows = [(id, seq)];
+                if !matches!(operation, Operation::Create { .. }) {
+                    after.push(close_keys(dialect, versions, &rows));
+                }
+                if !matches!(operation, Operation::DestroyById { .. }) {
+                    after.push(open_keys(dialect, source, versions, &rows));
+                }
+            }
+        }
+    }
+    (before, after)
+}
+
+/// The versions statements after a multi-row statement of by-key
+/// operations `(operation, seq)` on distinct rows of `source`.
+pub(crate) fn after_many<'a>(
+    dialect: Dialect,
+    source: &Table,
+    versions: &Table,
+    operations: impl IntoIterator<Item = (&'a Operation, u64)>,
+) -> Vec<Sql> {
+    let mut close = Vec::new();
+    let mut open = Vec::new();
+    for (operation, seq) in operations {
+        let Some(id) = row_key(source, operation) else { continue };
+        if !matches!(operation, Operation::Create { .. }) {
+            close.push((id.clone(), seq));
+        }
+        if !matches!(operation, Operation::DestroyById { .. }) {
+            open.push((id, seq));
+        }
+    }
+    let mut out: Vec<Sql> = close
+        .chunks(MAX_ROWS)
+        .map(|rows| close_keys(dialect, versions, rows))
+        .collect();
+    out.extend(
+        open.chunks(MAX_ROWS)
+            .map(|rows| open_keys(dialect, source, versions, rows)),
+    );
+    out
+}
+
+/// `<validity columns> ` of a version in force right after `seq`.
+pub(crate) fn push_valid_at(sql: &mut Sql, seq: u64) {
+    sql.push(VALID_FROM).push(" <= ").bind(int(seq), None);
+    sql.push(" AND (")
+        .push(VALID_TO)
+        .push(" IS NULL OR ")
+        .push(VALID_TO)
+        .push(" > ");
+    sql.bind(int(seq), None).push(")");
+}
+
+/// `SELECT` of every version of row `id` that lasted (valid after some
+/// event), in `valid_from` order, with the validity columns last.
+pub(crate) fn history_sql<'t>(dialect: Dialect, versions: &'t Table, id: &Key) -> (Sql, Vec<&'t Column>) {
+    let columns: Vec<&Column> = versions.columns.iter().collect();
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT ");
+    sql.list(&columns, ", ", |sql, column| {
+        let expr = sql.syntax.select_expr(column);
+        sql.push(&expr);
+    });
+    sql.push(", ").push(VALID_FROM).push(", ").push(VALID_TO);
+    sql.push(" FROM ").ident(&versions.name).push(" WHERE ");
+    push_key(&mut sql, versions.key_column(), id);
+    sql.push(" AND (")
+        .push(VALID_TO)
+        .push(" IS NULL OR ")
+        .push(VALID_TO)
+        .push(" > ")
+        .push(VALID_FROM);
+    sql.push(") ORDER BY ").push(VALID_FROM);
+    (sql, columns)
+}
+
+/// `SELECT` of the log's events with these `seq`s, in `seq` order.
+pub(crate) fn events_at_sql(dialect: Dialect, seqs: &[u64]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    let columns = sql.syntax.event_columns();
+    sql.push("SELECT ")
+        .push(columns)
+        .push(" FROM ")
+        .push(crate::EVENTS_TABLE);
+    sql.push(" WHERE seq IN (");
+    sql.list(seqs, ", ", |sql, seq| {
+        sql.bind(int(*seq), None);
+    });
+    sql.push(") ORDER BY seq");
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use flux_capacitor::{CollectionSchema, Filter};
+
+    use super::*;
+
+    fn table(name: &str) -> Table {
+        let schema: CollectionSchema = serde_json::from_value(serde_json::json!({
+            "fields": { "id": "text", "n": "integer" }
+        }))
+        .unwrap();
+        Table::from_schema(name, &schema)
+    }
+
+    #[test]
+    fn update_where_closes_then_reopens_what_it_matched() {
+        let op = Operation::UpdateWhere {
+            collection: "t".into(),
+            key: "id".into(),
+            filter: Filter::gt("n", 1),
+            patch: serde_json::from_value(serde_json::json!({ "n": 0 })).unwrap(),
+        };
+        let (before, after) = around(Dialect::Sqlite, &table("t"), &table("flux_versions_t"), &op, 7);
+        assert_eq!(
+            before.unwrap().text,
+            r#"UPDATE "flux_versions_t" SET flux_valid_to_seq = ? WHERE flux_valid_to_seq IS NULL AND "id" COLLATE BINARY IN (SELECT "id" COLLATE BINARY FROM "t" WHERE ("n" IS NOT NULL AND "n" > ?))"#
+        );
+        assert_eq!(after.len(), 1);
+        assert!(
+            after[0].text.starts_with(
+                r#"INSERT INTO "flux_versions_t" ("id", "n", flux_valid_from_seq) SELECT "id", "n", ? FROM "t""#
+            ),
+            "{}",
+            after[0].text
+        );
+    }
+
+    #[test]
+    fn many_rows_take_their_own_seq() {
+        let rows = [(Key::from("a"), 3), (Key::from("b"), 4)];
+        let sql = close_keys(Dialect::Postgres, &table("flux_versions_t"), &rows);
+        assert_eq!(
+            sql.text,
+            r#"UPDATE "flux_versions_t" SET flux_valid_to_seq = CASE "id" COLLATE "C" WHEN $1 THEN CAST($2 AS BIGINT) WHEN $3 THEN CAST($4 AS BIGINT) END WHERE flux_valid_to_seq IS NULL AND "id" COLLATE "C" IN ($5, $6)"#
+        );
+    }
+}
