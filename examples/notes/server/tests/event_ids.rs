@@ -5,8 +5,6 @@
 //! with what the log holds.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,55 +12,21 @@ use std::time::Duration;
 use flux_capacitor_server::testing::{BACKENDS, TestDb, count};
 use flux_capacitor_server::{EventQuery, Store};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 /// Ids each process is given at once in the first part.
+mod process;
+use process::start;
+
 const SHARED: usize = 30;
 /// Notes sent to the process that is killed, then resent.
 const RESENT: usize = 60;
 
-struct Instance {
-    child: Child,
-    address: String,
-}
-
-/// Starts `notes` on `url`, returning once it listens.
-fn start(url: &str) -> Instance {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_notes"))
-        .args(["--database", url, "--port", "0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run notes");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read stdout");
-    let address = line
-        .trim()
-        .strip_prefix("notes app listening on http://")
-        .and_then(|rest| rest.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
-    Instance { child, address }
-}
-
-/// `POST /dispatch/addNote?id=<id>` over a fresh connection: the status
-/// and the JSON answer, or `None` when no answer came (the process died).
+/// `addNote` with the client-chosen event id `id`: the status and the JSON
+/// answer, or `None` when no answer came (the process died).
 async fn add_note(address: &str, id: Uuid, note: &str) -> Option<(u16, Value)> {
-    let body = json!({ "id": note, "title": note, "text": "" }).to_string();
-    let request = format!(
-        "POST /dispatch/addNote?id={id} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer Mary\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.get(9..12)?.parse().ok()?;
-    Some((status, serde_json::from_str(body).ok()?))
+    let (status, body) = process::add_note(address, &format!("?id={id}"), note).await?;
+    Some((status, serde_json::from_str(&body).ok()?))
 }
 
 /// The log, by event id.

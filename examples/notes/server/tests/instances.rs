@@ -6,8 +6,6 @@
 //! is in the log.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -16,54 +14,22 @@ use flux_capacitor_server::testing::{BACKENDS, TestDb};
 use flux_capacitor_server::{EventQuery, Store};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
+
+mod process;
+use process::{Instance, start};
 
 const DISPATCHERS: usize = 8;
 const PER_DISPATCHER: usize = 25;
 const SUBSCRIBERS: usize = 100;
 
-struct Instance {
-    child: Child,
-    address: String,
-}
-
-/// Starts `notes` on `url`, returning once it listens.
-fn start(url: &str) -> Instance {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_notes"))
-        .args(["--database", url, "--port", "0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run notes");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read stdout");
-    let address = line
-        .trim()
-        .strip_prefix("notes app listening on http://")
-        .and_then(|rest| rest.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
-    Instance { child, address }
-}
-
-/// `POST /dispatch/addNote` over a fresh connection; the stored events, or
-/// `None` when the instance did not answer 200.
+/// `addNote` of a note `id`: the stored events, or `None` when the instance
+/// did not answer 200.
 async fn add_note(address: &str, id: &str) -> Option<Vec<Value>> {
-    let body = json!({ "id": id, "title": id, "text": "" }).to_string();
-    let request = format!(
-        "POST /dispatch/addNote HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer Mary\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200")
-        .then(|| serde_json::from_str(body).ok())?
+    match process::add_note(address, "", id).await? {
+        (200, body) => serde_json::from_str(&body).ok(),
+        _ => None,
+    }
 }
 
 /// A subscriber: follows the live feed of the instances in turn from
