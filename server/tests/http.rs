@@ -1230,17 +1230,18 @@ async fn websocket_filters_by_user_and_type_and_refuses_strangers() {
                 .map(|e| e["type"].as_str().unwrap().to_owned())
                 .collect::<Vec<_>>()
         };
+        // How events are grouped into messages depends on whether they came
+        // while catching up from the log or live: read until all are in.
         let mut seen = Vec::new();
         while seen.len() < 3 {
             seen.extend(types(next_batch(&mut mary).await));
         }
         assert_eq!(seen, ["addUser", "addIssue", "closeIssue"]);
-        assert_eq!(
-            types(next_batch(&mut guest).await),
-            ["addIssue"],
-            "addUser is withheld from guests"
-        );
-        assert_eq!(types(next_batch(&mut guest).await), ["closeIssue"]);
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            seen.extend(types(next_batch(&mut guest).await));
+        }
+        assert_eq!(seen, ["addIssue", "closeIssue"], "addUser is withheld from guests");
         assert_eq!(types(next_batch(&mut closes).await), ["closeIssue"]);
         mary.close(None).await.ok();
     })

@@ -212,11 +212,7 @@ async fn as_of_every_seq_and_history_equal_a_replay() {
             tokio::task::block_in_place(|| {
                 handle.block_on(async {
                     let pool = db.pool_with_tables(&schema()).await;
-                    let store = Store::builder(conformance::reducer())
-                        .config(test_config())
-                        .open(pool)
-                        .await
-                        .expect("open");
+                    let store = open(pool).await;
                     write(&store, events).await;
                     let checked = check(&store, &reads).await;
                     drop(store);
@@ -228,6 +224,15 @@ async fn as_of_every_seq_and_history_equal_a_replay() {
     }
 }
 
+/// The conformance reducers' store on `pool`, with the tests' `Config`.
+async fn open(pool: impl Into<flux_capacitor_server::DbPool>) -> Store {
+    Store::builder(conformance::reducer())
+        .config(test_config())
+        .open(pool)
+        .await
+        .expect("open the store")
+}
+
 /// A store made before row versions: its tables, its log and a
 /// `flux_snapshots` table, no versions tables. It opens, builds the
 /// versions from the log, and its time machine equals the replay.
@@ -235,11 +240,7 @@ async fn as_of_every_seq_and_history_equal_a_replay() {
 async fn a_store_without_versions_builds_them_from_the_log_on_open() {
     for_each_backend(|db| async move {
         let pool = db.pool_with_tables(&schema()).await;
-        let store = Store::builder(conformance::reducer())
-            .config(test_config())
-            .open(pool.clone())
-            .await
-            .unwrap();
+        let store = open(pool.clone()).await;
         let runner = &mut TestRunner::deterministic();
         let first = events().new_tree(runner).unwrap().current();
         let more = events().new_tree(runner).unwrap().current();
@@ -263,11 +264,7 @@ async fn a_store_without_versions_builds_them_from_the_log_on_open() {
         )
         .await;
 
-        let reopened = Store::builder(conformance::reducer())
-            .config(test_config())
-            .open(pool.clone())
-            .await
-            .unwrap();
+        let reopened = open(pool.clone()).await;
         assert!(
             !reopened.schema().collections.contains_key("flux_snapshots"),
             "snapshots are not read-model tables"
@@ -288,11 +285,7 @@ async fn a_store_without_versions_builds_them_from_the_log_on_open() {
 async fn a_column_added_later_is_versioned_from_then_on() {
     for_each_backend(|db| async move {
         let pool = db.pool_with_tables(&schema()).await;
-        let store = Store::builder(conformance::reducer())
-            .config(test_config())
-            .open(pool.clone())
-            .await
-            .unwrap();
+        let store = open(pool.clone()).await;
         let runner = &mut TestRunner::deterministic();
         write(&store, events().new_tree(runner).unwrap().current()).await;
         let added = match db.dialect {
