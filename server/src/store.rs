@@ -191,7 +191,14 @@ impl StoreBuilder {
         let db = pool.backend();
         db.migrate().await?;
         let schema = if self.config.row_versions {
-            versions::ensure_on_open(db, &self.reducer, self.config.replay_page as u64).await?
+            // Under a lock: instances starting at once must not race on the
+            // versions tables' DDL, nor drop each other's half-built ones.
+            db.serialized_startup(Box::pin(versions::ensure_on_open(
+                db,
+                &self.reducer,
+                self.config.replay_page as u64,
+            )))
+            .await?
         } else {
             db.introspect().await?
         };

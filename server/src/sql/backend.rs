@@ -54,6 +54,12 @@ pub(crate) trait Driver: Database {
     const MIGRATION_LOCK: MigrationLock = MigrationLock::Writers;
     /// How an app's migrations are serialized, when not as the store's own.
     const APP_MIGRATION_LOCK: MigrationLock = Self::MIGRATION_LOCK;
+    /// The session lock (take, release) that serializes the store's start-up
+    /// work on its own tables beyond the migration (the row versions tables)
+    /// across instances, where concurrent DDL races (`CREATE TABLE IF NOT
+    /// EXISTS` on PostgreSQL); `None` where DDL is serialized anyway (SQLite
+    /// takes the database's write lock for it).
+    const STARTUP_LOCK: Option<(&'static str, &'static str)> = None;
 
     /// Opens a pool for `url` (one of [`Driver::SCHEMES`]).
     async fn connect(url: &str, max_connections: u32) -> Result<Pool<Self>>;
@@ -234,6 +240,13 @@ pub(crate) trait Backend: Send + Sync {
     fn max_connections(&self) -> u32;
     async fn close(&self);
     async fn migrate(&self) -> Result<()>;
+    /// Runs `work` holding [`Driver::STARTUP_LOCK`] on a connection of its
+    /// own (so `work` itself uses the pool's other connections; with a pool
+    /// of one connection, without the lock).
+    async fn serialized_startup<'a>(
+        &'a self,
+        work: BoxFuture<'a, Result<DbSchema, crate::StoreError>>,
+    ) -> Result<DbSchema, crate::StoreError>;
     async fn introspect(&self) -> Result<DbSchema>;
     async fn batchable_tables(&self) -> Result<HashSet<String>>;
     /// The `seq` of the last event in the log (0 when empty).
@@ -376,6 +389,20 @@ impl<DB: Statements> Backend for Pool<DB> {
                 MigrateError::Execute(err) => err,
                 other => sqlx::Error::Migrate(Box::new(other)),
             })
+    }
+
+    async fn serialized_startup<'a>(
+        &'a self,
+        work: BoxFuture<'a, Result<DbSchema, crate::StoreError>>,
+    ) -> Result<DbSchema, crate::StoreError> {
+        let Some((take, release)) = DB::STARTUP_LOCK.filter(|_| self.max_connections() > 1) else {
+            return work.await;
+        };
+        let mut conn = self.acquire().await?;
+        DB::execute(&mut conn, &Sql::fixed(DB::DIALECT, take)).await?;
+        let done = work.await;
+        DB::execute(&mut conn, &Sql::fixed(DB::DIALECT, release)).await?;
+        done
     }
 
     async fn run_migrations(&self, migrator: &Migrator) -> Result<(), MigrateError> {

@@ -58,6 +58,13 @@ impl Driver for MySql {
         release: "SELECT RELEASE_LOCK(CONCAT('flux_migrations.', DATABASE()))",
     };
 
+    /// A named lock: another instance building the versions must not find
+    /// its scratch tables half made.
+    const STARTUP_LOCK: Option<(&'static str, &'static str)> = Some((
+        "SELECT GET_LOCK(CONCAT('flux_startup.', DATABASE()), 600)",
+        "SELECT RELEASE_LOCK(CONCAT('flux_startup.', DATABASE()))",
+    ));
+
     /// `mysql://...`, or `mariadb://...` (the same protocol).
     async fn connect(url: &str, max_connections: u32) -> Result<Pool<MySql>, sqlx::Error> {
         let url = url.replacen("mariadb:", "mysql:", 1);

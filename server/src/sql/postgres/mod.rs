@@ -67,6 +67,12 @@ impl Driver for Postgres {
     /// sqlx's migrator takes an advisory lock that works here, and some
     /// migrations (`CREATE INDEX CONCURRENTLY`) cannot run in a transaction.
     const APP_MIGRATION_LOCK: MigrationLock = MigrationLock::Migrator;
+    /// A session advisory lock ("fluxstar" in ASCII): concurrent `CREATE TABLE IF
+    /// NOT EXISTS` of one table fails on `pg_class`'s unique index.
+    const STARTUP_LOCK: Option<(&'static str, &'static str)> = Some((
+        "SELECT pg_advisory_lock(7380403049546932594)",
+        "SELECT pg_advisory_unlock(7380403049546932594)",
+    ));
 
     async fn connect(url: &str, max_connections: u32) -> Result<Pool<Postgres>, sqlx::Error> {
         PgPoolOptions::new()
