@@ -41,14 +41,7 @@ fn edit(i: usize, round: usize) -> Event {
 async fn populate(store: &Store, n: usize, label: &str) -> f64 {
     let started = Instant::now();
     let mut next_report = n / 10;
-    let mut done = 0;
-    while done < n {
-        let size = BATCH.min(n - done);
-        store
-            .dispatch_all((done..done + size).map(add).collect())
-            .await
-            .expect("dispatch");
-        done += size;
+    dispatch_adds(store, 0, n, |done| {
         if done >= next_report {
             eprintln!(
                 "  {label}: {done}/{n} events, {:.0} ev/s",
@@ -56,8 +49,24 @@ async fn populate(store: &Store, n: usize, label: &str) -> f64 {
             );
             next_report += n / 10;
         }
-    }
+    })
+    .await;
     n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Dispatches the adds `from..to` in batches of `BATCH`, telling
+/// `progress` how many are done after each.
+async fn dispatch_adds(store: &Store, from: usize, to: usize, mut progress: impl FnMut(usize)) {
+    let mut done = from;
+    while done < to {
+        let size = BATCH.min(to - done);
+        store
+            .dispatch_all((done..done + size).map(add).collect())
+            .await
+            .expect("dispatch");
+        done += size;
+        progress(done);
+    }
 }
 
 /// Median of `SAMPLES` runs of `f`.
@@ -126,15 +135,7 @@ pub async fn run(backends: &[Dialect]) {
                 let store = store.clone();
                 async move {
                     let started = Instant::now();
-                    let mut done = half;
-                    while done < n {
-                        let size = BATCH.min(n - done);
-                        store
-                            .dispatch_all((done..done + size).map(add).collect())
-                            .await
-                            .expect("dispatch");
-                        done += size;
-                    }
+                    dispatch_adds(&store, half, n, |_| {}).await;
                     (n - half) as f64 / started.elapsed().as_secs_f64()
                 }
             };
