@@ -89,10 +89,14 @@ function reduceWith(reducer, event) {
 /**
  * Applies `events` to a map of drafts: each changeset all or nothing (here,
  * the whole batch: on any error it throws and the caller keeps the old state).
+ * `verify(event, changeset)`, when given, sees each committed event (one with a
+ * numeric `seq`) and the changeset computed for it, before it is applied.
  */
-export function applyEvents(reducer, events, draftFor, schema) {
+export function applyEvents(reducer, events, draftFor, schema, verify) {
   for (const event of events) {
-    for (const op of reduceWith(reducer, event)) {
+    const changeset = reduceWith(reducer, event);
+    if (verify && typeof event?.seq === "number") verify(event, changeset);
+    for (const op of changeset) {
       validateOperation(op, schema);
       const draft = draftFor(op.collection);
       if (draft) applyOperation(draft, op);

@@ -7,6 +7,8 @@ export interface FluxEvent<P = unknown> {
   id?: string;
   seq?: number;
   timestamp?: string;
+  /** On a committed event: the hash of the changeset the server applied (16 hex digits; absent on old events). */
+  hash?: string;
 }
 export type Key = string | number;
 export type Row = Record<string, unknown>;
@@ -30,8 +32,54 @@ export type Schema = Record<string, { key?: string; fields: Record<string, Field
 export interface Options {
   /** Check every operation against this schema, as the SQL store does. */
   schema?: Schema;
-  /** Apply actions other than `flux/committed` as local events (default true). */
+  /** Apply actions other than the `flux/` ones as local events, for good, not pending (default true). */
   localEvents?: boolean;
+  /** The hash function of the divergence check (default: the reducer package's own `changesetHash`). */
+  changesetHash?: (changeset: Changeset) => string;
+  /**
+   * Called (once per committed event, after the reducer returns) when the changeset
+   * computed here for a committed event does not hash to the event's `hash`. A
+   * `console.warn` says so too.
+   */
+  onDivergence?: (divergence: Divergence) => void;
+}
+/** A committed event whose changeset here differs from the one the server applied. */
+export interface Divergence {
+  event: FluxEvent;
+  seq: number;
+  id: string;
+  /** The server's hash (`event.hash`). */
+  expected: string;
+  /** The hash of the changeset this client computed. */
+  actual: string;
+  changeset: Changeset;
+}
+/** Plain, serializable data about why an event was refused. */
+export interface EventError {
+  /** The error kind (`duplicate_key`, `rejected`, `forbidden`, `id_conflict`, ...). */
+  kind: string;
+  message: string;
+  /** The HTTP status, when the server answered. */
+  status?: number;
+}
+/**
+ * A pending event: applied optimistically until the server commits it (then it
+ * leaves the list) or refuses it (`rejected`, with `error`; it stays until dismissed,
+ * and is no longer applied). An event still `sending` with an `error` no longer
+ * applies on the current confirmed state (another user's event changed what it
+ * touches): it is left out of the optimistic state until the server answers.
+ */
+export interface PendingEvent<E extends FluxEvent = FluxEvent> {
+  id: string;
+  /** The stamped local event (`id`, provisional `timestamp`, no `seq`). */
+  event: E & { id: string; timestamp: string };
+  status: "sending" | "rejected";
+  error?: EventError;
+}
+/** A slice or state's pending bookkeeping (present only while events are pending). */
+export interface OptimisticMeta<S> {
+  confirmed: S;
+  pending: PendingEvent[];
 }
 export interface EntityState<T = Row, Id extends Key = Key> {
   ids: Id[];
@@ -44,6 +92,8 @@ export interface EntityState<T = Row, Id extends Key = Key> {
 export interface CollectionState<T = Row, Id extends Key = Key> extends EntityState<T, Id> {
   /** The seq of the last committed event applied (0: none). Committed events at or below it are skipped. */
   lastSeq: number;
+  /** While events are pending: the confirmed state and the pending list (read with the selectors). */
+  "flux/optimistic"?: OptimisticMeta<CollectionState<T, Id>>;
 }
 export interface CommittedAction {
   type: "flux/committed";
@@ -54,8 +104,41 @@ export interface AnyAction {
   type: string;
   [extra: string]: unknown;
 }
+export interface LocalAction<E extends FluxEvent = FluxEvent> {
+  type: "flux/local";
+  payload: E & { id: string; timestamp: string };
+}
+export interface RejectedAction {
+  type: "flux/rejected";
+  payload: { id: string; error: EventError };
+}
+export interface DismissedAction {
+  type: "flux/dismissed";
+  payload: { id: string };
+}
 export declare const COMMITTED: "flux/committed";
+export declare const LOCAL: "flux/local";
+export declare const REJECTED: "flux/rejected";
+export declare const DISMISSED: "flux/dismissed";
 export declare function committed(events: FluxEvent[]): CommittedAction;
+/**
+ * A pending local event: stamped with an `id` (a new UUID v7 unless it has one) and a
+ * provisional `timestamp`; applied at once, kept pending until its commit arrives.
+ * Throws a TypeError for an event without a string `type` or with a `seq`.
+ */
+export declare function local<E extends FluxEvent>(event: E): LocalAction<E>;
+/** The server refused pending event `id`: it is marked `rejected` with `error` (an Error, an API error, or `EventError`). */
+export declare function rejected(id: string, error: unknown): RejectedAction;
+/** Removes rejected event `id` from the pending list. */
+export declare function dismissed(id: string): DismissedAction;
+/** A new UUID version 7 (time-ordered) string. */
+export declare function uuidv7(now?: number): string;
+/** The pending events of a reduxify slice or reduxifyAll state, oldest first (one stable empty array when none). */
+export declare function selectPending(state: object | undefined): PendingEvent[];
+/** The confirmed state (the server's committed events only): the state itself when nothing is pending. */
+export declare function selectConfirmed<S extends object>(state: S): S;
+/** The optimistic state without the bookkeeping key (the state itself when nothing is pending; stable per state). */
+export declare function selectOptimistic<S extends object>(state: S): S;
 export declare function reduxify<T = Row, Id extends Key = string>(
   reducer: WasmReducer,
   collection: string,

@@ -1,38 +1,47 @@
 // The Redux adapter: reducers over RTK's EntityState `{ ids, entities }` plus
 // `lastSeq` (the seq of the last committed event applied), applying changesets
-// copy-on-write.
+// copy-on-write; pending (optimistic) events on top (pending.js, optimistic.js).
 import { eventsOf } from "./actions.js";
 import { applyEvents } from "./apply.js";
 import { own, put } from "./dict.js";
+import { verifier } from "./divergence.js";
 import { EntityDraft } from "./draft.js";
+import { withPending } from "./optimistic.js";
+import { OPTIMISTIC } from "./selectors.js";
+import { FluxCapacitorError } from "./semantics.js";
 import { freshEvents, lastSeqOf, selectLastSeq } from "./seq.js";
 
 /**
  * A Redux reducer over RTK's EntityState `{ ids, entities }` for `collection`,
  * with `lastSeq` beside them. Handles `flux/committed` batches (each committed
- * event once: seqs at or below `lastSeq` are skipped) and (unless
- * `options.localEvents === false`) any other action as one local event.
- * Returns the same state when nothing changed.
+ * event once: seqs at or below `lastSeq` are skipped), `flux/local` (a pending
+ * event, applied optimistically until committed or rejected: see optimistic.js),
+ * `flux/rejected`, `flux/dismissed`, and (unless `options.localEvents === false`)
+ * any other action as one local event applied for good. Returns the same state
+ * when nothing changed.
  */
 export function reduxify(reducer, collection, options = {}) {
   const { schema, localEvents = true } = options;
   const initial = { ids: [], entities: {}, lastSeq: 0 };
-  return (state, action) => {
-    // combineReducers reads `state[key]`: for a slice named `constructor` or
-    // `toString` that is Object.prototype's member, not a state of ours.
-    if (!state || !Array.isArray(state.ids)) state = initial;
-    const batch = eventsOf(action, localEvents);
-    if (!batch || batch.length === 0) return state;
+  const verify = verifier(reducer, options);
+  const applyBatch = (state, batch) => {
     const before = lastSeqOf(state);
     const { events, lastSeq } = freshEvents(batch, before);
     if (events.length === 0) return state;
     const draft = new EntityDraft(state, collection);
-    applyEvents(reducer, events, (name) => (name === collection ? draft : null), schema);
+    applyEvents(reducer, events, (name) => (name === collection ? draft : null), schema, verify);
     const next = draft.finish();
     if (lastSeq === before) return next;
     if (next === state) return { ...state, lastSeq };
     next.lastSeq = lastSeq; // a new object: finish() copied the state
     return next;
+  };
+  const step = withPending(applyBatch, (action) => eventsOf(action, localEvents));
+  return (state, action) => {
+    // combineReducers reads `state[key]`: for a slice named `constructor` or
+    // `toString` that is Object.prototype's member, not a state of ours.
+    if (!state || !Array.isArray(state.ids)) state = initial;
+    return step(state, action);
   };
 }
 
@@ -42,12 +51,13 @@ export function reduxify(reducer, collection, options = {}) {
  * state carries the same `lastSeq` (`selectLastSeq(state)` reads it); a batch
  * of new committed events sets it on each collection present and each one the
  * batch wrote, so a state with no collection has applied no operation yet.
+ * While events are pending, the key `flux/optimistic` holds them (a collection
+ * cannot have that name here).
  */
 export function reduxifyAll(reducer, options = {}) {
   const { schema, localEvents = true } = options;
-  return (state = {}, action) => {
-    const batch = eventsOf(action, localEvents);
-    if (!batch || batch.length === 0) return state;
+  const verify = verifier(reducer, options);
+  const applyBatch = (state, batch) => {
     const before = selectLastSeq(state);
     const { events, lastSeq } = freshEvents(batch, before);
     if (events.length === 0) return state;
@@ -55,11 +65,14 @@ export function reduxifyAll(reducer, options = {}) {
     // Collections are own properties: one named `constructor` or `__proto__` is
     // a collection like any other, never a member of Object.prototype.
     const draftFor = (name) => {
+      if (name === OPTIMISTIC) {
+        throw new FluxCapacitorError("invalid_collection", `reduxifyAll keeps pending events under \`${OPTIMISTIC}\`: no collection may have that name`);
+      }
       let d = drafts.get(name);
       if (!d) drafts.set(name, (d = new EntityDraft(own(state, name), name)));
       return d;
     };
-    applyEvents(reducer, events, draftFor, schema);
+    applyEvents(reducer, events, draftFor, schema, verify);
     const advanced = lastSeq !== before;
     let next = state;
     const set = (name, s) => {
@@ -75,6 +88,8 @@ export function reduxifyAll(reducer, options = {}) {
     if (advanced) for (const name of Object.keys(state)) if (!drafts.has(name)) set(name, { ...state[name], lastSeq });
     return next;
   };
+  const step = withPending(applyBatch, (action) => eventsOf(action, localEvents));
+  return (state = {}, action) => step(state, action);
 }
 
 /** EntityState → rows in key order. */
