@@ -76,7 +76,7 @@ export function applyOperation(draft, op) {
 const caches = new WeakMap();
 
 /** The changeset of `event`, one wasm call per event object whatever the number of slices. */
-function reduceWith(reducer, event) {
+export function reduceWith(reducer, event) {
   const reduce = typeof reducer === "function" ? reducer : reducer.reduce;
   let cache = caches.get(reduce);
   if (!cache) caches.set(reduce, (cache = new WeakMap()));

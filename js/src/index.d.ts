@@ -107,14 +107,17 @@ export interface AnyAction {
 export interface LocalAction<E extends FluxEvent = FluxEvent> {
   type: "flux/local";
   payload: E & { id: string; timestamp: string };
+  [extra: string]: unknown;
 }
 export interface RejectedAction {
   type: "flux/rejected";
   payload: { id: string; error: EventError };
+  [extra: string]: unknown;
 }
 export interface DismissedAction {
   type: "flux/dismissed";
   payload: { id: string };
+  [extra: string]: unknown;
 }
 export declare const COMMITTED: "flux/committed";
 export declare const LOCAL: "flux/local";
@@ -129,7 +132,7 @@ export declare function committed(events: FluxEvent[]): CommittedAction;
 export declare function local<E extends FluxEvent>(event: E): LocalAction<E>;
 /** The server refused pending event `id`: it is marked `rejected` with `error` (an Error, an API error, or `EventError`). */
 export declare function rejected(id: string, error: unknown): RejectedAction;
-/** Removes rejected event `id` from the pending list. */
+/** Removes event `id` from the pending list (a rejected one; or one the server answered without committing any event). */
 export declare function dismissed(id: string): DismissedAction;
 /** A new UUID version 7 (time-ordered) string. */
 export declare function uuidv7(now?: number): string;

@@ -1,4 +1,4 @@
-import type { FluxEvent } from "./index.js";
+import type { AnyAction, Changeset, Divergence, EventError, FluxEvent, WasmReducer } from "./index.js";
 
 /** The connection's state, as told to `onStatus`. */
 export type LiveStatus = "connecting" | "open" | "retrying" | "closed";
@@ -72,3 +72,88 @@ export interface LiveConnection {
 export declare const CLOSE_BEHIND: 4001;
 
 export declare function connectLive<E extends FluxEvent = FluxEvent>(options: LiveOptions<E>): LiveConnection;
+
+/** The Web Storage interface (localStorage's); any object with these three methods. */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+/** An event the client has not yet seen committed by the feed. */
+export interface OutboxEntry<E extends FluxEvent = FluxEvent> {
+  id: string;
+  event: E & { id: string; timestamp: string };
+}
+
+export interface ClientStatus {
+  /** The live feed's connection. */
+  connection: LiveStatus;
+  /** The seq of the last committed event the feed delivered. */
+  lastSeq: number;
+  /** Events sent or to send that the feed has not confirmed yet (persisted). */
+  pending: number;
+  /** Whether the last attempt to send failed (network, 5xx, 408, 429): the client retries with backoff. */
+  retrying: boolean;
+  /** The error of that last failed attempt, or null. */
+  error: EventError | null;
+  /** Events the server refused (4xx) since the client started. */
+  rejected: number;
+  /** Committed events whose changeset here did not hash to the server's (needs `reducer`). */
+  divergences: number;
+}
+
+export interface ClientOptions {
+  /** The store's base URL (`http(s)://host[:port][/prefix]`; relative to the page in a browser): `POST {url}/dispatch/{type}?id=`, `{url}/events/live`. */
+  url: string | URL;
+  /** The bearer token (`Authorization: Bearer`, and `?token=` on the feed). */
+  token?: string;
+  /** The user: part of the storage key, and `meta.user` of local events (what the server stamps), unless `meta` says otherwise. */
+  user?: string;
+  /** `meta` of local events that have none (default `{ user }` when `user` is given). */
+  meta?: unknown;
+  /** Where the actions go: a Redux store's `dispatch`, or `(action) => collection.dispatch(action)` for MobX. It must throw on a local reducer error (the adapters do). */
+  dispatch: (action: AnyAction) => unknown;
+  /** Resume the feed after this seq (e.g. `selectLastSeq(store.getState().notes)`; default 0). */
+  after?: number;
+  /** The reducers' wasm package: enables the divergence check (its `changesetHash`). */
+  reducer?: WasmReducer;
+  changesetHash?: (changeset: Changeset) => string;
+  onDivergence?: (divergence: Divergence) => void;
+  /** An event the server refused (4xx): it is marked `rejected` in the adapter and not sent again. */
+  onRejected?: (rejection: { id: string; event: FluxEvent; error: EventError }) => void;
+  onStatus?: (status: ClientStatus) => void;
+  /** Errors of the feed, of callbacks, of the storage (default: rethrown as uncaught). */
+  onError?: (error: unknown) => void;
+  /** Where the outbox is kept across reloads (default `globalThis.localStorage`; `null`: memory only). */
+  storage?: StorageLike | null;
+  /** The storage key (default: `flux-capacitor/pending <base URL> <user or token>`). */
+  storageKey?: string;
+  /** Backoff of both the feed's reconnects and the resends. */
+  retry?: RetryOptions;
+  fetch?: typeof fetch;
+  WebSocket?: WebSocketConstructor;
+  /** The feed's URL, when not `{url}/events/live`. */
+  liveUrl?: string | URL;
+}
+
+export interface Client {
+  /**
+   * Applies `event` at once (`flux/local`) and queues it: sent in order, one at a time,
+   * as `POST {url}/dispatch/{event.type}?id={id}` with `event.payload` as the body,
+   * resent until the server answers. A local reducer error throws here (nothing is
+   * queued). `response` resolves to the stored events, or rejects with the refusal
+   * (an Error with `kind` and `status`).
+   */
+  dispatch<E extends FluxEvent>(event: E): { id: string; event: E & { id: string; timestamp: string }; response: Promise<FluxEvent[]> };
+  /** The events not yet confirmed by the feed, oldest first. */
+  readonly pending: OutboxEntry[];
+  readonly status: ClientStatus;
+  /** Sends now instead of after the backoff (the client also does on `online` events and when the feed reconnects). */
+  retryNow(): void;
+  /** Stops the feed and the sending; the outbox stays in storage. */
+  close(): void;
+}
+
+/** One client of a store for one user: local events, the outbox (persisted), sending, the live feed. */
+export declare function createClient(options: ClientOptions): Client;

@@ -21,7 +21,7 @@ export declare class ObservableCollection<T = Row> {
   local<E extends FluxEvent>(event: E): E & { id: string; timestamp: string };
   /** Marks pending event `id` rejected (no longer applied; kept until dismissed). */
   reject(id: string, error: unknown): void;
-  /** Removes rejected event `id` from `pending`. */
+  /** Removes event `id` from `pending` (a rejected one, or one the server answered without committing any event). */
   dismiss(id: string): void;
   /** A `flux/committed` batch, `flux/local`, `flux/rejected`, `flux/dismissed`, or a local event applied for good. */
   dispatch(action: AnyAction | FluxEvent): void;

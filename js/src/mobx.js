@@ -8,7 +8,7 @@ import { verifier } from "./divergence.js";
 import { EntityDraft } from "./draft.js";
 import {
   DISMISSED, LOCAL, NO_PENDING, REJECTED, entryOf, errorInfo, markRejected, rebase, stampLocal,
-  withoutCommitted, withoutRejected,
+  withoutCommitted, withoutEntry,
 } from "./pending.js";
 import { freshEvents } from "./seq.js";
 
@@ -140,10 +140,10 @@ export class ObservableCollection {
     this.settle(this.confirmedState, markRejected(this.pending, String(id), errorInfo(error)));
   }
 
-  /** Removes rejected event `id` from `pending`. */
+  /** Removes event `id` from `pending` (a rejected one, or one the server answered without committing anything). */
   dismiss(id) {
     if (!this.confirmedState) return;
-    this.settle(this.confirmedState, withoutRejected(this.pending, String(id)));
+    this.settle(this.confirmedState, withoutEntry(this.pending, String(id)));
   }
 
   /** A batch while events are pending: onto the confirmed rows, then the pending ones again. */

@@ -4,7 +4,7 @@
 // while anything is pending, `state["flux/optimistic"]` holds `{ confirmed, pending }`.
 import { COMMITTED } from "./actions.js";
 import { put } from "./dict.js";
-import { DISMISSED, LOCAL, REJECTED, entryOf, markRejected, rebase, withoutCommitted, withoutRejected } from "./pending.js";
+import { DISMISSED, LOCAL, REJECTED, entryOf, markRejected, rebase, withoutCommitted, withoutEntry } from "./pending.js";
 import { OPTIMISTIC, selectOptimistic } from "./selectors.js";
 
 /** `visible` with the bookkeeping; never mutates `visible` (it may be `confirmed` itself). */
@@ -38,7 +38,7 @@ export function withPending(applyBatch, eventsOf) {
     }
     let { confirmed, pending } = meta;
     if (type === REJECTED) pending = markRejected(pending, action.payload?.id, action.payload?.error);
-    else if (type === DISMISSED) pending = withoutRejected(pending, action.payload?.id);
+    else if (type === DISMISSED) pending = withoutEntry(pending, action.payload?.id);
     else {
       const batch = eventsOf(action);
       if (!batch || batch.length === 0) return state;

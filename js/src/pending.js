@@ -8,7 +8,7 @@ import { uuidv7 } from "./uuid.js";
 export const LOCAL = "flux/local";
 /** The action type of a pending event the server refused (4xx): kept, marked `rejected`. */
 export const REJECTED = "flux/rejected";
-/** The action type that removes a rejected event from the pending list. */
+/** The action type that removes an event from the pending list (a rejected one, or one the server answered without committing anything). */
 export const DISMISSED = "flux/dismissed";
 
 const EMPTY = Object.freeze([]);
@@ -48,7 +48,10 @@ export function errorInfo(error) {
 /** `{ type: "flux/rejected", payload: { id, error } }`: the server refused pending event `id`. */
 export const rejected = (id, error) => ({ type: REJECTED, payload: { id: String(id), error: errorInfo(error) } });
 
-/** `{ type: "flux/dismissed", payload: { id } }`: forget rejected event `id`. */
+/**
+ * `{ type: "flux/dismissed", payload: { id } }`: forget pending event `id` (a rejected
+ * one; or one the server answered with no event, which no commit will confirm).
+ */
 export const dismissed = (id) => ({ type: DISMISSED, payload: { id: String(id) } });
 
 /** A new pending entry for a stamped local event. */
@@ -73,9 +76,9 @@ export function markRejected(pending, id, error) {
   return out;
 }
 
-/** `pending` without rejected entry `id` (one still sending stays: the server has not answered). */
-export function withoutRejected(pending, id) {
-  const out = pending.filter((p) => !(p.id === id && p.status === "rejected"));
+/** `pending` without entry `id`. */
+export function withoutEntry(pending, id) {
+  const out = pending.filter((p) => p.id !== id);
   return out.length === pending.length ? pending : out;
 }
 

@@ -128,11 +128,13 @@ test("a rejected event is marked for itself only: the events after it stay and a
   s = store.getState().notes;
   assert.equal(selectPending(s).length, 0);
   assert.deepEqual(Object.keys(s).sort(), ["entities", "ids", "lastSeq"]);
-  // dismissing an event still sending does nothing
+  // dismissing an event still sending takes it out too (the server answered without a commit)
   const d = local(add("d", "D"));
   store.dispatch(d);
-  const before = store.getState();
   store.dispatch(dismissed(d.payload.id));
+  assert.deepEqual(titles(store.getState().notes), ["A", "C"]);
+  const before = store.getState();
+  store.dispatch(dismissed("not-pending"));
   assert.equal(store.getState(), before);
 });
 

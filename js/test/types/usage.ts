@@ -42,3 +42,22 @@ async function scenarioTests(): Promise<void> {
   void passed; void recorded;
 }
 void scenarioTests;
+
+import { dismissed, local, rejected, selectConfirmed, selectOptimistic, selectPending, uuidv7, type PendingEvent } from "flux-capacitor";
+import { createClient, type ClientStatus } from "flux-capacitor/live";
+const optimisticStore = configureStore({ reducer: { notes: reduxify<Note>(wasm, "notes", { onDivergence: (d) => void d.expected }) } });
+const pendingAdd = local({ type: "addNote", payload: { id: uuidv7(), title: "Hi" } });
+optimisticStore.dispatch(pendingAdd);
+const pendingNow: PendingEvent[] = selectPending(optimisticStore.getState().notes);
+const statusOf: "sending" | "rejected" | undefined = pendingNow[0]?.status;
+const confirmedNotes: CollectionState<Note, string> = selectConfirmed(optimisticStore.getState().notes);
+const visibleNotes: CollectionState<Note, string> = selectOptimistic(optimisticStore.getState().notes);
+optimisticStore.dispatch(rejected(pendingAdd.payload.id, new Error("no")));
+optimisticStore.dispatch(dismissed(pendingAdd.payload.id));
+const liveClient = createClient({ url: "http://localhost:8080", token: "Mary", user: "Mary", dispatch: optimisticStore.dispatch, reducer: wasm, storage: null, WebSocket: SocketImpl });
+const sent = liveClient.dispatch({ type: "addNote", payload: { id: "n3", title: "Yo" } });
+void sent.response.then((events) => events[0]?.seq);
+const clientStatus: ClientStatus = liveClient.status;
+notes.local({ type: "addNote", payload: { id: "n4", title: "Mobx" } });
+const mobxPending: number = notes.pending.length + notes.divergences + notes.confirmed.ids.length;
+void [statusOf, confirmedNotes, visibleNotes, clientStatus, mobxPending, sent.id];
