@@ -242,22 +242,27 @@ export function createClient(options) {
     rejectedCount++;
     target(rejected(entry.id, err));
     settle(entry.id, "reject", err);
-    if (onRejected) {
-      try {
-        onRejected({ id: entry.id, event, error: errorInfo(err) });
-      } catch (e) {
-        report(e);
-      }
+    tellRejected(entry, err);
+  };
+
+  const tellRejected = (entry, err) => {
+    if (!onRejected) return;
+    try {
+      onRejected({ id: entry.id, event: entry.event, error: errorInfo(err) });
+    } catch (e) {
+      report(e);
     }
   };
 
-  // Reloaded events first, in their order, as they were before the reload.
+  // Reloaded events first, in their order, as they were before the reload. One that
+  // no longer applies (the reducers changed, say) is refused locally, as a new one would be.
   for (const entry of [...outbox]) {
     try {
       target(local(entry.event));
     } catch (err) {
-      drop(entry.id); // no longer applies here: the server would decide, but we cannot show it
-      report(err);
+      drop(entry.id);
+      rejectedCount++;
+      tellRejected(entry, err);
     }
   }
 
