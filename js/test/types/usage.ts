@@ -61,3 +61,13 @@ const clientStatus: ClientStatus = liveClient.status;
 notes.local({ type: "addNote", payload: { id: "n4", title: "Mobx" } });
 const mobxPending: number = notes.pending.length + notes.divergences + notes.confirmed.ids.length;
 void [statusOf, confirmedNotes, visibleNotes, clientStatus, mobxPending, sent.id];
+
+import { fluxState, follow, liveEvents } from "flux-capacitor/rxjs";
+const rxNotes = fluxState<Note>(wasm, { collection: "notes" });
+rxNotes.state$.subscribe((state) => void state.entities["n1"]?.title);
+rxNotes.pending$.subscribe((pending: PendingEvent[]) => void pending.length);
+const rxAll = fluxState(wasm);
+rxAll.dispatch(local({ type: "addNote", payload: { id: "n5", title: "Rx" } }));
+const rxFeed = follow(rxNotes, liveEvents({ url: "ws://localhost:8080/events/live", token: "Mary", WebSocket: SocketImpl }));
+rxFeed.unsubscribe();
+createClient({ url: "http://localhost:8080", dispatch: rxNotes.dispatch, storage: null, WebSocket: SocketImpl });
