@@ -19,7 +19,7 @@ echo "==> npm pack --dry-run (js/)"
 files=$(cd js && npm pack --dry-run --json | node -e '
     let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () =>
         console.log(JSON.parse(s)[0].files.map((f) => f.path).join("\n")));')
-for wanted in package.json README.md LICENSE-MIT LICENSE-APACHE src/index.js src/index.d.ts src/testing.js src/live.js; do
+for wanted in package.json README.md LICENSE-MIT LICENSE-APACHE src/index.js src/index.d.ts src/testing.js src/live.js src/client.js src/rxjs.js; do
     grep -qx "$wanted" <<<"$files" || { echo "error: the npm package lacks $wanted" >&2; exit 1; }
 done
 echo "==> the npm package holds $(wc -l <<<"$files") files, licences and types included"
