@@ -254,15 +254,14 @@ export function createClient(options) {
     }
   };
 
-  // Reloaded events first, in their order, as they were before the reload. One that
-  // no longer applies (the reducers changed, say) is refused locally, as a new one would be.
-  for (const entry of [...outbox]) {
+  // Reloaded events first, in their order, as they were before the reload. One that no
+  // longer applies here (typically: it was committed, and the restored state already
+  // holds it) is not shown but still resent: the server's answer says committed or refused.
+  for (const entry of outbox) {
     try {
       target(local(entry.event));
-    } catch (err) {
-      drop(entry.id);
-      rejectedCount++;
-      tellRejected(entry, err);
+    } catch {
+      // not shown; sent all the same
     }
   }
 

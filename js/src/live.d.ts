@@ -120,10 +120,7 @@ export interface ClientOptions {
   reducer?: WasmReducer;
   changesetHash?: (changeset: Changeset) => string;
   onDivergence?: (divergence: Divergence) => void;
-  /**
-   * An event the server refused (4xx; marked `rejected` in the adapter, not sent again),
-   * or a stored event that no longer applies locally after a reload (`error.status` absent).
-   */
+  /** An event the server refused (4xx): it is marked `rejected` in the adapter and not sent again. */
   onRejected?: (rejection: { id: string; event: FluxEvent; error: EventError }) => void;
   onStatus?: (status: ClientStatus) => void;
   /** Errors of the feed, of callbacks, of the storage (default: rethrown as uncaught). */

@@ -195,3 +195,33 @@ test("a stored event the server already committed is answered from the log, not 
     c.close();
   }
 });
+
+test("a feed resumed past a stored event's commit: the resend's answer confirms it", async () => {
+  const storage = new MemoryStorage();
+  const id = crypto.randomUUID();
+  const eventId = crypto.randomUUID();
+  const first = await post(server.url, "Mary", `addNote?id=${eventId}`, { id, title: "answered", text: "" });
+  assert.equal(first.status, 200);
+  // the page restored its confirmed state up to the head (say, from a cache), then resumes the feed there
+  const store = notesStore();
+  const events = await log();
+  store.dispatch({ type: "flux/committed", payload: events });
+  const head = events.at(-1).seq;
+  const key = "flux-capacitor/pending " + new URL("/", proxy.url).href + " Mary";
+  storage.setItem(key, JSON.stringify([{ id: eventId, event: { ...add(id, "answered"), id: eventId, timestamp: new Date().toISOString() } }]));
+  const c = client(store, "Mary", { storage, after: head });
+  try {
+    // it no longer applies here (the restored state holds it): not shown, but resent
+    assert.equal(selectPending(store.getState().notes).length, 0);
+    assert.equal(c.status.pending, 1);
+    c.dispatch(add(crypto.randomUUID(), "after it")); // queued behind it, shown at once
+    await until(() => c.status.pending === 0 && selectPending(store.getState().notes).length === 0, "the answer to confirm it");
+    assert.equal(c.status.rejected, 0);
+    assert.equal(store.getState().notes.lastSeq, head + 1, "the next event came through the feed");
+    assert.equal((await log()).filter((e) => e.id === eventId).length, 1);
+    assert.deepEqual(rowsOf(store.getState().notes), await serverRows());
+    assert.equal(storage.length, 0);
+  } finally {
+    c.close();
+  }
+});
