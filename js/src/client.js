@@ -44,6 +44,15 @@ async function answerError(response) {
   return err;
 }
 
+/** The page's localStorage, or null (none, or refused: a sandboxed frame throws on access). */
+function defaultStorage() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The outbox in storage: `[{ id, event }]`; a corrupt entry is dropped, never thrown. */
 function load(storage, key, report) {
   if (!storage) return [];
@@ -85,7 +94,7 @@ export function createClient(options) {
     throw new TypeError("createClient: `dispatch` (a Redux store's dispatch, or an adapter's) must be a function");
   }
   if (typeof fetchImpl !== "function") throw new TypeError("createClient: no fetch implementation (pass `fetch`)");
-  const storage = options.storage === undefined ? globalThis.localStorage ?? null : options.storage;
+  const storage = options.storage === undefined ? defaultStorage() : options.storage;
   const retry = { ...DEFAULT_RETRY, ...(options.retry || {}) };
   const base = baseUrl(url);
   const key = options.storageKey ?? `flux-capacitor/pending ${base.href} ${user ?? token ?? ""}`;
@@ -217,11 +226,11 @@ export function createClient(options) {
   /** One POST; resolves when the server gave a final answer (commit or refusal), throws to retry. */
   const send = async (entry) => {
     const { event } = entry;
-    const target_ = new URL(`dispatch/${encodeURIComponent(event.type)}`, base);
-    target_.searchParams.set("id", entry.id);
+    const endpoint = new URL(`dispatch/${encodeURIComponent(event.type)}`, base);
+    endpoint.searchParams.set("id", entry.id);
     const headers = { "Content-Type": "application/json" };
     if (token !== undefined && token !== null) headers.Authorization = `Bearer ${token}`;
-    const response = await fetchImpl(target_.href, {
+    const response = await fetchImpl(endpoint.href, {
       method: "POST",
       headers,
       body: event.payload === undefined ? "" : JSON.stringify(event.payload),
