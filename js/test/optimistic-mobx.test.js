@@ -76,3 +76,15 @@ test("a local reducer error throws and nothing is pending; dispatch(local(...)) 
   assert.equal(notes.pending.length, 1);
   assert.deepEqual(titles(notes), ["A"]);
 });
+
+test("check() and plain local events under pending go to the confirmed rows", () => {
+  const notes = new ObservableCollection(notesWasm, "notes");
+  const p = notes.local(add("p", "P"));
+  // a committed create of "p" checks against the confirmed rows, where "p" is not yet
+  notes.check([commit(p)]);
+  notes.dispatch({ type: "addNote", payload: { id: "q", title: "Q", text: "" } }); // applied for good
+  assert.deepEqual(plainTitles(notes.confirmed), ["Q"]);
+  assert.deepEqual(titles(notes), ["P", "Q"]);
+  assert.throws(() => notes.check([commit(add("q", "again"))]), (err) => err.kind === "duplicate_key");
+  assert.deepEqual(titles(notes), ["P", "Q"]);
+});

@@ -187,3 +187,24 @@ test("a replayed commit after the queue emptied changes nothing; plain local act
   assert.deepEqual(titles(selectConfirmed(now)), ["A2"]);
   assert.deepEqual(titles(now), ["A2", "P"]);
 });
+
+test("every flux/ action and state passes RTK's serializability and immutability checks (what DevTools shows)", () => {
+  const complaints = [];
+  const original = console.error;
+  console.error = (...args) => complaints.push(args.join(" "));
+  try {
+    const store = configureStore({ reducer: { notes: reduxify(notesWasm, "notes"), all: reduxifyAll(notesWasm) } });
+    const a = local(add("s1", "S1"));
+    const b = local(add("s2", "S2"));
+    store.dispatch(a);
+    store.dispatch(b);
+    store.dispatch(rejected(b.payload.id, Object.assign(new Error("nope"), { status: 422, kind: "rejected" })));
+    store.dispatch(committed([commit(add("s3", "S3"), "George"), commit(a.payload)]));
+    store.dispatch(dismissed(b.payload.id));
+    assert.equal(selectPending(store.getState().notes).length, 0);
+    assert.equal(selectPending(store.getState().all).length, 0);
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(complaints, []);
+});
