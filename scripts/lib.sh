@@ -34,7 +34,7 @@ esac
 # active toolchain.
 have_rustup_wasm_target() {
     command -v rustup >/dev/null 2>&1 || return 1
-    rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"
+    rustup target list --installed 2>/dev/null | grep -x "$WASM_TARGET" >/dev/null
 }
 
 # apt_install PKG... - installs only the packages dpkg does not already have
@@ -42,7 +42,7 @@ have_rustup_wasm_target() {
 apt_install() {
     local missing=() pkg
     for pkg in "$@"; do
-        if dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
+        if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ]; then
             echo "==> apt: $pkg already installed"
         else
             missing+=("$pkg")

@@ -21,9 +21,12 @@ for _ in $(seq 1 600); do
 done
 [ -n "$url" ] || { echo "error: the demo printed no URL within 10 minutes" >&2; exit 1; }
 echo "==> the demo printed: $(grep -m1 "http://" "$out")"
-curl -fsS "$url" | grep -q '<title>' || { echo "error: $url serves no page" >&2; exit 1; }
+# Bodies are read whole before grep: `curl | grep -q` fails under pipefail when
+# grep exits at its first match while curl still writes (curl error 23).
+page=$(curl -fsS "$url")
+grep -q '<title>' <<<"$page" || { echo "error: $url serves no page" >&2; exit 1; }
 curl -fsS -X POST "${url}dispatch/addNote" -H 'Authorization: Bearer Mary' \
     -H 'content-type: application/json' -d '{"id":"quickstart","title":"Needs 1.21 gigawatts","text":""}' >/dev/null
-curl -fsS "${url}collections/notes/quickstart" -H 'Authorization: Bearer Mary' | grep -q '"author":"Mary"' \
-    || { echo "error: the note did not reach the read model" >&2; exit 1; }
+note=$(curl -fsS "${url}collections/notes/quickstart" -H 'Authorization: Bearer Mary')
+grep -q '"author":"Mary"' <<<"$note" || { echo "error: the note did not reach the read model" >&2; exit 1; }
 echo "==> quick start works as written: page served, note added and read back"

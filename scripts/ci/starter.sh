@@ -67,11 +67,12 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 [ -n "$url" ] || { echo "error: the app's server printed no URL" >&2; exit 1; }
-curl -fsS "$url" | grep -q '<title>starter-app' || { echo "error: $url serves no page" >&2; exit 1; }
+page=$(curl -fsS "$url") # read whole: `curl | grep -q` under pipefail fails when grep exits first
+grep -q '<title>starter-app' <<<"$page" || { echo "error: $url serves no page" >&2; exit 1; }
 curl -fsS -X POST "${url}dispatch/addTodo" -H 'content-type: application/json' \
     -d '{"id":"ci","title":"Needs 1.21 gigawatts"}' >/dev/null
-curl -fsS "${url}collections/todos/ci" | grep -q '"done":false' \
-    || { echo "error: the todo did not reach the read model" >&2; exit 1; }
+todo=$(curl -fsS "${url}collections/todos/ci")
+grep -q '"done":false' <<<"$todo" || { echo "error: the todo did not reach the read model" >&2; exit 1; }
 if curl -fsS -X POST "${url}dispatch/addTodo" -H 'content-type: application/json' -d '{"title":1}' >/dev/null 2>&1; then
     echo "error: a bad payload was accepted" >&2
     exit 1
