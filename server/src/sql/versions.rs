@@ -7,12 +7,19 @@
 //! key FROM table WHERE filter)` (before the operation) and opens the new
 //! ones with one `INSERT ... SELECT` of the rows it left without a current
 //! version (after it), found through the `(valid_to, key)` index.
+//!
+//! What that index costs is kept down, as dispatch pays for it (issue 15:
+//! dispatch with versions ≥ 0.9× without): where the database has partial
+//! indexes (SQLite, PostgreSQL) it holds closed versions only
+//! (`WHERE valid_to IS NOT NULL`), so opening a version never touches it;
+//! and the multi-row path writes a create's version from the values it
+//! binds (`INSERT ... VALUES`) instead of reading the row back.
 
 use flux_capacitor::{FieldType, Key, Operation};
 
 use super::Dialect;
 use super::builder::{Bind, Sql};
-use super::write::{key_bind, push_filter};
+use super::write::{key_bind, push_filter, write_bind};
 use crate::schema::{Column, Table};
 use crate::versions::{VALID_FROM, VALID_TO};
 
@@ -42,9 +49,11 @@ fn key_exprs(sql: &Sql, key: &Column) -> Vec<String> {
 
 /// `CREATE TABLE` of `versions` (the columns of its read-model table, as
 /// declared, without any constraint, and the validity columns) and its two
-/// indexes: `(key, valid_from)` for point lookups, pages in key order and
-/// history; `(valid_to, key)` for the current version of a row and the
-/// versions an event closed.
+/// indexes: `(key, valid_from)` for point lookups, the current version of a
+/// row, pages in key order and history; `(valid_to, key)` for the versions
+/// an event closed (an `update_where`'s, [`open_reclosed`]) — of closed
+/// versions only where the database has partial indexes. (A store made
+/// before keeps its full `(valid_to, key)` index: it answers alike.)
 pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<Sql> {
     let syntax = dialect.syntax();
     let mut columns: Vec<String> = table
@@ -61,11 +70,20 @@ pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<S
     let ordered = syntax.order_term(&key_expr, false);
     let quoted = syntax.quote(name);
     let indexes = [
-        (syntax.quote(&format!("{name}_key")), format!("{ordered}, {VALID_FROM}")),
-        (syntax.quote(&format!("{name}_open")), format!("{VALID_TO}, {key_expr}")),
+        (
+            syntax.quote(&format!("{name}_key")),
+            format!("{ordered}, {VALID_FROM}"),
+            "",
+        ),
+        (
+            syntax.quote(&format!("{name}_open")),
+            format!("{VALID_TO}, {key_expr}"),
+            // Inline indexes (MySQL/MariaDB) cannot be partial.
+            if syntax.inline_indexes() { "" } else { CLOSED_ONLY },
+        ),
     ];
     if syntax.inline_indexes() {
-        for (index, on) in &indexes {
+        for (index, on, _) in &indexes {
             columns.push(format!("INDEX {index} ({on})"));
         }
     }
@@ -74,15 +92,19 @@ pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<S
         format!("CREATE TABLE IF NOT EXISTS {quoted} ({})", columns.join(", ")),
     )];
     if !syntax.inline_indexes() {
-        for (index, on) in indexes {
+        for (index, on, only) in indexes {
             out.push(Sql::fixed(
                 dialect,
-                format!("CREATE INDEX IF NOT EXISTS {index} ON {quoted} ({on})"),
+                format!("CREATE INDEX IF NOT EXISTS {index} ON {quoted} ({on}){only}"),
             ));
         }
     }
     out
 }
+
+/// The `(valid_to, key)` index's condition: closed versions only. A query's
+/// `valid_to = ?` implies it, on SQLite and PostgreSQL alike.
+const CLOSED_ONLY: &str = " WHERE flux_valid_to_seq IS NOT NULL";
 
 /// `CREATE TABLE` of a scratch copy of `table` named `name` (its columns
 /// as declared, its key the primary key), for building versions from the log.
@@ -328,8 +350,51 @@ pub(crate) fn around(
     (before, after)
 }
 
+/// A create's row as the parameters of its version, in `versions`' column
+/// order, when it gives every column a value: then the row is exactly what
+/// was bound (on a table without triggers, which the multi-row path
+/// writes), with no default filled in by the database. `None` otherwise.
+fn created_values(
+    source: &Table,
+    versions: &Table,
+    operation: &Operation,
+) -> Option<Vec<(Bind, Option<&'static str>)>> {
+    let Operation::Create { row, .. } = operation else {
+        return None;
+    };
+    versions
+        .columns
+        .iter()
+        .map(|column| {
+            let written = source.column(&column.name)?;
+            Some((write_bind(written, row.get(&column.name)?)?, written.write_cast))
+        })
+        .collect()
+}
+
+/// Opens the versions of created rows from their values (see [`created_values`]).
+fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Vec<(Bind, Option<&'static str>)>, u64)]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("INSERT INTO ").ident(&versions.name).push(" (");
+    sql.list(&versions.columns, ", ", |sql, c| {
+        sql.ident(&c.name);
+    });
+    sql.push(", ").push(VALID_FROM).push(") VALUES ");
+    sql.list(rows, ", ", |sql, (values, seq)| {
+        sql.push("(");
+        sql.list(values, ", ", |sql, (bind, cast)| {
+            sql.bind(bind.clone(), *cast);
+        });
+        sql.push(", ");
+        push_seq(sql, *seq);
+        sql.push(")");
+    });
+    sql
+}
+
 /// The versions statements after a multi-row statement of by-key
-/// operations `(operation, seq)` on distinct rows of `source`.
+/// operations `(operation, seq)` on distinct rows of `source` (a table
+/// without triggers).
 pub(crate) fn after_many<'a>(
     dialect: Dialect,
     source: &Table,
@@ -338,7 +403,12 @@ pub(crate) fn after_many<'a>(
 ) -> Vec<Sql> {
     let mut close = Vec::new();
     let mut open = Vec::new();
+    let mut created = Vec::new();
     for (operation, seq) in operations {
+        if let Some(values) = created_values(source, versions, operation) {
+            created.push((values, seq));
+            continue;
+        }
         let Some(id) = row_key(source, operation) else { continue };
         if !matches!(operation, Operation::Create { .. }) {
             close.push((id.clone(), seq));
@@ -355,6 +425,11 @@ pub(crate) fn after_many<'a>(
         open.chunks(MAX_ROWS)
             .map(|rows| open_keys(dialect, source, versions, rows)),
     );
+    let mut start = 0;
+    for size in super::write::row_chunks(created.len(), versions.columns.len() + 1) {
+        out.push(insert_values(dialect, versions, &created[start..start + size]));
+        start += size;
+    }
     out
 }
 
@@ -443,6 +518,70 @@ mod tests {
             "{}",
             after[0].text
         );
+    }
+
+    #[test]
+    fn a_create_naming_every_column_is_versioned_from_its_values_else_read_back() {
+        let create = |row: serde_json::Value| Operation::Create {
+            collection: "t".into(),
+            key: "id".into(),
+            row: serde_json::from_value(row).unwrap(),
+        };
+        let full = [
+            create(serde_json::json!({ "id": "a", "n": 1 })),
+            create(serde_json::json!({ "id": "b", "n": 2 })),
+        ];
+        let sql = after_many(
+            Dialect::Sqlite,
+            &table("t"),
+            &table("flux_versions_t"),
+            full.iter().zip([3, 4]),
+        );
+        assert_eq!(sql.len(), 1);
+        assert_eq!(
+            sql[0].text,
+            r#"INSERT INTO "flux_versions_t" ("id", "n", flux_valid_from_seq) VALUES (?, ?, ?), (?, ?, ?)"#
+        );
+        assert_eq!(
+            sql[0].binds,
+            [
+                Bind::Text("a".into()),
+                Bind::Int(1),
+                Bind::Int(3),
+                Bind::Text("b".into()),
+                Bind::Int(2),
+                Bind::Int(4)
+            ]
+        );
+        // A column left out (or null) may take the database's default: read back.
+        for partial in [
+            serde_json::json!({ "id": "c" }),
+            serde_json::json!({ "id": "c", "n": null }),
+        ] {
+            let sql = after_many(
+                Dialect::Sqlite,
+                &table("t"),
+                &table("flux_versions_t"),
+                [(&create(partial), 5)],
+            );
+            assert!(sql[0].text.contains(" SELECT "), "{}", sql[0].text);
+        }
+    }
+
+    #[test]
+    fn the_closed_versions_index_is_partial_where_the_database_has_partial_indexes() {
+        for (dialect, partial) in [
+            (Dialect::Sqlite, true),
+            (Dialect::Postgres, true),
+            (Dialect::MySql, false),
+        ] {
+            let text: Vec<String> = create_table(dialect, "flux_versions_t", &table("t"))
+                .into_iter()
+                .map(|sql| sql.text)
+                .collect();
+            let text = text.join("; ");
+            assert_eq!(text.contains("WHERE flux_valid_to_seq IS NOT NULL"), partial, "{text}");
+        }
     }
 
     #[test]
