@@ -350,6 +350,9 @@ pub(crate) fn around(
     (before, after)
 }
 
+/// A version's parameters, each with the cast its column is written with.
+type Values = Vec<(Bind, Option<&'static str>)>;
+
 /// A create's row as the parameters of its version, in `versions`' column
 /// order, when it gives every column a value: then the row is exactly what
 /// was bound (on a table without triggers, which the multi-row path
@@ -373,7 +376,7 @@ fn created_values(
 }
 
 /// Opens the versions of created rows from their values (see [`created_values`]).
-fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Vec<(Bind, Option<&'static str>)>, u64)]) -> Sql {
+fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Values, u64)]) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push("INSERT INTO ").ident(&versions.name).push(" (");
     sql.list(&versions.columns, ", ", |sql, c| {
