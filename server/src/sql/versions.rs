@@ -8,12 +8,13 @@
 //! ones with one `INSERT ... SELECT` of the rows it left without a current
 //! version (after it), found through the `(valid_to, key)` index.
 //!
-//! What that index costs is kept down, as dispatch pays for it (issue 15:
-//! dispatch with versions ≥ 0.9× without): where the database has partial
-//! indexes (SQLite, PostgreSQL) it holds closed versions only
-//! (`WHERE valid_to IS NOT NULL`), so opening a version never touches it;
-//! and the multi-row path writes a create's version from the values it
-//! binds (`INSERT ... VALUES`) instead of reading the row back.
+//! Dispatch pays for the versions (issue 15: dispatch with versions ≥ 0.9×
+//! without), so the multi-row path writes a create's version from the
+//! values it binds (`INSERT ... VALUES`) instead of reading the row back.
+//! (The `(valid_to, key)` index made partial, closed versions only, was
+//! measured too: it cost PostgreSQL batches more than half their throughput,
+//! as closing a row's current version then had only the key index; SQLite
+//! gained nothing measurable. BENCHMARKS.md §9.)
 
 use flux_capacitor::{FieldType, Key, Operation};
 
@@ -49,11 +50,9 @@ fn key_exprs(sql: &Sql, key: &Column) -> Vec<String> {
 
 /// `CREATE TABLE` of `versions` (the columns of its read-model table, as
 /// declared, without any constraint, and the validity columns) and its two
-/// indexes: `(key, valid_from)` for point lookups, the current version of a
-/// row, pages in key order and history; `(valid_to, key)` for the versions
-/// an event closed (an `update_where`'s, [`open_reclosed`]) — of closed
-/// versions only where the database has partial indexes. (A store made
-/// before keeps its full `(valid_to, key)` index: it answers alike.)
+/// indexes: `(key, valid_from)` for point lookups, pages in key order and
+/// history; `(valid_to, key)` for the current version of a row and the
+/// versions an event closed.
 pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<Sql> {
     let syntax = dialect.syntax();
     let mut columns: Vec<String> = table
@@ -70,20 +69,11 @@ pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<S
     let ordered = syntax.order_term(&key_expr, false);
     let quoted = syntax.quote(name);
     let indexes = [
-        (
-            syntax.quote(&format!("{name}_key")),
-            format!("{ordered}, {VALID_FROM}"),
-            "",
-        ),
-        (
-            syntax.quote(&format!("{name}_open")),
-            format!("{VALID_TO}, {key_expr}"),
-            // Inline indexes (MySQL/MariaDB) cannot be partial.
-            if syntax.inline_indexes() { "" } else { CLOSED_ONLY },
-        ),
+        (syntax.quote(&format!("{name}_key")), format!("{ordered}, {VALID_FROM}")),
+        (syntax.quote(&format!("{name}_open")), format!("{VALID_TO}, {key_expr}")),
     ];
     if syntax.inline_indexes() {
-        for (index, on, _) in &indexes {
+        for (index, on) in &indexes {
             columns.push(format!("INDEX {index} ({on})"));
         }
     }
@@ -92,19 +82,15 @@ pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<S
         format!("CREATE TABLE IF NOT EXISTS {quoted} ({})", columns.join(", ")),
     )];
     if !syntax.inline_indexes() {
-        for (index, on, only) in indexes {
+        for (index, on) in indexes {
             out.push(Sql::fixed(
                 dialect,
-                format!("CREATE INDEX IF NOT EXISTS {index} ON {quoted} ({on}){only}"),
+                format!("CREATE INDEX IF NOT EXISTS {index} ON {quoted} ({on})"),
             ));
         }
     }
     out
 }
-
-/// The `(valid_to, key)` index's condition: closed versions only. A query's
-/// `valid_to = ?` implies it, on SQLite and PostgreSQL alike.
-const CLOSED_ONLY: &str = " WHERE flux_valid_to_seq IS NOT NULL";
 
 /// `CREATE TABLE` of a scratch copy of `table` named `name` (its columns
 /// as declared, its key the primary key), for building versions from the log.
@@ -357,11 +343,7 @@ type Values = Vec<(Bind, Option<&'static str>)>;
 /// order, when it gives every column a value: then the row is exactly what
 /// was bound (on a table without triggers, which the multi-row path
 /// writes), with no default filled in by the database. `None` otherwise.
-fn created_values(
-    source: &Table,
-    versions: &Table,
-    operation: &Operation,
-) -> Option<Vec<(Bind, Option<&'static str>)>> {
+fn created_values(source: &Table, versions: &Table, operation: &Operation) -> Option<Values> {
     let Operation::Create { row, .. } = operation else {
         return None;
     };
@@ -568,22 +550,6 @@ mod tests {
                 [(&create(partial), 5)],
             );
             assert!(sql[0].text.contains(" SELECT "), "{}", sql[0].text);
-        }
-    }
-
-    #[test]
-    fn the_closed_versions_index_is_partial_where_the_database_has_partial_indexes() {
-        for (dialect, partial) in [
-            (Dialect::Sqlite, true),
-            (Dialect::Postgres, true),
-            (Dialect::MySql, false),
-        ] {
-            let text: Vec<String> = create_table(dialect, "flux_versions_t", &table("t"))
-                .into_iter()
-                .map(|sql| sql.text)
-                .collect();
-            let text = text.join("; ");
-            assert_eq!(text.contains("WHERE flux_valid_to_seq IS NOT NULL"), partial, "{text}");
         }
     }
 
