@@ -113,7 +113,8 @@ impl Event {
 /// `seq` in the log (global, gap-free, in commit order, from 1) and its
 /// `timestamp` (RFC 3339, UTC).
 ///
-/// Wire form: the event's fields and `id`, `seq`, `timestamp` side by side.
+/// Wire form: the event's fields and `id`, `seq`, `timestamp` side by side,
+/// and `hash` once the store has applied it.
 /// Reducers receive the stored event, so they may use its `id`, `seq` or
 /// `timestamp` (never the clock) and stay pure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +125,15 @@ pub struct StoredEvent {
     pub seq: u64,
     /// When the store accepted the event, RFC 3339 in UTC, e.g. `2026-11-22T19:20:51.123Z`.
     pub timestamp: String,
+    /// The [`changeset_hash`](crate::changeset_hash) of the changeset the
+    /// store applied for this event (16 hex digits): a client that reduced
+    /// the same event itself compares it with its own changeset's hash to
+    /// find out that it diverged. `None` (and absent from the wire form)
+    /// before the store applied it, and for events logged before the store
+    /// kept hashes. Reducers always receive it `None`: the hash is their
+    /// output, never their input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
     /// The event itself.
     #[serde(flatten)]
     pub event: Event,
@@ -137,6 +147,7 @@ impl StoredEvent {
             id: Uuid::from_u128(u128::from(seq)),
             seq,
             timestamp: timestamp.into(),
+            hash: None,
             event,
         }
     }

@@ -47,33 +47,65 @@ pub fn canonical_json(value: &Value) -> String {
     out
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// FNV-1a fed as text is written: the hash without the text.
+struct Fnv(u64);
+
+impl core::fmt::Write for Fnv {
+    fn write_str(&mut self, text: &str) -> core::fmt::Result {
+        for byte in text.bytes() {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
+        }
+        Ok(())
+    }
+}
+
+/// Whether `text` is written as a JSON string as it is, between quotes
+/// (serde_json escapes `"`, `\\` and control characters only).
+fn unescaped(text: &str) -> bool {
+    !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+}
+
+fn write_string<W: core::fmt::Write>(text: &str, out: &mut W) {
+    if unescaped(text) {
+        let _ = out.write_char('"');
+        let _ = out.write_str(text);
+        let _ = out.write_char('"');
+    } else {
+        let _ = write!(out, "{}", Value::String(text.into()));
+    }
+}
+
+fn write_canonical<W: core::fmt::Write>(value: &Value, out: &mut W) {
     match value {
         Value::Array(items) => {
-            out.push('[');
+            let _ = out.write_char('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    let _ = out.write_char(',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            let _ = out.write_char(']');
         }
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            // Sorted already unless serde_json keeps insertion order.
+            if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            let _ = out.write_char('{');
             for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    let _ = out.write_char(',');
                 }
-                let _ = write!(out, "{}", Value::String(key.clone()));
-                out.push(':');
+                write_string(key, out);
+                let _ = out.write_char(':');
                 write_canonical(item, out);
             }
-            out.push('}');
+            let _ = out.write_char('}');
         }
-        // Scalars as serde_json writes them (numbers already canonical).
+        Value::String(text) => write_string(text, out),
+        // Other scalars as serde_json writes them (numbers already canonical).
         scalar => {
             let _ = write!(out, "{scalar}");
         }
@@ -87,8 +119,11 @@ pub fn changeset_hash(changeset: &Changeset) -> String {
     // A changeset is plain data (strings, JSON values, keys): turning it
     // into a `Value` cannot fail.
     let value = serde_json::to_value(changeset).unwrap_or(Value::Null);
+    // Hashed as it is written: the store computes one per event it commits.
+    let mut hash = Fnv(FNV_OFFSET);
+    write_canonical(&canonical(&value), &mut hash);
     let mut out = String::with_capacity(16);
-    let _ = write!(out, "{:016x}", fnv1a64(canonical_json(&value).as_bytes()));
+    let _ = write!(out, "{:016x}", hash.0);
     out
 }
 

@@ -78,6 +78,26 @@ proptest! {
     }
 
     #[test]
+    fn the_hash_is_fnv1a_of_the_canonical_json(raw in changeset(), key in "[a-z\"\\\\\u{1}\n\u{7f}é]{1,4}") {
+        // The hash is written as it is computed; it must stay the definition:
+        // FNV-1a of the canonical text (escaped keys and strings included).
+        let mut raw = raw;
+        if let Some(Value::Object(op)) = raw.as_array_mut().and_then(|ops| ops.first_mut())
+            && let Some(Value::Object(row)) = op.get_mut(if op.contains_key("row") { "row" } else { "patch" })
+        {
+            row.insert(key.clone(), Value::String(key.clone()));
+        }
+        // A string is written as serde_json writes it, escapes and all.
+        prop_assert_eq!(
+            flux_capacitor::hash::canonical_json(&Value::String(key.clone())),
+            serde_json::to_string(&key).unwrap()
+        );
+        let changeset = parse(&raw);
+        let text = flux_capacitor::hash::canonical_json(&serde_json::to_value(&changeset).unwrap());
+        prop_assert_eq!(changeset_hash(&changeset), format!("{:016x}", flux_capacitor::hash::fnv1a64(text.as_bytes())));
+    }
+
+    #[test]
     fn different_changesets_hash_differently(a in changeset(), b in changeset()) {
         let (a, b) = (parse(&a), parse(&b));
         let same_meaning = a.canonical() == b.canonical();

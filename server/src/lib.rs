@@ -193,10 +193,13 @@
 //!
 //! # The event log
 //!
-//! `flux_events(seq, id, type, payload, meta, error, timestamp)`, indexed on
-//! `seq` (primary key), `id` (unique), `type` and `timestamp`; on MySQL also
-//! the one-row `flux_store_lock`. Created if missing when the store opens
-//! ([`StoreBuilder::open`]; idempotent, safe from several processes at once).
+//! `flux_events(seq, id, type, payload, meta, error, timestamp,
+//! changeset_hash)`, indexed on `seq` (primary key), `id` (unique), `type` and
+//! `timestamp`; on MySQL also the one-row `flux_store_lock`. Created if
+//! missing when the store opens ([`StoreBuilder::open`]; idempotent, safe from
+//! several processes at once); a log made before `changeset_hash` (the hash of
+//! each event's changeset, [`flux_capacitor::StoredEvent::hash`]) gets the
+//! column then, `NULL` in its old rows.
 //! Native types where the database has them: `UUID` and `TIMESTAMPTZ`
 //! on PostgreSQL, `DATETIME(3)` (UTC) on MySQL/MariaDB, text on SQLite.
 //! `payload` and `meta` are text on every database (`TEXT`, `LONGTEXT`), the

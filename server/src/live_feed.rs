@@ -142,6 +142,7 @@ mod tests {
             id: Uuid::now_v7(),
             seq,
             timestamp: "2026-01-01T00:00:00.000Z".into(),
+            hash: None,
             event: Event::new("t", payload),
         }
     }

@@ -258,7 +258,11 @@ impl Pages {
 pub(crate) fn event_bytes(event: &StoredEvent) -> usize {
     // id, seq, timestamp, error, the keys and punctuation.
     const FIXED: usize = 120;
-    FIXED + event.event_type.len() + json_bytes(&event.payload) + event.meta.as_ref().map_or(0, json_bytes)
+    FIXED
+        + event.event_type.len()
+        + json_bytes(&event.payload)
+        + event.meta.as_ref().map_or(0, json_bytes)
+        + event.hash.as_ref().map_or(0, |hash| hash.len() + 10)
 }
 
 /// About the length of `value` as JSON text, without writing it.
@@ -284,6 +288,7 @@ mod tests {
             id: Uuid::nil(),
             seq,
             timestamp: String::new(),
+            hash: None,
             event: Event::new("t", Value::String("x".repeat(text))),
         }
     }

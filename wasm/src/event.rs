@@ -46,6 +46,8 @@ pub(crate) fn from_value(value: Value) -> Result<StoredEvent, String> {
         id,
         seq,
         timestamp,
+        // A pushed event's `hash` is not the reducer's business.
+        hash: None,
         event,
     })
 }

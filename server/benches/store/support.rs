@@ -199,6 +199,7 @@ pub fn stored(seq: u64, op: &NoteOp, time: &str) -> StoredEvent {
         id: uuid::Uuid::now_v7(),
         seq,
         timestamp: time.to_string(),
+        hash: None,
         event: op.event(),
     }
 }

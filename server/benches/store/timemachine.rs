@@ -37,36 +37,39 @@ fn edit(i: usize, round: usize) -> Event {
     .with_meta(json!({ "user": USER }))
 }
 
-/// Dispatches `n` adds in batches; answers events per second.
-async fn populate(store: &Store, n: usize, label: &str) -> f64 {
-    let started = Instant::now();
+/// Dispatches the adds `0..n` in batches of `BATCH` to `on` and `off` in
+/// turn (the same batch to each, `on` first in even rounds, `off` in odd
+/// ones); answers each store's events per second over its own time.
+async fn interleaved(on: &Store, off: &Store, n: usize, label: &str) -> (f64, f64) {
+    let (mut on_time, mut off_time) = (Duration::ZERO, Duration::ZERO);
     let mut next_report = n / 10;
-    dispatch_adds(store, 0, n, |done| {
+    let mut done = 0;
+    let mut round = 0;
+    while done < n {
+        let size = BATCH.min(n - done);
+        let batch: Vec<Event> = (done..done + size).map(add).collect();
+        for first in [round % 2 == 0, round % 2 != 0] {
+            let (store, time) = if first {
+                (on, &mut on_time)
+            } else {
+                (off, &mut off_time)
+            };
+            let started = Instant::now();
+            store.dispatch_all(batch.clone()).await.expect("dispatch");
+            *time += started.elapsed();
+        }
+        done += size;
+        round += 1;
         if done >= next_report {
             eprintln!(
-                "  {label}: {done}/{n} events, {:.0} ev/s",
-                done as f64 / started.elapsed().as_secs_f64()
+                "  {label}: {done}/{n} events each, {:.0} ev/s with versions, {:.0} off",
+                done as f64 / on_time.as_secs_f64(),
+                done as f64 / off_time.as_secs_f64()
             );
             next_report += n / 10;
         }
-    })
-    .await;
-    n as f64 / started.elapsed().as_secs_f64()
-}
-
-/// Dispatches the adds `from..to` in batches of `BATCH`, telling
-/// `progress` how many are done after each.
-async fn dispatch_adds(store: &Store, from: usize, to: usize, mut progress: impl FnMut(usize)) {
-    let mut done = from;
-    while done < to {
-        let size = BATCH.min(to - done);
-        store
-            .dispatch_all((done..done + size).map(add).collect())
-            .await
-            .expect("dispatch");
-        done += size;
-        progress(done);
     }
+    (n as f64 / on_time.as_secs_f64(), n as f64 / off_time.as_secs_f64())
 }
 
 /// Median of `SAMPLES` runs of `f`.
@@ -127,21 +130,9 @@ pub async fn run(backends: &[Dialect]) {
                     ..bench_config()
                 })
                 .await;
-            // Alternate halves so that neither run gets the warmer machine.
-            let half = n / 2;
-            let on_1 = populate(&on, half, &format!("{name} {n} versions")).await;
-            let off_1 = populate(&off, half, &format!("{name} {n} off")).await;
-            let rest = |store: &Store| {
-                let store = store.clone();
-                async move {
-                    let started = Instant::now();
-                    dispatch_adds(&store, half, n, |_| {}).await;
-                    (n - half) as f64 / started.elapsed().as_secs_f64()
-                }
-            };
-            let off_2 = rest(&off).await;
-            let on_2 = rest(&on).await;
-            let (on_rate, off_rate) = ((on_1 + on_2) / 2.0, (off_1 + off_2) / 2.0);
+            // Batch by batch in turn, each timed, so that a change in the
+            // machine's load (other processes) hits both stores alike.
+            let (on_rate, off_rate) = interleaved(&on, &off, n, &format!("{name} {n}")).await;
             // Edits: each of 1,000 spread rows changed once more.
             let edits: Vec<Event> = (0..1000).map(|k| edit(k * (n / 1000).max(1), 1)).collect();
             on.dispatch_all(edits.clone()).await.expect("edits");

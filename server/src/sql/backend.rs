@@ -48,6 +48,11 @@ pub(crate) trait Driver: Database {
 
     /// The store's own tables, created if missing when the store opens.
     const MIGRATION: &'static [&'static str];
+    /// The log's `changeset_hash` column, added (nullable: old rows keep
+    /// `NULL`) to a log made before the store kept hashes, after
+    /// [`Driver::MIGRATION`] under the same lock: a query counting the
+    /// column (0 or 1), and the statement adding it.
+    const HASH_COLUMN: (&'static str, &'static str);
     /// How migrations (the store's tables, and an app's with
     /// [`crate::DbPool::run_migrations`]) keep out of each other's way when
     /// several instances start at once.
@@ -280,7 +285,7 @@ pub(crate) trait Backend: Send + Sync {
 
 /// What runs under the migration lock.
 enum Work<'a> {
-    /// The store's own tables.
+    /// The store's own tables, then the columns added since ([`add_columns`]).
     Statements(&'a [Sql]),
     /// An app's migrations.
     Migrator(&'a Migrator),
@@ -292,10 +297,27 @@ async fn work<DB: Statements>(conn: &mut DB::Connection, work: Work<'_>) -> Resu
             for statement in statements {
                 DB::execute(conn, statement).await?;
             }
+            add_columns::<DB>(conn).await?;
             Ok(())
         }
         Work::Migrator(migrator) => DB::run_migrator(conn, migrator).await,
     }
+}
+
+/// Adds the log columns a log made by an earlier version lacks
+/// ([`Driver::HASH_COLUMN`]).
+async fn add_columns<DB: Statements>(conn: &mut DB::Connection) -> Result<()> {
+    let (probe, add) = DB::HASH_COLUMN;
+    let rows = DB::fetch(conn, &Sql::fixed(DB::DIALECT, probe)).await?;
+    let found = match rows.first() {
+        Some(row) => DB::decode(row, 0, FieldType::Integer)?.and_then(|v| v.as_u64()),
+        None => None,
+    };
+    if found.unwrap_or(0) == 0 {
+        tracing::info!("adding the changeset_hash column to the event log (its old events keep none)");
+        DB::execute(conn, &Sql::fixed(DB::DIALECT, add)).await?;
+    }
+    Ok(())
 }
 
 /// Runs `what` on one connection under `lock`.

@@ -135,6 +135,7 @@ where
         id,
         seq: seq as u64,
         timestamp,
+        hash: row.try_get_unchecked(7)?,
         event: Event {
             event_type: row.try_get_unchecked(2)?,
             payload: json(&payload)?,

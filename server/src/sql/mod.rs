@@ -29,4 +29,4 @@ pub(crate) use crate::EVENTS_TABLE;
 pub(crate) use crate::db::Dialect;
 pub(crate) use builder::{Bind, Sql};
 pub(crate) use read::{EVENT_COLUMNS, find_sql};
-pub(crate) use write::{compile_operation, insert_events, row_chunks};
+pub(crate) use write::{EVENT_PARAMS, compile_operation, insert_events, row_chunks};

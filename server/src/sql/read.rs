@@ -9,7 +9,7 @@ use crate::EventQuery;
 use crate::schema::{Column, Table};
 
 /// The event log's columns, in the order every dialect selects and inserts them.
-pub(crate) const EVENT_COLUMNS: &str = "seq, id, type, payload, meta, error, timestamp";
+pub(crate) const EVENT_COLUMNS: &str = "seq, id, type, payload, meta, error, timestamp, changeset_hash";
 
 fn int(value: u64) -> Bind {
     Bind::Int(i64::try_from(value).unwrap_or(i64::MAX))

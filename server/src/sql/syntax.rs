@@ -81,7 +81,7 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
     /// The event log's `SELECT` list, in [`super::read::EVENT_COLUMNS`] order
     /// (`payload` and `meta` read as the text they were written as).
     fn event_columns(&self) -> &'static str {
-        "seq, id, type, payload, meta, error, timestamp"
+        "seq, id, type, payload, meta, error, timestamp, changeset_hash"
     }
 
     /// A log row's `id` parameter.

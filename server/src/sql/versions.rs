@@ -7,12 +7,20 @@
 //! key FROM table WHERE filter)` (before the operation) and opens the new
 //! ones with one `INSERT ... SELECT` of the rows it left without a current
 //! version (after it), found through the `(valid_to, key)` index.
+//!
+//! Dispatch pays for the versions (issue 15: dispatch with versions ≥ 0.9×
+//! without), so the multi-row path writes a create's version from the
+//! values it binds (`INSERT ... VALUES`) instead of reading the row back.
+//! (The `(valid_to, key)` index made partial, closed versions only, was
+//! measured too: it cost PostgreSQL batches more than half their throughput,
+//! as closing a row's current version then had only the key index; SQLite
+//! gained nothing measurable. BENCHMARKS.md §9.)
 
 use flux_capacitor::{FieldType, Key, Operation};
 
 use super::Dialect;
 use super::builder::{Bind, Sql};
-use super::write::{key_bind, push_filter};
+use super::write::{key_bind, push_filter, write_bind};
 use crate::schema::{Column, Table};
 use crate::versions::{VALID_FROM, VALID_TO};
 
@@ -328,8 +336,50 @@ pub(crate) fn around(
     (before, after)
 }
 
+/// A version's parameters, each with the cast its column is written with.
+type Values = Vec<(Bind, Option<&'static str>)>;
+
+/// A create's row as the parameters of its version, in `versions`' column
+/// order, when it gives every column a value: then the row is exactly what
+/// was bound (on a table without triggers, which the multi-row path
+/// writes), with no default filled in by the database. `None` otherwise.
+fn created_values(source: &Table, versions: &Table, operation: &Operation) -> Option<Values> {
+    let Operation::Create { row, .. } = operation else {
+        return None;
+    };
+    versions
+        .columns
+        .iter()
+        .map(|column| {
+            let written = source.column(&column.name)?;
+            Some((write_bind(written, row.get(&column.name)?)?, written.write_cast))
+        })
+        .collect()
+}
+
+/// Opens the versions of created rows from their values (see [`created_values`]).
+fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Values, u64)]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("INSERT INTO ").ident(&versions.name).push(" (");
+    sql.list(&versions.columns, ", ", |sql, c| {
+        sql.ident(&c.name);
+    });
+    sql.push(", ").push(VALID_FROM).push(") VALUES ");
+    sql.list(rows, ", ", |sql, (values, seq)| {
+        sql.push("(");
+        sql.list(values, ", ", |sql, (bind, cast)| {
+            sql.bind(bind.clone(), *cast);
+        });
+        sql.push(", ");
+        push_seq(sql, *seq);
+        sql.push(")");
+    });
+    sql
+}
+
 /// The versions statements after a multi-row statement of by-key
-/// operations `(operation, seq)` on distinct rows of `source`.
+/// operations `(operation, seq)` on distinct rows of `source` (a table
+/// without triggers).
 pub(crate) fn after_many<'a>(
     dialect: Dialect,
     source: &Table,
@@ -338,7 +388,12 @@ pub(crate) fn after_many<'a>(
 ) -> Vec<Sql> {
     let mut close = Vec::new();
     let mut open = Vec::new();
+    let mut created = Vec::new();
     for (operation, seq) in operations {
+        if let Some(values) = created_values(source, versions, operation) {
+            created.push((values, seq));
+            continue;
+        }
         let Some(id) = row_key(source, operation) else { continue };
         if !matches!(operation, Operation::Create { .. }) {
             close.push((id.clone(), seq));
@@ -355,6 +410,11 @@ pub(crate) fn after_many<'a>(
         open.chunks(MAX_ROWS)
             .map(|rows| open_keys(dialect, source, versions, rows)),
     );
+    let mut start = 0;
+    for size in super::write::row_chunks(created.len(), versions.columns.len() + 1) {
+        out.push(insert_values(dialect, versions, &created[start..start + size]));
+        start += size;
+    }
     out
 }
 
@@ -443,6 +503,54 @@ mod tests {
             "{}",
             after[0].text
         );
+    }
+
+    #[test]
+    fn a_create_naming_every_column_is_versioned_from_its_values_else_read_back() {
+        let create = |row: serde_json::Value| Operation::Create {
+            collection: "t".into(),
+            key: "id".into(),
+            row: serde_json::from_value(row).unwrap(),
+        };
+        let full = [
+            create(serde_json::json!({ "id": "a", "n": 1 })),
+            create(serde_json::json!({ "id": "b", "n": 2 })),
+        ];
+        let sql = after_many(
+            Dialect::Sqlite,
+            &table("t"),
+            &table("flux_versions_t"),
+            full.iter().zip([3, 4]),
+        );
+        assert_eq!(sql.len(), 1);
+        assert_eq!(
+            sql[0].text,
+            r#"INSERT INTO "flux_versions_t" ("id", "n", flux_valid_from_seq) VALUES (?, ?, ?), (?, ?, ?)"#
+        );
+        assert_eq!(
+            sql[0].binds,
+            [
+                Bind::Text("a".into()),
+                Bind::Int(1),
+                Bind::Int(3),
+                Bind::Text("b".into()),
+                Bind::Int(2),
+                Bind::Int(4)
+            ]
+        );
+        // A column left out (or null) may take the database's default: read back.
+        for partial in [
+            serde_json::json!({ "id": "c" }),
+            serde_json::json!({ "id": "c", "n": null }),
+        ] {
+            let sql = after_many(
+                Dialect::Sqlite,
+                &table("t"),
+                &table("flux_versions_t"),
+                [(&create(partial), 5)],
+            );
+            assert!(sql[0].text.contains(" SELECT "), "{}", sql[0].text);
+        }
     }
 
     #[test]

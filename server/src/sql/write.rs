@@ -259,12 +259,15 @@ pub(crate) fn row_chunks(rows: usize, params: usize) -> Vec<usize> {
     out
 }
 
+/// Parameters of one log row in [`insert_events`].
+pub(crate) const EVENT_PARAMS: usize = 8;
+
 /// A multi-row `INSERT` of log rows (each event with its timestamp, in `seq`
 /// order; sizes from [`row_chunks`]; a single event is a chunk of one).
 pub(crate) fn insert_events(dialect: Dialect, chunk: &[(&StoredEvent, DateTime<Utc>)]) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.text.reserve(100 + chunk.len() * 40);
-    sql.binds.reserve(chunk.len() * 7);
+    sql.binds.reserve(chunk.len() * EVENT_PARAMS);
     sql.push("INSERT INTO ")
         .push(crate::EVENTS_TABLE)
         .push(" (")
@@ -284,7 +287,9 @@ pub(crate) fn insert_events(dialect: Dialect, chunk: &[(&StoredEvent, DateTime<U
         sql.bind(meta, None).push(", ");
         sql.bind(Bind::Bool(event.error), None).push(", ");
         let time = sql.syntax.event_time(&event.timestamp, *time);
-        sql.bind(time, None).push(")");
+        sql.bind(time, None).push(", ");
+        let hash = event.hash.clone().map_or(Bind::Null, Bind::Text);
+        sql.bind(hash, None).push(")");
     });
     sql
 }

@@ -1,13 +1,14 @@
 //! The multi-row path: a group of two events or more written with
-//! multi-row statements — the log rows while the reducers run, then the
-//! operations in waves ([`crate::sql::batch`]).
+//! multi-row statements — the log rows, each slice as soon as its events
+//! are reduced (a log row holds its changeset's hash), then the operations
+//! in waves ([`crate::sql::batch`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use flux_capacitor::{Changeset, FieldType, StoredEvent};
+use flux_capacitor::{Changeset, FieldType, StoredEvent, changeset_hash};
 
 use super::stamp::Stamped;
 use super::{Request, reduce};
@@ -64,76 +65,75 @@ async fn pipeline(tx: &mut dyn WriteTx, mut statements: impl Iterator<Item = sql
     Ok(())
 }
 
-/// Events reduced between two yields to the log writer running alongside.
-const REDUCE_SLICE: usize = 64;
-
-/// Runs the reducer on every stamped event and validates each operation
-/// against the schema as last read; `None` when a reducer refuses an event
-/// or an operation does not fit the schema (the one-statement path then
-/// re-reads the schema if needed and reports the error). Yields now and
-/// then, so that the log rows are written meanwhile.
-async fn reduce_group(
-    shared: &Shared,
-    group: &[Request],
-    stamped: &[Stamped],
-) -> Option<(Arc<DbSchema>, Vec<(Changeset, u64)>)> {
-    let reducer = shared.reducer();
-    let schema = shared.schema();
-    let mut changes = Vec::new();
-    for (request, dispatch) in group.iter().zip(stamped) {
-        for (index, event) in dispatch.events.iter().enumerate() {
-            let changeset = {
-                let _span = request.span.enter();
-                reduce(reducer.as_ref(), event, index).ok()?
-            };
-            for operation in changeset.operations() {
-                schema.validate(operation).ok()?;
-                // A table without versions yet: the one-statement path makes them.
-                if shared.config.row_versions {
-                    schema.versions.get(operation.collection())?;
-                }
-            }
-            changes.push((changeset, event.seq));
-            if changes.len() % REDUCE_SLICE == 0 {
-                tokio::task::yield_now().await;
-            }
-        }
-    }
-    Some((schema, changes))
+/// Whether every operation of `changeset` fits the schema as last read
+/// (and, with row versions, goes to a table that has them already: the
+/// one-statement path makes them).
+fn fits(schema: &DbSchema, changeset: &Changeset, row_versions: bool) -> bool {
+    changeset.operations().iter().all(|operation| {
+        schema.validate(operation).is_ok() && (!row_versions || schema.versions.contains_key(operation.collection()))
+    })
 }
 
-/// Writes the group with multi-row statements: the log rows while the
-/// reducers run, then the operations as [`sql::batch::schedule`] orders them.
-/// `Ok(false)` when a dispatch is refused (what was written must be rolled
-/// back, as on an error).
+/// Writes the group with multi-row statements: the log rows, each slice
+/// reduced (and so its events' hashes known) while the database writes the
+/// slice before, then the operations as [`sql::batch::schedule`] orders them.
+/// `Ok(false)` when a reducer refuses an event or an operation does not fit
+/// the schema as last read (what was written must be rolled back, as on an
+/// error; the one-statement path re-reads the schema if needed and reports it).
 pub(super) async fn write_fast(
     shared: &Shared,
     tx: &mut dyn WriteTx,
     group: &[Request],
-    stamped: &[Stamped],
+    stamped: &mut [Stamped],
     tables: &HashSet<String>,
 ) -> Result<bool, sqlx::Error> {
     let dialect = shared.pool.dialect();
-    let rows: Vec<(&StoredEvent, DateTime<Utc>)> = stamped
+    let reducer = shared.reducer();
+    let schema = shared.schema();
+    let row_versions = shared.config.row_versions;
+    // Each event with its request's span, its index in its dispatch and its time.
+    let mut rows: Vec<(&tracing::Span, usize, &mut StoredEvent, DateTime<Utc>)> = group
         .iter()
-        .flat_map(|s| s.events.iter().zip(s.times.iter().copied()))
+        .zip(stamped.iter_mut())
+        .flat_map(|(request, dispatch)| {
+            let span = &request.span;
+            dispatch
+                .events
+                .iter_mut()
+                .zip(dispatch.times.iter().copied())
+                .enumerate()
+                .map(move |(index, (event, time))| (span, index, event, time))
+        })
         .collect();
-    let (logged, reduced) = tokio::join!(
-        biased;
-        async {
-            let mut start = 0;
-            let log = sql::row_chunks(rows.len(), 7).into_iter().map(|size| {
-                start += size;
-                sql::insert_events(dialect, &rows[start - size..start])
-            });
-            pipeline(&mut *tx, log).await
-        },
-        reduce_group(shared, group, stamped),
-    );
-    logged?;
-    let Some((schema, changes)) = reduced else {
+    let mut changes: Vec<(Changeset, u64)> = Vec::with_capacity(rows.len());
+    let mut refused = false;
+    // Smallest slice first: it is reduced before the database has work.
+    let mut sizes = sql::row_chunks(rows.len(), sql::EVENT_PARAMS);
+    sizes.reverse();
+    let mut rest = rows.as_mut_slice();
+    let log = sizes.into_iter().map_while(|size| {
+        let (slice, tail) = std::mem::take(&mut rest).split_at_mut(size);
+        rest = tail;
+        for (span, index, event, _) in slice.iter_mut() {
+            let changeset = {
+                let _span = span.enter();
+                reduce(reducer.as_ref(), event, *index).ok()
+            };
+            let Some(changeset) = changeset.filter(|c| fits(&schema, c, row_versions)) else {
+                refused = true;
+                return None;
+            };
+            event.hash = Some(changeset_hash(&changeset));
+            changes.push((changeset, event.seq));
+        }
+        let slice: Vec<(&StoredEvent, DateTime<Utc>)> =
+            slice.iter().map(|(_, _, event, time)| (&**event, *time)).collect();
+        Some(sql::insert_events(dialect, &slice))
+    });
+    pipeline(&mut *tx, log).await?;
+    if refused {
         return Ok(false);
-    };
+    }
     let operations = changes.iter().flat_map(|(changeset, seq)| {
         changeset
             .operations()
@@ -143,7 +143,7 @@ pub(super) async fn write_fast(
     let steps = sql::batch::schedule(operations, |table| {
         tables.contains(&table.name) && exact_key(dialect, table)
     });
-    let versions = shared.config.row_versions.then_some(&schema.versions);
+    let versions = row_versions.then_some(&schema.versions);
     pipeline(
         tx,
         steps.into_iter().flat_map(|step| step.statements(dialect, versions)),

@@ -183,10 +183,10 @@ async fn write_all(
         .await
         .map_err(|e| Broken::database(Vec::new(), e))?;
     if let Some(tables) = tables
-        && let Some(stamped) = stamp_group(group, seq, time)
+        && let Some(mut stamped) = stamp_group(group, seq, time)
     {
         let mut savepoint = tx.savepoint().await.map_err(|e| Broken::database(Vec::new(), e))?;
-        let written = write_fast(shared, &mut *savepoint, group, &stamped, &tables).await;
+        let written = write_fast(shared, &mut *savepoint, group, &mut stamped, &tables).await;
         if let Ok(true) = written {
             savepoint.commit().await.map_err(|e| Broken::database(Vec::new(), e))?;
             return Ok(stamped.into_iter().map(|s| Ok(s.events)).collect());
@@ -208,7 +208,7 @@ async fn write_all(
     let mut outcomes = Vec::with_capacity(group.len());
     for request in group.iter_mut() {
         let span = request.span.clone();
-        let stamped = match stamp(&mut request.batch, seq, time) {
+        let mut stamped = match stamp(&mut request.batch, seq, time) {
             Ok(stamped) => stamped,
             Err(err) => {
                 outcomes.push(Err(err));
@@ -220,7 +220,7 @@ async fn write_all(
                 Ok(savepoint) => savepoint,
                 Err(err) => return Err(Broken::database(outcomes, err)),
             };
-            let applied = apply(shared, &mut *savepoint, &stamped).instrument(span).await;
+            let applied = apply(shared, &mut *savepoint, &mut stamped).instrument(span).await;
             let closed = if applied.is_ok() {
                 savepoint.commit().await
             } else {
@@ -236,7 +236,7 @@ async fn write_all(
             }
         } else {
             // Alone in its transaction: its failure ends it.
-            if let Err(error) = apply(shared, tx, &stamped).instrument(span).await {
+            if let Err(error) = apply(shared, tx, &mut stamped).instrument(span).await {
                 unstamp(std::slice::from_mut(request), vec![stamped]);
                 return Err(Broken { outcomes, error });
             }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use flux_capacitor::{Error as CoreError, Operation};
+use flux_capacitor::{Error as CoreError, Operation, changeset_hash};
 
 use super::reduce;
 use super::stamp::Stamped;
@@ -16,16 +16,19 @@ use crate::sql::{self, compile_operation, insert_events};
 use crate::store::Shared;
 use crate::versions;
 
-/// Writes one stamped dispatch inside the open transaction `tx`.
-pub(super) async fn apply(shared: &Shared, tx: &mut dyn WriteTx, stamped: &Stamped) -> Result<(), StoreError> {
+/// Writes one stamped dispatch inside the open transaction `tx`; each
+/// event gets the hash of its changeset.
+pub(super) async fn apply(shared: &Shared, tx: &mut dyn WriteTx, stamped: &mut Stamped) -> Result<(), StoreError> {
     let dialect = shared.pool.dialect();
     let reducer = shared.reducer();
-    for (index, (stored, time)) in stamped.events.iter().zip(&stamped.times).enumerate() {
+    for (index, (stored, time)) in stamped.events.iter_mut().zip(&stamped.times).enumerate() {
+        let changeset = reduce(reducer.as_ref(), stored, index)?;
+        stored.hash = Some(changeset_hash(&changeset));
+        let stored = &*stored;
         let at = || EventAt {
             index,
             event_type: stored.event_type.clone(),
         };
-        let changeset = reduce(reducer.as_ref(), stored, index)?;
         tx.execute(&insert_events(dialect, &[(stored, *time)]))
             .await
             .map_err(|source| StoreError::Database {

@@ -37,6 +37,8 @@ pub(super) fn stamp(batch: &mut Batch, seq: u64, time: DateTime<Utc>) -> Result<
                         id: event.id.take().unwrap_or_else(new_id),
                         seq: seq + index as u64 + 1,
                         timestamp: format_timestamp(time),
+                        // Set by the writer once it has the changeset.
+                        hash: None,
                         event,
                     }
                 })
@@ -44,6 +46,11 @@ pub(super) fn stamp(batch: &mut Batch, seq: u64, time: DateTime<Utc>) -> Result<
             Ok(Stamped { events, times })
         }
         Batch::Stored(events) => {
+            // Replayed: the hash written is that of the current reducers'
+            // changeset, and reducers never see one.
+            for event in events.iter_mut() {
+                event.hash = None;
+            }
             let times = events
                 .iter()
                 .enumerate()
@@ -130,6 +137,7 @@ mod tests {
             id: Uuid::nil(),
             seq,
             timestamp: timestamp.into(),
+            hash: None,
             event: Event::new("e", serde_json::Value::Null),
         };
         let time = DateTime::<Utc>::MIN_UTC;

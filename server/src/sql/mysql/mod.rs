@@ -44,12 +44,19 @@ impl Driver for MySql {
             meta LONGTEXT,
             error BOOLEAN NOT NULL DEFAULT FALSE,
             timestamp DATETIME(3) NOT NULL,
+            changeset_hash CHAR(16),
             INDEX flux_events_type (type),
             INDEX flux_events_timestamp (timestamp)
         ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
         "CREATE TABLE IF NOT EXISTS flux_store_lock (id INT NOT NULL PRIMARY KEY) ENGINE = InnoDB",
         "INSERT IGNORE INTO flux_store_lock (id) VALUES (1)",
     ];
+    /// Adding a nullable column at the end is instant on InnoDB.
+    const HASH_COLUMN: (&'static str, &'static str) = (
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+         AND table_name = 'flux_events' AND column_name = 'changeset_hash'",
+        "ALTER TABLE flux_events ADD COLUMN changeset_hash CHAR(16)",
+    );
     /// DDL commits by itself, and the writers' lock table is created by the
     /// migration: a named lock instead (with a timeout: `GET_LOCK(name, -1)`,
     /// which sqlx's migrator takes, waits for nothing on MariaDB).

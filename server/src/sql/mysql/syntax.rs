@@ -50,7 +50,7 @@ impl Syntax for MySqlSyntax {
     }
 
     fn event_columns(&self) -> &'static str {
-        "seq, id, type, CAST(payload AS CHAR), CAST(meta AS CHAR), error, timestamp"
+        "seq, id, type, CAST(payload AS CHAR), CAST(meta AS CHAR), error, timestamp, changeset_hash"
     }
 
     fn multi_update(&self) -> MultiUpdate {

@@ -43,7 +43,8 @@ impl Driver for Postgres {
             payload TEXT NOT NULL,
             meta TEXT,
             error BOOLEAN NOT NULL DEFAULT FALSE,
-            timestamp TIMESTAMPTZ NOT NULL
+            timestamp TIMESTAMPTZ NOT NULL,
+            changeset_hash TEXT
         )",
         // A log made before the log kept its JSON as text (`JSONB` then):
         // converted once, in the migration's transaction. JSONB had already
@@ -63,6 +64,11 @@ impl Driver for Postgres {
         "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
         "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
     ];
+    const HASH_COLUMN: (&'static str, &'static str) = (
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+         AND table_name = 'flux_events' AND column_name = 'changeset_hash'",
+        "ALTER TABLE flux_events ADD COLUMN changeset_hash TEXT",
+    );
 
     /// sqlx's migrator takes an advisory lock that works here, and some
     /// migrations (`CREATE INDEX CONCURRENTLY`) cannot run in a transaction.

@@ -57,11 +57,16 @@ impl Driver for Sqlite {
             payload TEXT NOT NULL,
             meta TEXT,
             error INTEGER NOT NULL DEFAULT 0,
-            timestamp TEXT NOT NULL
+            timestamp TEXT NOT NULL,
+            changeset_hash TEXT
         )",
         "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
         "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
     ];
+    const HASH_COLUMN: (&'static str, &'static str) = (
+        "SELECT COUNT(*) FROM pragma_table_info('flux_events') WHERE name = 'changeset_hash'",
+        "ALTER TABLE flux_events ADD COLUMN changeset_hash TEXT",
+    );
 
     /// `sqlite://notes.db` (file created if missing, WAL journal), or
     /// `sqlite::memory:` (one connection, kept open: each connection would
