@@ -193,6 +193,7 @@ test("offline edits show at once, survive a reload, and converge on the server's
     ["Groceries (offline)", "milk", true, null],
     ["Offline A", "a, edited offline", true, null],
   ]);
+  await george.waitForSelector('[data-testid="outbox"][data-retrying="true"]', WAIT); // a send failed
   assert.equal(await george.textContent('[data-testid="outbox"]'), "7 unsent · retrying");
   const queue = await storedQueue(george, "George");
   assert.deepEqual(queue.map((e) => e.type), ["addNote", "addNote", "editNoteTitle", "editNoteTitle", "editNoteText", "removeNote", "removeNote"]);
