@@ -1,10 +1,13 @@
 // The notes app: a Redux store whose `notes` slice is the very reducers the
 // server runs (compiled to wasm), fed by the server's committed events over a
-// WebSocket. Commands go out as POST /dispatch/{command}; their effect comes
-// back only through the live push (one source of truth, no doubles).
+// WebSocket. A user's own command is applied at once by those reducers (a
+// pending event, marked on its note) and sent by `createClient` as
+// POST /dispatch/{command}?id=: the push of the committed event confirms it, a
+// refusal is shown on its note, and the queue is kept across reloads and
+// resent when the network is back (the server commits an id once).
 import { configureStore, createSelector, createSlice } from "@reduxjs/toolkit";
-import { COMMITTED, committed, reduxify, rowsOf } from "flux-capacitor";
-import { connectLive } from "flux-capacitor/live";
+import { COMMITTED, committed, dismissed, reduxify, rowsOf, selectPending } from "flux-capacitor";
+import { createClient } from "flux-capacitor/live";
 import init, * as notesWasm from "notes-wasm-web";
 
 const USERS = ["George", "Tony", "Mary"];
@@ -54,16 +57,32 @@ const logSlice = createSlice({
 
 const uiSlice = createSlice({
   name: "ui",
-  // asOf: null when live, else the seq whose notes are shown (read-only)
-  initialState: { user: "George", status: { kind: "info", text: "Loading…" }, connection: "connecting", asOf: null },
+  // asOf: null when live, else the seq whose notes are shown (read-only);
+  // outbox: the client's events not yet confirmed, and whether sending them fails (offline)
+  initialState: {
+    user: "George",
+    status: { kind: "info", text: "Loading…" },
+    connection: "connecting",
+    outbox: { pending: 0, retrying: false },
+    // refusals of events the notes slice does not hold as pending (resent after a
+    // reload without applying here): [{ id, event, error }], shown on their notes too
+    refused: [],
+    asOf: null,
+  },
   reducers: {
+    refusedShown: (state, action) => void state.refused.push(action.payload),
+    refusedDismissed: (state, action) => void (state.refused = state.refused.filter((r) => r.id !== action.payload)),
+    outboxChanged: (state, action) => {
+      const { pending, retrying } = action.payload;
+      if (state.outbox.pending !== pending || state.outbox.retrying !== retrying) state.outbox = { pending, retrying };
+    },
     userChanged: (state, action) => void (state.user = action.payload),
     asOfChosen: (state, action) => void (state.asOf = action.payload),
     statusShown: (state, action) => void (state.status = action.payload),
     connectionChanged: (state, action) => void (state.connection = action.payload),
   },
 });
-const { userChanged, asOfChosen, statusShown, connectionChanged } = uiSlice.actions;
+const { userChanged, asOfChosen, statusShown, connectionChanged, outboxChanged, refusedShown, refusedDismissed } = uiSlice.actions;
 const info = (text) => statusShown({ kind: "info", text });
 const failure = (text) => statusShown({ kind: "error", text });
 
@@ -244,21 +263,37 @@ async function post(store, path, payload) {
   return body; // the stored events: applied when the live push brings them
 }
 
-/** POST /dispatch/{command}: resolves to the stored events. */
-const send = (store, command, payload) => post(store, `./dispatch/${encodeURIComponent(command)}`, payload);
+/** The live client (`createClient`): one per signed-in user, replaced when the user changes. */
+let client = null;
 
-/** Sends a command and tells the status line; resolves to the stored events, or null on failure. */
-async function run(store, command, payload, done) {
+/** "message (kind)": an error as the status line and a note show it. */
+const explain = (error) => (error?.kind && error.kind !== "error" ? `${error.message} (${error.kind})` : String(error?.message ?? error));
+
+/**
+ * Applies command `command` at once (a pending event) and sends it. A local
+ * reducer error refuses it here, before anything is sent; a refusal by the
+ * server comes through `onRejected` (shown on the note and the status line).
+ * Returns whether it was applied.
+ */
+function run(store, command, payload, done) {
+  let sent;
   try {
-    const events = await send(store, command, payload);
-    const list = Array.isArray(events) ? events : [];
-    const seqs = list.map((e) => e.seq).join(", ");
-    store.dispatch(info(`${done}${seqs ? ` (seq ${seqs})` : ""}`));
-    return list;
+    sent = client.dispatch({ type: command, payload });
   } catch (err) {
-    store.dispatch(failure(`${command} failed: ${err.message}`));
-    return null;
+    store.dispatch(failure(`${command} failed: ${explain(err)}`));
+    return false;
   }
+  store.dispatch(info(`${done} (pending)`));
+  sent.response.then(
+    (events) => {
+      // only when nothing newer took the status line meanwhile
+      if (store.getState().ui.status.text !== `${done} (pending)`) return;
+      const seqs = (Array.isArray(events) ? events : []).map((e) => e.seq).join(", ");
+      store.dispatch(info(`${done}${seqs ? ` (seq ${seqs})` : ""}`));
+    },
+    () => {}, // told by onRejected
+  );
+  return true;
 }
 
 /** The seq of the last event the store has applied. */
@@ -294,9 +329,13 @@ function noteView(store, id) {
   const title = $("note-title", el);
   const text = $("note-text", el);
   const current = () => store.getState().notes.entities[id];
-  const refresh = () => fill(el, current(), appliedSeq(store.getState()), store.getState().ui.user);
+  const refresh = () => {
+    const state = store.getState();
+    fill(el, current(), state.ui.user, marksOf(selectPending(state.notes), state.ui.refused).get(id));
+  };
 
-  const commit = async (input, field, command) => {
+  // The new value is in the store at once (a pending event): no waiting for the push.
+  const commit = (input, field, command) => {
     const row = current();
     const value = input.value;
     if (!row || value === row[field]) return;
@@ -305,13 +344,9 @@ function noteView(store, id) {
       store.dispatch(failure("A note needs a title."));
       return;
     }
-    // Keep showing the new value until the push that carries it is applied
-    // (no flicker back to the old one in between; no optimistic state either).
-    pending.set(input, Infinity);
-    const events = await run(store, command, { id, [field]: value }, field === "title" ? `Renamed to ${quote(value)}` : "Text saved");
-    if (events?.length) pending.set(input, Math.max(...events.map((e) => e.seq)));
-    else pending.delete(input); // failed: show the store's value again
-    refresh();
+    if (!run(store, command, { id, [field]: value }, field === "title" ? `Renamed to ${quote(value)}` : "Text saved")) {
+      input.value = row[field] ?? ""; // refused locally: show the store's value again
+    }
   };
   title.addEventListener("change", () => commit(title, "title", "editNoteTitle"));
   text.addEventListener("change", () => commit(text, "text", "editNoteText"));
@@ -332,26 +367,55 @@ function noteView(store, id) {
     const row = current();
     run(store, "removeNote", { id }, `Removed ${quote(row?.title ?? shortId(id))}`);
   });
+  // the user has read the refusal: forget the refused events of this note
+  $("note-error-dismiss", el).addEventListener("click", () => {
+    for (const p of selectPending(store.getState().notes)) {
+      if (p.status === "rejected" && noteIdOf(p.event) === id) store.dispatch(dismissed(p.id));
+    }
+    for (const r of store.getState().ui.refused) if (noteIdOf(r.event) === id) store.dispatch(refusedDismissed(r.id));
+  });
   return el;
 }
 
-/** Edited fields waiting for their event: input -> the seq that carries the edit (Infinity while sending). */
-const pending = new WeakMap();
+/**
+ * What the pending events (and the other refusals, `ui.refused`) say about each
+ * note: note id -> `{ sending, rejected }` (`sending`: events not yet confirmed;
+ * `rejected`: the refused ones, with their error). Memoized on both lists.
+ */
+const marksOf = (() => {
+  let last = null;
+  let lastRefused = null;
+  let marks = new Map();
+  return (pending, refused) => {
+    if (pending === last && refused === lastRefused) return marks;
+    last = pending;
+    lastRefused = refused;
+    marks = new Map();
+    for (const p of [...refused.map((r) => ({ ...r, status: "rejected" })), ...pending]) {
+      const id = noteIdOf(p.event);
+      if (id === undefined) continue;
+      const mark = marks.get(id) ?? { sending: 0, rejected: [] };
+      if (p.status === "rejected") mark.rejected.push(p);
+      else mark.sending += 1;
+      marks.set(id, mark);
+    }
+    return marks;
+  };
+})();
+
+const NO_MARK = { sending: 0, rejected: [] };
 
 /**
- * Shows `row` in a note's element, leaving alone a field the user is editing
- * and a field whose edit is not yet applied (`applied`: the store's last seq).
+ * Shows `row` in a note's element, leaving alone a field the user is editing.
  * Only the note's author (`user` is the signed-in one) gets editable fields
  * and a Remove button: the server refuses anyone else's edit (403), and the
- * page does not offer it.
+ * page does not offer it. `mark` (from `marksOf`): a note with events not yet
+ * confirmed is marked pending (`data-pending`); a refused event's error shows
+ * on its note until dismissed.
  */
-function fill(el, row, applied, user) {
+function fill(el, row, user, mark = NO_MARK) {
   if (!row) return;
   for (const [input, value] of [[$("note-title", el), row.title], [$("note-text", el), row.text ?? ""]]) {
-    if (pending.has(input)) {
-      if (applied < pending.get(input)) continue;
-      pending.delete(input);
-    }
     if (document.activeElement !== input && input.value !== value) input.value = value;
   }
   const edited = row.updated && row.updated !== row.created ? ` · edited ${formatWhen(row.updated)}` : "";
@@ -364,16 +428,31 @@ function fill(el, row, applied, user) {
     input.title = mine ? "" : `Only ${row.author} can change this note`;
   }
   $("note-remove", el).hidden = !mine;
+
+  if (mark.sending > 0) el.dataset.pending = String(mark.sending);
+  else delete el.dataset.pending;
+  $("note-pending", el).hidden = mark.sending === 0;
+  const error = $("note-error", el);
+  if (mark.rejected.length) {
+    const last = mark.rejected.at(-1);
+    el.dataset.rejected = String(mark.rejected.length);
+    $("note-error-text", error).textContent = `${last.event.type} refused: ${explain(last.error)}`;
+    error.hidden = false;
+  } else {
+    delete el.dataset.rejected;
+    error.hidden = true;
+  }
 }
 
-function renderNotes(store, views, notes, applied, user) {
+function renderNotes(store, views, notes, pending, refused, user) {
   const list = $("notes");
+  const marks = marksOf(pending, refused);
   let previous = null;
   const seen = new Set();
   for (const row of notes) {
     let el = views.get(row.id);
     if (!el) views.set(row.id, (el = noteView(store, row.id)));
-    fill(el, row, applied, user);
+    fill(el, row, user, marks.get(row.id));
     const wanted = previous ? previous.nextSibling : list.firstChild;
     if (wanted !== el) list.insertBefore(el, wanted); // only moves what moved
     previous = el;
@@ -535,7 +614,9 @@ function render(store, views, shown, previous, derived) {
   const asOfChanged = state.ui.asOf !== previous.ui?.asOf;
   const { user } = state.ui;
   const userChanged = user !== previous.ui?.user; // whose notes are editable changes with it
-  if (state.notes !== previous.notes || userChanged) renderNotes(store, views, selectNotes(state), appliedSeq(state), user);
+  if (state.notes !== previous.notes || userChanged || state.ui.refused !== previous.ui?.refused) {
+    renderNotes(store, views, selectNotes(state), selectPending(state.notes), state.ui.refused, user);
+  }
   if (logChanged) renderLog(shown, state.log);
   if (logChanged || userChanged) {
     const removed = derived.removed(state.log.events);
@@ -558,6 +639,12 @@ function render(store, views, shown, previous, derived) {
     const pill = $("connection");
     pill.dataset.status = connection;
     pill.textContent = CONNECTION_TEXT[connection] ?? connection;
+    const { pending, retrying } = state.ui.outbox;
+    const outbox = $("outbox");
+    outbox.hidden = pending === 0;
+    outbox.dataset.retrying = String(retrying);
+    outbox.textContent = `${pending} unsent${retrying ? " · retrying" : ""}`;
+    document.body.dataset.outbox = retrying ? "retrying" : pending ? "sending" : "idle";
   }
   return state;
 }
@@ -611,31 +698,52 @@ async function main() {
     if (seq !== undefined) viewAsOf(Number(seq));
   });
 
-  // Live: every committed event from seq 0 on, applied by the same reducers.
-  let live = null;
-  const follow = (after) => {
-    live?.close();
-    live = connectLive({
-      url: new URL("./events/live", location.href),
+  // The client: every committed event from seq `after` on (0: the whole log),
+  // applied by the same reducers; the user's own commands applied at once and
+  // sent, kept in localStorage per user until the push confirms them.
+  const connect = (after) => {
+    if (client) {
+      // another user's queue: kept in storage (sent when that user is back), not shown
+      for (const p of selectPending(store.getState().notes)) store.dispatch(dismissed(p.id));
+      for (const r of store.getState().ui.refused) store.dispatch(refusedDismissed(r.id));
+      client.close();
+    }
+    const { user } = store.getState().ui;
+    let connection = "connecting";
+    client = createClient({
+      url: new URL("./", location.href),
+      token: user,
+      user,
       after,
-      token: store.getState().ui.user,
-      onEvents: (batch) => store.dispatch(committed(batch)),
-      onStatus: (status, detail) => {
-        store.dispatch(connectionChanged(status));
-        if (status === "open" && store.getState().ui.status.text === "Loading…") {
-          store.dispatch(info(`Signed in as ${store.getState().ui.user}.`));
+      dispatch: store.dispatch,
+      reducer: notesWasm, // the divergence check
+      retry: { minDelay: 250, maxDelay: 5000 },
+      onRejected: ({ id, event, error }) => {
+        // marked on its note by the notes slice, unless it was resent after a reload
+        // without applying here (its note was not loaded yet): then kept in ui.refused
+        if (!selectPending(store.getState().notes).some((p) => p.id === id)) store.dispatch(refusedShown({ id, event, error }));
+        store.dispatch(failure(`${event.type} failed: ${explain(error)}`));
+      },
+      onStatus: (status) => {
+        const was = connection;
+        connection = status.connection;
+        store.dispatch(connectionChanged(connection));
+        store.dispatch(outboxChanged(status));
+        if (connection === "open" && store.getState().ui.status.text === "Loading…") {
+          store.dispatch(info(`Signed in as ${user}.`));
         }
-        if (status === "retrying" && detail.attempt > 1) {
-          store.dispatch(failure(`Lost the live connection; retrying in ${Math.round(detail.delay / 100) / 10}s…`));
+        if (connection === "retrying" && was === "open") {
+          store.dispatch(failure("Lost the live connection; retrying… (your changes are kept and sent when it is back)"));
         }
-        if (status === "open" && detail.attempt === 0 && store.getState().ui.status.text.startsWith("Lost the live")) {
+        if (connection === "open" && was !== "open" && store.getState().ui.status.text.startsWith("Lost the live")) {
           store.dispatch(info("Live again."));
         }
       },
+      onDivergence: ({ seq }) => store.dispatch(failure(`The reducers here computed another change than the server's for #${seq}: reload the page.`)),
       onError: (err) => store.dispatch(failure(`Could not apply pushed events: ${err.message}`)),
     });
   };
-  follow(0);
+  connect(0);
 
   $("user-select").addEventListener("change", (e) => {
     const user = e.target.value;
@@ -645,12 +753,12 @@ async function main() {
     history.replaceState(null, "", url);
     store.dispatch(userChanged(user));
     store.dispatch(info(`Signed in as ${user}.`));
-    follow(live.lastSeq); // the token is the user: reconnect, resuming where we were
+    connect(appliedSeq(store.getState())); // the token is the user: reconnect, resuming where we were
   });
   sessionStorage.setItem("notes.user", store.getState().ui.user);
 
   const form = $("add-form");
-  form.addEventListener("submit", async (e) => {
+  form.addEventListener("submit", (e) => {
     e.preventDefault();
     const title = form.elements.title.value.trim();
     const text = form.elements.text.value;
@@ -658,18 +766,15 @@ async function main() {
       store.dispatch(failure("A note needs a title."));
       return;
     }
-    const button = $("add-submit");
-    button.disabled = true;
-    const ok = (await run(store, "addNote", { id: uuid(), title, text }, `Added ${quote(title)}`)) !== null;
-    button.disabled = false;
-    if (ok) {
+    // shown at once (pending); a local refusal (a duplicate id, say) keeps the form
+    if (run(store, "addNote", { id: uuid(), title, text }, `Added ${quote(title)}`)) {
       form.reset();
       form.elements.title.focus();
     }
   });
 
   document.body.dataset.ready = "true";
-  globalThis.notesApp = { store, get live() { return live; } }; // for the console and tests
+  globalThis.notesApp = { store, get client() { return client; } }; // for the console and tests
 }
 
 main().catch((err) => {
