@@ -1,9 +1,9 @@
 // createClient's stored pending queue in a real headless Chromium against the real
 // notes server, with IndexedDB (`indexedDBStorage()`) and with localStorage: the
 // queue survives a reload and is sent once, in order; two tabs of one user (two
-// pages of one browser context) share it: an event queued in one shows as pending
-// in the other, and only the tab holding the Web Lock sends, each event once; when
-// that tab closes, the other takes over. A small page of its own (lab.html, served
+// pages of one browser context) share it: an event queued offline in one shows as
+// pending in the other, and only the tab holding the Web Lock sends, each event
+// once, in order; when that tab closes, the other takes over. A small page of its own (lab.html, served
 // by the test on the server's origin) loads the package as the notes page does,
 // through its import map.
 import { after, before, test } from "node:test";
@@ -188,7 +188,7 @@ for (const storage of ["indexeddb", "localstorage"]) {
   });
 
   test(`${storage}: two tabs of one user share the queue; one sends it, once and in order; the other takes over`, async () => {
-    const { context, sends } = await labContext();
+    const { context } = await labContext();
     try {
       const first = await openLab(context, "Mary", storage);
       await until(async () => (await view(first)).status.leader, "the first tab to lead");
@@ -196,7 +196,7 @@ for (const storage of ["indexeddb", "localstorage"]) {
       await new Promise((done) => setTimeout(done, 200));
       assert.equal((await view(second)).status.leader, false, "one leader");
 
-      sends(false);
+      await context.setOffline(true); // fetch fails in both tabs (the open feeds stay)
       const note = crypto.randomUUID();
       const a = await send(first, addNote(note, `shared (${storage})`));
       await until(async () => (await view(second)).pending.includes(a), "tab 1's event pending in tab 2");
@@ -213,8 +213,7 @@ for (const storage of ["indexeddb", "localstorage"]) {
       await until(async () => (await view(first)).status.retrying, "tab 1 failing to send");
       assert.equal(second.dispatches, 0, "the follower does not send");
 
-      sends(true);
-      await first.evaluate(() => window.lab.retryNow());
+      await context.setOffline(false); // the browser's "online" event: the leader sends at once
       for (const page of [first, second]) {
         await until(async () => {
           const v = await view(page);
