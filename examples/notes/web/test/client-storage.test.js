@@ -125,8 +125,20 @@ async function labContext() {
 }
 
 const problems = [];
+const opened = new Set();
+/** On a failure: what each open lab page shows, its client's errors, and the page errors. */
+async function explained(err) {
+  for (const page of opened) {
+    if (page.isClosed()) continue;
+    const seen = await page.evaluate(() => ({ view: window.lab?.view(), errors: window.lab?.errors })).catch((e) => String(e));
+    err.message += `\n-- ${page.url()}: ${JSON.stringify(seen)}`;
+  }
+  err.message += `\n-- page errors: ${problems.join("\n") || "(none)"}`;
+  return err;
+}
 async function openLab(context, user, storage) {
   const page = await context.newPage();
+  opened.add(page);
   page.dispatches = 0;
   page.on("request", (r) => r.method() === "POST" && new URL(r.url()).pathname.startsWith("/dispatch/") && page.dispatches++);
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
@@ -181,8 +193,11 @@ for (const storage of ["indexeddb", "localstorage"]) {
         return stored.indexeddb.length === 0 && stored.localstorage.length === 0;
       }, "nothing left in storage");
       assert.deepEqual(await page.evaluate(() => window.lab.errors), []);
+    } catch (err) {
+      throw await explained(err);
     } finally {
       await context.close();
+      opened.clear();
     }
     assert.deepEqual(problems, []);
   });
@@ -236,8 +251,11 @@ for (const storage of ["indexeddb", "localstorage"]) {
       assert.deepEqual((await log()).filter((e) => e.id === c).length, 1);
       assert.deepEqual((await view(second)).rows, await serverRows());
       assert.deepEqual(await second.evaluate(() => window.lab.errors), []);
+    } catch (err) {
+      throw await explained(err);
     } finally {
       await context.close();
+      opened.clear();
     }
     assert.deepEqual(problems, []);
   });
