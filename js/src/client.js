@@ -188,8 +188,9 @@ export function createClient(options) {
     const ids = new Set(batch.map((e) => e?.id));
     for (const entry of outbox.filter((e) => ids.has(e.id))) {
       drop(entry.id);
-      // sent by another tab, or its answer not read yet: the commit answers it
-      settle(entry.id, "resolve", batch.filter((e) => e?.id === entry.id));
+      // sent by another tab (or before a reload): the commit answers it; an entry in
+      // flight here is answered by its response (all the events its command committed)
+      if (entry !== sending) settle(entry.id, "resolve", batch.filter((e) => e?.id === entry.id));
     }
     confirmAnswered();
     changed();
