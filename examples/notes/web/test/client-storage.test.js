@@ -56,9 +56,16 @@ const idbRecords = () => new Promise((resolve, reject) => {
     all.onerror = () => reject(all.error);
   };
 });
+const responses = new Map();
 window.lab = {
   errors,
-  dispatch: (event) => client.dispatch(event).id,
+  dispatch: (event) => {
+    const { id, response } = client.dispatch(event);
+    responses.set(id, response);
+    return id;
+  },
+  /** What the dispatch of event \`id\` resolved to: the stored events' ids (or the refusal's message). */
+  response: (id) => responses.get(id).then((events) => events.map((e) => e.id), (err) => \`refused: \${err.message}\`),
   retryNow: () => client.retryNow(),
   view: () => {
     const s = store.getState().notes;
@@ -238,6 +245,9 @@ for (const storage of ["indexeddb", "localstorage"]) {
       const committed = (await log()).filter((e) => e.id === a || e.id === b).map((e) => e.id);
       assert.deepEqual(committed, [a, b], "in order, once each");
       assert.equal(second.dispatches, 0, "only the leader sent");
+      // each tab's dispatch answered, though tab 1 sent both
+      assert.deepEqual(await first.evaluate((id) => window.lab.response(id), a), [a]);
+      assert.deepEqual(await second.evaluate((id) => window.lab.response(id), b), [b]);
       const rows = await serverRows();
       assert.deepEqual((await view(first)).rows, rows);
       assert.deepEqual((await view(second)).rows, rows);
