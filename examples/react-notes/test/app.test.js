@@ -141,7 +141,7 @@ const serverNotes = async (base) =>
 
 for (const name of chosen) {
   const variant = VARIANTS[name];
-  test(`react-notes (${name}): add, edit, remove, live, sorted, remount, reconnect`, async () => {
+  test(`react-notes (${name}): add, edit, remove, live, sorted, remount, reconnect, optimistic, refusal`, async () => {
     if (variant.web) assert.ok(existsSync(join(variant.web, "index.html")), `no build in ${relative(REPO_ROOT, variant.web)}`);
     const db = tempDatabase();
     let server = await startServer({ database: db.url, web: variant.web });
