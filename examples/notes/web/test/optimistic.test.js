@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { extname, join, relative } from "node:path";
 import { chromium } from "playwright-core";
-import { DIST_DIR, REPO_ROOT, getJson, startServer, tempDatabase } from "./server.js";
+import { DIST_DIR, REPO_ROOT, getJson, startProxy, startServer, tempDatabase } from "./server.js";
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const SCREENSHOT_OFFLINE = join(REPO_ROOT, "artifacts/notes-offline.png");
@@ -22,6 +22,7 @@ const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/ja
 let db;
 let server;
 let browser;
+const proxies = [];
 const problems = [];
 before(async () => {
   db = tempDatabase();
@@ -42,6 +43,7 @@ before(async () => {
 after(async () => {
   try {
     await browser?.close();
+    for (const proxy of proxies) await proxy.close();
   } finally {
     await server?.stop();
     db?.remove();
@@ -53,10 +55,15 @@ after(async () => {
  * `offline(true)` is Playwright's `setOffline` (fetch fails) plus what it does not
  * do: the live feed's WebSocket is closed and refused (setOffline leaves open
  * sockets alone), and a reload is served the page's files from disk, as a cached
- * app shell would be, while every other request fails.
+ * app shell would be, while every other request fails. The context reaches the
+ * server through its own TCP proxy (`url`), cut while offline: the cut does not
+ * rest on the browser's emulation alone, so nothing of an offline user's can reach
+ * the server, whatever path a request takes through the browser.
  */
 async function userContext() {
   const context = await browser.newContext({ viewport: { width: 1200, height: 860 } });
+  const proxy = await startProxy(server.port);
+  proxies.push(proxy);
   const net = { offline: false, sockets: new Set() };
   // every POST the context made and how it ended, for the failure messages
   const posts = [];
@@ -90,20 +97,23 @@ async function userContext() {
   });
   return {
     context,
+    url: proxy.url,
     posts,
     async offline(on) {
       net.offline = on;
+      if (on) proxy.cut();
+      else proxy.resume();
       await context.setOffline(on);
       if (on) for (const ws of net.sockets) await ws.close({ code: 4000, reason: "offline" });
     },
   };
 }
 
-async function open(context, user) {
+async function open({ context, url }, user) {
   const page = await context.newPage();
   page.on("pageerror", (err) => problems.push(`[${user}] page error: ${err.message}`));
   page.on("console", (msg) => msg.type() === "error" && problems.push(`[${user}] console: ${msg.text()}`));
-  await page.goto(`${server.url}/?user=${user}`);
+  await page.goto(`${url}/?user=${user}`);
   await page.waitForSelector('body[data-ready="true"]', WAIT);
   await page.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
   return page;
@@ -157,8 +167,8 @@ const storedQueue = (page, user) =>
 test("offline edits show at once, survive a reload, and converge on the server's state once back", async () => {
   const georgeNet = await userContext();
   const maryNet = await userContext();
-  const george = await open(georgeNet.context, "George");
-  const mary = await open(maryNet.context, "Mary");
+  const george = await open(georgeNet, "George");
+  const mary = await open(maryNet, "Mary");
 
   // online: a note shows in the page that added it as soon as the click returned
   await add(george, "Groceries", "milk");
@@ -290,6 +300,7 @@ test("offline edits show at once, survive a reload, and converge on the server's
   const allowed = [
     /Failed to load resource: the server responded with a status of 403/, // the refused edits
     /Failed to load resource: net::ERR_INTERNET_DISCONNECTED/, // offline
+    /Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE)/, // the proxy, cut
     /WebSocket connection to .* failed/, // the feed while offline
   ];
   assert.deepEqual(problems.filter((p) => !allowed.some((re) => re.test(p))), [], "no other errors in the pages");
