@@ -8,10 +8,9 @@
 // through its import map.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { SERVED_BY_THE_TEST, launchChromium } from "./chromium.js";
 import { getJson, startServer, tempDatabase, until } from "./server.js";
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const WAIT = { timeout: 20_000 };
 
 const LAB = `<!doctype html>
@@ -91,18 +90,8 @@ let browser;
 before(async () => {
   db = tempDatabase();
   server = await startServer({ database: db.url });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync",
-      // The lab page is served by the test (route.fulfill), which Chromium does not count
-      // as loaded from 127.0.0.1: its Local Network Access checks would then block the
-      // page's WebSocket to 127.0.0.1.
-      "--disable-features=LocalNetworkAccessChecks",
-    ],
-  });
+  // the lab page is served by the test
+  browser = await launchChromium([SERVED_BY_THE_TEST]);
 });
 after(async () => {
   try {

@@ -9,10 +9,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { extname, join, relative } from "node:path";
-import { chromium } from "playwright-core";
+import { SERVED_BY_THE_TEST, launchChromium } from "./chromium.js";
 import { DIST_DIR, REPO_ROOT, getJson, startProxy, startServer, tempDatabase } from "./server.js";
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const SCREENSHOT_OFFLINE = join(REPO_ROOT, "artifacts/notes-offline.png");
 const SCREENSHOT_REJECTED = join(REPO_ROOT, "artifacts/notes-rejected.png");
 const WAIT = { timeout: 20_000 };
@@ -27,18 +26,8 @@ const problems = [];
 before(async () => {
   db = tempDatabase();
   server = await startServer({ database: db.url });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync",
-      // A page reloaded offline is served by the test (route.fulfill), which Chromium
-      // does not count as loaded from 127.0.0.1; its Local Network Access checks would
-      // then block its WebSocket to 127.0.0.1 (a cached page keeps its origin's space).
-      "--disable-features=LocalNetworkAccessChecks",
-    ],
-  });
+  // George's reload while offline is served by the test
+  browser = await launchChromium([SERVED_BY_THE_TEST]);
 });
 after(async () => {
   try {
