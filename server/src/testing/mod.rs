@@ -55,6 +55,7 @@ use sqlx::{Connection, Executor};
 use crate::{Config, DbPool, Dialect, Store};
 
 mod scenarios;
+pub mod sagas;
 
 pub use scenarios::{SCENARIO_DATABASE_URL, ScenarioError, SqlScenarios};
 
