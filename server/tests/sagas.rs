@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Event, StoredEvent};
-use flux_capacitor_server::testing::sagas::{events_of, orders_saga, placed, quick_saga_config, wait_until};
+use flux_capacitor_server::testing::sagas::{events_of, saga_state, orders_saga, placed, quick_saga_config, wait_until};
 use flux_capacitor_server::testing::{TestDb, count, for_each_backend, test_config};
 use flux_capacitor_server::{Effect, SagaAction, Store, StoreBuilder, StoreError, effect_fn, saga_fn};
 use serde_json::{Value, json};
@@ -101,25 +101,8 @@ async fn steps_effects_and_timers_happen_once(db: TestDb) {
     .await;
     runner.stop().await;
     assert_eq!(events_of(&store, "order/confirmed").await.len(), 11);
-    let row = saga_state(&store).await;
+    let row = saga_state(&store, "orders").await;
     assert_eq!(row, json!({ "placed": 11, "charged": 11 }));
-}
-
-/// The saga's state as written, through sqlx directly.
-async fn saga_state(store: &Store) -> Value {
-    let statement = "SELECT state FROM flux_sagas WHERE name = 'orders'";
-    let text: String = match store.pool() {
-        flux_capacitor_server::DbPool::Sqlite(p) => sqlx::query_scalar(statement).fetch_one(p).await,
-        flux_capacitor_server::DbPool::Postgres(p) => sqlx::query_scalar(statement).fetch_one(p).await,
-        // A `LONGTEXT` with a binary collation comes as bytes.
-        flux_capacitor_server::DbPool::MySql(p) => sqlx::query_scalar::<_, Vec<u8>>(statement)
-            .fetch_one(p)
-            .await
-            .map(|bytes| String::from_utf8(bytes).unwrap()),
-        _ => unreachable!(),
-    }
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use flux_capacitor::{Event, StoredEvent};
 use serde_json::{Value, json};
 
-use crate::{EventQuery, SagaAction, SagaConfig, Store, saga_fn};
+use crate::{DbPool, EventQuery, SagaAction, SagaConfig, Store, saga_fn};
 use crate::saga::{FnSaga, SagaError};
 
 /// The `orders` saga.
@@ -87,4 +87,21 @@ where
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Saga `name`'s state as written, read with sqlx directly.
+pub async fn saga_state(store: &Store, name: &str) -> Value {
+    let statement = "SELECT state FROM flux_sagas WHERE name = ";
+    let text: String = match store.pool() {
+        DbPool::Sqlite(p) => sqlx::query_scalar(&format!("{statement}?")).bind(name).fetch_one(p).await,
+        DbPool::Postgres(p) => sqlx::query_scalar(&format!("{statement}$1")).bind(name).fetch_one(p).await,
+        // A `LONGTEXT` with a binary collation comes as bytes.
+        DbPool::MySql(p) => sqlx::query_scalar::<_, Vec<u8>>(&format!("{statement}?"))
+            .bind(name)
+            .fetch_one(p)
+            .await
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+    }
+    .expect("read the saga's state");
+    serde_json::from_str(&text).expect("the state is JSON")
 }
