@@ -13,7 +13,7 @@ use std::time::Duration;
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Event, StoredEvent};
 use flux_capacitor_server::testing::sagas::{events_of, saga_state, orders_saga, placed, quick_saga_config, wait_until};
-use flux_capacitor_server::testing::{TestDb, count, for_each_backend, test_config};
+use flux_capacitor_server::testing::{TestDb, count, execute, for_each_backend, test_config};
 use flux_capacitor_server::{Effect, SagaAction, Store, StoreBuilder, StoreError, effect_fn, saga_fn};
 use serde_json::{Value, json};
 
@@ -279,12 +279,16 @@ async fn one_instance_at_a_time(db: TestDb) {
     let b = open(&db, builder().saga(orders_saga()).effect("charge", effect())).await;
     let runner_a = a.run_sagas();
     let runner_b = b.run_sagas();
-    let holders = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
+    wait_until(WAIT, "one instance taking the lease", || async {
+        a.sagas().await.unwrap()[0].holder.is_some()
+    })
+    .await;
+    let mut holders = BTreeMap::<String, usize>::new();
     for n in 1..=20 {
         let store = if n % 2 == 0 { &a } else { &b };
         store.dispatch(placed(n)).await.unwrap();
         if let Some(holder) = a.sagas().await.unwrap()[0].holder.clone() {
-            *holders.lock().unwrap().entry(holder).or_default() += 1;
+            *holders.entry(holder).or_default() += 1;
         }
     }
     wait_until(WAIT, "twenty orders charged", || async {
@@ -293,7 +297,7 @@ async fn one_instance_at_a_time(db: TestDb) {
     .await;
     let holder = a.sagas().await.unwrap()[0].holder.clone().expect("held");
     assert!(holder == runner_a.holder() || holder == runner_b.holder());
-    assert_eq!(holders.lock().unwrap().len(), 1, "the lease stayed with one instance: {holders:?}");
+    assert_eq!(holders.len(), 1, "the lease stayed with one instance: {holders:?}");
     // The holder dies: the other takes over once the lease expires.
     let (survivor, dead) = if holder == runner_a.holder() {
         (runner_b, runner_a)
@@ -304,8 +308,8 @@ async fn one_instance_at_a_time(db: TestDb) {
     for n in 21..=30 {
         a.dispatch(placed(n)).await.unwrap();
     }
-    wait_until(WAIT, "thirty orders charged", || async {
-        events_of(&a, "charge/done").await.len() == 30
+    wait_until(WAIT, "thirty orders charged and six reminders", || async {
+        events_of(&a, "charge/done").await.len() == 30 && events_of(&a, "order/reminder").await.len() == 6
     })
     .await;
     assert_eq!(a.sagas().await.unwrap()[0].holder.as_deref(), Some(survivor.holder()));
@@ -322,4 +326,43 @@ async fn one_instance_at_a_time(db: TestDb) {
 #[tokio::test]
 async fn two_instances_never_run_one_saga_at_once() {
     for_each_backend(one_instance_at_a_time).await;
+}
+
+/// A runner whose lease was taken (its instance paused past the lease)
+/// writes nothing: its step is stale. Once the lease is free again it
+/// takes it back and does the step once.
+async fn a_stale_runner_writes_nothing(db: TestDb) {
+    let calls = Calls::default();
+    let store = open(&db, builder().saga(orders_saga()).effect("charge", charge(calls.clone()))).await;
+    let runner = store.run_sagas();
+    wait_until(WAIT, "the lease taken", || async {
+        store.sagas().await.unwrap()[0].holder.is_some()
+    })
+    .await;
+    let far = chrono::Utc::now().timestamp_millis() + 60_000;
+    execute(
+        store.pool(),
+        &format!("UPDATE flux_sagas SET holder = 'intruder', lease_until = {far} WHERE name = 'orders'"),
+    )
+    .await;
+    store.dispatch(placed(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(events_of(&store, "order/confirmed").await.is_empty());
+    assert_eq!(count(store.pool(), "flux_saga_effects").await, 0);
+    let info = &store.sagas().await.unwrap()[0];
+    assert_eq!((info.holder.as_deref(), info.position), (Some("intruder"), 0));
+
+    execute(store.pool(), "UPDATE flux_sagas SET lease_until = 0 WHERE name = 'orders'").await;
+    wait_until(WAIT, "the order charged", || async {
+        events_of(&store, "charge/done").await.len() == 1
+    })
+    .await;
+    runner.stop().await;
+    assert_eq!(events_of(&store, "order/confirmed").await.len(), 1);
+    assert_eq!(calls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_runner_is_refused() {
+    for_each_backend(a_stale_runner_writes_nothing).await;
 }
