@@ -260,7 +260,11 @@ impl Store {
     /// Writes `events` (checked, without middleware) with `extras` in their
     /// transaction ([`writer::Extras`]); with no events, the extras alone in
     /// a transaction of their own.
-    pub(crate) async fn write_with(&self, events: Vec<Event>, extras: writer::Extras) -> Result<Vec<StoredEvent>, StoreError> {
+    pub(crate) async fn write_with(
+        &self,
+        events: Vec<Event>,
+        extras: writer::Extras,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.shared.log.check()?;
         if events.is_empty() {
             extras.run_alone(self.inner.shared.db()).await?;
@@ -273,7 +277,11 @@ impl Store {
         let (reply, answer) = oneshot::channel();
         let mut request = Request::new(Batch::New(events), reply, tracing::Span::current());
         request.extras = Some(extras);
-        self.inner.requests.send(request).await.map_err(|_| StoreError::Closed)?;
+        self.inner
+            .requests
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 

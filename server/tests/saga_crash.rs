@@ -14,7 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use flux_capacitor::testing::conformance;
-use flux_capacitor_server::testing::sagas::{events_of, saga_state, orders_saga, placed, quick_saga_config, wait_until};
+use flux_capacitor_server::testing::sagas::{
+    events_of, orders_saga, placed, quick_saga_config, saga_state, wait_until,
+};
 use flux_capacitor_server::testing::{TestDb, count, for_each_backend, test_config};
 use flux_capacitor_server::{Store, effect_fn};
 use serde_json::json;
@@ -25,7 +27,10 @@ const EFFECT_TIME: Duration = Duration::from_millis(300);
 #[tokio::test]
 #[ignore = "the child process of saga_crash; started by the other tests"]
 async fn saga_child() {
-    let (Ok(url), Ok(file)) = (std::env::var("FLUX_SAGA_CHILD_DB"), std::env::var("FLUX_SAGA_CHILD_FILE")) else {
+    let (Ok(url), Ok(file)) = (
+        std::env::var("FLUX_SAGA_CHILD_DB"),
+        std::env::var("FLUX_SAGA_CHILD_FILE"),
+    ) else {
         return;
     };
     flux_capacitor_server::cli::init_tracing();
@@ -70,7 +75,10 @@ impl Child9 {
             .spawn()
             .expect("start the child");
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        let ready = stdout.lines().map_while(Result::ok).any(|l| l.contains("saga child running"));
+        let ready = stdout
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("saga child running"));
         assert!(ready, "the child did not start");
         Child9(child)
     }
@@ -141,9 +149,15 @@ async fn killed_and_started_again(db: TestDb) {
         dispatch(&store, &mut next, 1).await;
     }
     dispatch(&store, &mut next, 1).await;
-    wait_until(WAIT, "a timer set", || async { count(store.pool(), "flux_saga_timers").await > 0 }).await;
+    wait_until(WAIT, "a timer set", || async {
+        count(store.pool(), "flux_saga_timers").await > 0
+    })
+    .await;
     drop(child);
-    assert!(count(store.pool(), "flux_saga_timers").await > 0, "killed before it was due");
+    assert!(
+        count(store.pool(), "flux_saga_timers").await > 0,
+        "killed before it was due"
+    );
 
     // 4. Started again: everything finishes.
     let orders = next - 1;
@@ -159,9 +173,17 @@ async fn killed_and_started_again(db: TestDb) {
     drop(child);
 
     let all: Vec<u64> = (1..=orders).collect();
-    assert_eq!(ids(&events_of(&store, "order/confirmed").await), all, "one confirmation per order");
+    assert_eq!(
+        ids(&events_of(&store, "order/confirmed").await),
+        all,
+        "one confirmation per order"
+    );
     let reminders: Vec<u64> = (1..=orders).filter(|n| n % 5 == 0).collect();
-    assert_eq!(ids(&events_of(&store, "order/reminder").await), reminders, "each timer fired once");
+    assert_eq!(
+        ids(&events_of(&store, "order/reminder").await),
+        reminders,
+        "each timer fired once"
+    );
     let done = events_of(&store, "charge/done").await;
     let mut done_keys: Vec<String> = done.iter().map(|e| e.payload["key"].as_str().unwrap().into()).collect();
     done_keys.sort();
@@ -169,9 +191,16 @@ async fn killed_and_started_again(db: TestDb) {
     done_keys.dedup();
     assert_eq!(done_keys.len(), total, "one result per effect");
     let tried = attempts(&file);
-    assert_eq!(tried.keys().cloned().collect::<Vec<_>>(), done_keys, "every effect ran, under its key");
+    assert_eq!(
+        tried.keys().cloned().collect::<Vec<_>>(),
+        done_keys,
+        "every effect ran, under its key"
+    );
     for key in &in_flight {
-        assert!(tried[key] >= 2, "the effect killed in flight ran again with key {key}: {tried:?}");
+        assert!(
+            tried[key] >= 2,
+            "the effect killed in flight ran again with key {key}: {tried:?}"
+        );
     }
     // The state counted each order and each result once.
     let state = store
@@ -182,7 +211,10 @@ async fn killed_and_started_again(db: TestDb) {
         .find(|s| s.name == "orders")
         .expect("the saga");
     assert_eq!(state.position, store.head());
-    assert_eq!(saga_state(&store, "orders").await, json!({ "placed": orders, "charged": orders }));
+    assert_eq!(
+        saga_state(&store, "orders").await,
+        json!({ "placed": orders, "charged": orders })
+    );
 }
 
 #[tokio::test]

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Event, StoredEvent};
-use flux_capacitor_server::testing::sagas::{events_of, saga_state, orders_saga, placed, quick_saga_config, wait_until};
+use flux_capacitor_server::testing::sagas::{
+    events_of, orders_saga, placed, quick_saga_config, saga_state, wait_until,
+};
 use flux_capacitor_server::testing::{TestDb, count, execute, for_each_backend, test_config};
 use flux_capacitor_server::{Effect, SagaAction, Store, StoreBuilder, StoreError, effect_fn, saga_fn};
 use serde_json::{Value, json};
@@ -50,7 +52,11 @@ const WAIT: Duration = Duration::from_secs(20);
 
 async fn steps_effects_and_timers_happen_once(db: TestDb) {
     let calls = Calls::default();
-    let store = open(&db, builder().saga(orders_saga()).effect("charge", charge(calls.clone()))).await;
+    let store = open(
+        &db,
+        builder().saga(orders_saga()).effect("charge", charge(calls.clone())),
+    )
+    .await;
     // Before the saga starts: it starts at seq 0, so these count too.
     store.dispatch_all((1..=3).map(placed).collect()).await.unwrap();
     let runner = store.run_sagas();
@@ -70,7 +76,10 @@ async fn steps_effects_and_timers_happen_once(db: TestDb) {
     assert!(confirmed.iter().all(|e| e.meta.as_ref().unwrap()["saga"] == "orders"));
     assert_eq!(ids(&events_of(&store, "order/reminder").await), [5, 10]);
     let done = events_of(&store, "charge/done").await;
-    let mut keys: Vec<String> = done.iter().map(|e| e.payload["key"].as_str().unwrap().to_owned()).collect();
+    let mut keys: Vec<String> = done
+        .iter()
+        .map(|e| e.payload["key"].as_str().unwrap().to_owned())
+        .collect();
     keys.sort();
     let mut called = calls.lock().unwrap().clone();
     called.sort();
@@ -83,12 +92,19 @@ async fn steps_effects_and_timers_happen_once(db: TestDb) {
     }
     runner.stop().await;
     let info = &store.sagas().await.unwrap()[0];
-    assert_eq!((info.name.as_str(), info.lag, info.pending_effects, info.timers), ("orders", 0, 0, 0));
+    assert_eq!(
+        (info.name.as_str(), info.lag, info.pending_effects, info.timers),
+        ("orders", 0, 0, 0)
+    );
     assert_eq!(info.holder, None, "stop releases the lease");
     assert_eq!(count(store.pool(), "flux_saga_effects").await, 0);
 
     // The state was written with the position: a new runner goes on from it.
-    let store = open(&db, builder().saga(orders_saga()).effect("charge", charge(calls.clone()))).await;
+    let store = open(
+        &db,
+        builder().saga(orders_saga()).effect("charge", charge(calls.clone())),
+    )
+    .await;
     let runner = store.run_sagas();
     store.dispatch(placed(11)).await.unwrap();
     wait_until(WAIT, "order 11 charged", || async {
@@ -140,7 +156,11 @@ async fn failing_effects_park_and_retry(db: TestDb) {
     assert_eq!((parked[0].effect.as_str(), parked[0].attempts), ("charge", 3));
     assert_eq!(parked[0].input, json!({ "id": 1 }));
     assert!(parked[0].last_error.as_deref().unwrap().contains("said no"));
-    assert_eq!(*attempts.lock().unwrap(), vec![key.clone(); 3], "three attempts, one key");
+    assert_eq!(
+        *attempts.lock().unwrap(),
+        vec![key.clone(); 3],
+        "three attempts, one key"
+    );
     let info = &store.sagas().await.unwrap()[0];
     assert_eq!(info.pending_effects, 0);
     assert_eq!(info.failing.as_deref(), Some("effect `charge` parked"));
@@ -314,8 +334,15 @@ async fn one_instance_at_a_time(db: TestDb) {
     .await;
     assert_eq!(a.sagas().await.unwrap()[0].holder.as_deref(), Some(survivor.holder()));
     survivor.stop().await;
-    assert_eq!(overlaps.load(Ordering::SeqCst), 0, "effects ran on two instances at once");
-    assert_eq!(ids(&events_of(&a, "order/confirmed").await), (1..=30).collect::<Vec<_>>());
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "effects ran on two instances at once"
+    );
+    assert_eq!(
+        ids(&events_of(&a, "order/confirmed").await),
+        (1..=30).collect::<Vec<_>>()
+    );
     assert_eq!(events_of(&a, "order/reminder").await.len(), 6);
     let mut called = calls.lock().unwrap().clone();
     called.sort();
@@ -333,7 +360,11 @@ async fn two_instances_never_run_one_saga_at_once() {
 /// takes it back and does the step once.
 async fn a_stale_runner_writes_nothing(db: TestDb) {
     let calls = Calls::default();
-    let store = open(&db, builder().saga(orders_saga()).effect("charge", charge(calls.clone()))).await;
+    let store = open(
+        &db,
+        builder().saga(orders_saga()).effect("charge", charge(calls.clone())),
+    )
+    .await;
     let runner = store.run_sagas();
     wait_until(WAIT, "the lease taken", || async {
         store.sagas().await.unwrap()[0].holder.is_some()
@@ -352,7 +383,11 @@ async fn a_stale_runner_writes_nothing(db: TestDb) {
     let info = &store.sagas().await.unwrap()[0];
     assert_eq!((info.holder.as_deref(), info.position), (Some("intruder"), 0));
 
-    execute(store.pool(), "UPDATE flux_sagas SET lease_until = 0 WHERE name = 'orders'").await;
+    execute(
+        store.pool(),
+        "UPDATE flux_sagas SET lease_until = 0 WHERE name = 'orders'",
+    )
+    .await;
     wait_until(WAIT, "the order charged", || async {
         events_of(&store, "charge/done").await.len() == 1
     })

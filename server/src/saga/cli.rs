@@ -22,7 +22,8 @@ pub enum SagasCommand {
 /// Runs a [`SagasCommand`] on `store`, writing to `out`.
 pub async fn sagas(store: &Store, command: &SagasCommand, out: &mut impl Write) -> Result<(), StoreError> {
     let line = |out: &mut dyn Write, value: &dyn erased::Json| -> Result<(), StoreError> {
-        writeln!(out, "{}", value.json()).map_err(|e| StoreError::rejected(None, format!("cannot write the output: {e}")))
+        writeln!(out, "{}", value.json())
+            .map_err(|e| StoreError::rejected(None, format!("cannot write the output: {e}")))
     };
     match command {
         SagasCommand::List => {

@@ -9,6 +9,47 @@
 //! outside the database (an [`Effect`], registered by name with
 //! [`StoreBuilder::effect`](crate::StoreBuilder::effect)).
 //!
+//! ```
+//! use std::time::Duration;
+//! use flux_capacitor::{Event, testing::conformance};
+//! use flux_capacitor_server::{EventQuery, SagaAction, Store, effect_fn, saga_fn};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let url = format!("sqlite://{}", dir.path().join("shop.db").display());
+//! // On each order: confirm it (an event) and charge it (an effect).
+//! let orders = saga_fn("orders", |state, event| {
+//!     Ok(match event.event_type.as_str() {
+//!         "order/placed" => (state, vec![
+//!             SagaAction::Dispatch(Event::new("order/confirmed", event.payload.clone())),
+//!             SagaAction::Effect { name: "charge".into(), input: event.payload.clone() },
+//!         ]),
+//!         _ => (state, vec![]),
+//!     })
+//! });
+//! // `key` is the idempotency key: the same on every attempt.
+//! let charge = effect_fn(|key, input| async move { Ok(json!({ "key": key, "order": input["id"] })) });
+//! let store = Store::builder(conformance::reducer())
+//!     .saga(orders)
+//!     .effect("charge", charge)
+//!     .connect(&url)
+//!     .await?;
+//! let sagas = store.run_sagas();
+//! store.dispatch(Event::new("order/placed", json!({ "id": 7 }))).await?;
+//! let done = loop {
+//!     let query = EventQuery { types: Some(vec!["charge/done".into()]), ..EventQuery::after(0, 10) };
+//!     if let Some(done) = store.events(query).await?.pop() { break done; }
+//!     tokio::time::sleep(Duration::from_millis(50)).await;
+//! };
+//! assert_eq!(done.payload["key"], "orders:1:1"); // saga:seq:index
+//! assert_eq!(done.payload["output"]["order"], 7);
+//! sagas.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! **Exactly once inside the store.** A step's new position (the `seq` it
 //! handled) and state, the events it dispatches, its outbox rows and its
 //! timers are written in one transaction, guarded by a compare-and-set on the

@@ -26,7 +26,9 @@ pub struct SagaRunner {
 
 impl std::fmt::Debug for SagaRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SagaRunner").field("holder", &self.holder).finish_non_exhaustive()
+        f.debug_struct("SagaRunner")
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
     }
 }
 
@@ -170,7 +172,9 @@ impl Runner {
                 if let Err(err) = self.step(event).await {
                     let reason = match &err {
                         StoreError::Stale { .. } => None,
-                        StoreError::NoSuchEffect { effect } => Some(format!("no effect `{effect}` at seq {}", event.seq)),
+                        StoreError::NoSuchEffect { effect } => {
+                            Some(format!("no effect `{effect}` at seq {}", event.seq))
+                        }
                         _ => Some(format!("step failed at seq {}", event.seq)),
                     };
                     registry.set_failing(self.name(), "steps", reason);
@@ -220,7 +224,10 @@ impl Runner {
             self.persisted = self.position;
             let state = row.get("state").and_then(Value::as_str).unwrap_or("null");
             self.state = serde_json::from_str(state).map_err(|e| {
-                StoreError::rejected(None, format!("saga `{}`: its stored state is not JSON: {e}", self.name()))
+                StoreError::rejected(
+                    None,
+                    format!("saga `{}`: its stored state is not JSON: {e}", self.name()),
+                )
             })?;
             self.last_flush = Instant::now();
             self.held = true;
@@ -244,7 +251,8 @@ impl Runner {
             };
             let state = serde_json::to_string(&self.saga.initial_state())
                 .map_err(|e| StoreError::rejected(None, e.to_string()))?;
-            tx.execute(&sql::insert_saga(dialect, self.name(), start, &state)).await?;
+            tx.execute(&sql::insert_saga(dialect, self.name(), start, &state))
+                .await?;
             tracing::info!(saga = self.name(), start, "new saga");
         }
         tx.commit().await?;

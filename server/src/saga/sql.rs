@@ -69,7 +69,11 @@ pub fn take_lease(dialect: Dialect, name: &str, holder: &str, now: i64, until: i
 pub fn release_lease(dialect: Dialect, name: &str, holder: &str) -> Sql {
     statement(
         dialect,
-        &["UPDATE flux_sagas SET holder = NULL, lease_until = 0 WHERE name = ", " AND holder = ", ""],
+        &[
+            "UPDATE flux_sagas SET holder = NULL, lease_until = 0 WHERE name = ",
+            " AND holder = ",
+            "",
+        ],
         vec![text(name), text(holder)],
     )
 }
@@ -100,7 +104,10 @@ pub fn advance(dialect: Dialect, name: &str, holder: &str, from: u64, to: u64, s
 pub fn saga_row(dialect: Dialect, name: &str) -> Sql {
     statement(
         dialect,
-        &["SELECT last_seq, state, holder, lease_until FROM flux_sagas WHERE name = ", ""],
+        &[
+            "SELECT last_seq, state, holder, lease_until FROM flux_sagas WHERE name = ",
+            "",
+        ],
         vec![text(name)],
     )
 }

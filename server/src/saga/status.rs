@@ -64,7 +64,10 @@ impl Store {
             ("lease_until", FieldType::Integer),
         ]);
         let columns: Vec<&_> = columns.iter().collect();
-        let query = Sql::fixed(dialect, "SELECT name, last_seq, holder, lease_until FROM flux_sagas ORDER BY name");
+        let query = Sql::fixed(
+            dialect,
+            "SELECT name, last_seq, holder, lease_until FROM flux_sagas ORDER BY name",
+        );
         let rows = db.fetch_rows(&query, &columns).await?;
         let registry = self.sagas_registry();
         let mut names: Vec<String> = rows
@@ -92,7 +95,13 @@ impl Store {
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             let found = db.fetch_rows(&sql::counts(dialect, &name), &counts).await?;
-            let count = |field: &str| found.first().and_then(|r| r.get(field)).and_then(Value::as_u64).unwrap_or(0);
+            let count = |field: &str| {
+                found
+                    .first()
+                    .and_then(|r| r.get(field))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            };
             out.push(SagaInfo {
                 registered: registry.sagas.iter().any(|s| s.name() == name),
                 failing: registry.failing(&name),

@@ -66,7 +66,10 @@ impl Worker {
                 (Some(_), Err(e)) => Err(format!("its input is not JSON: {e}")),
                 (Some(handler), Ok(input)) => {
                     tracing::debug!(saga = %self.saga, key, effect, attempts, "running effect");
-                    match std::panic::AssertUnwindSafe(handler.run(key, input)).catch_unwind().await {
+                    match std::panic::AssertUnwindSafe(handler.run(key, input))
+                        .catch_unwind()
+                        .await
+                    {
                         Ok(Ok(output)) => Ok(output),
                         Ok(Err(err)) => Err(err.to_string()),
                         Err(_) => Err("the effect panicked".to_owned()),
@@ -131,7 +134,9 @@ impl Worker {
         } else {
             format!("effect `{effect}` failing")
         };
-        self.store.sagas_registry().set_failing(&self.saga, "effects", Some(reason));
+        self.store
+            .sagas_registry()
+            .set_failing(&self.saga, "effects", Some(reason));
         let db = self.store.shared().db();
         db.execute(&sql::effect_failed(db.dialect(), key, attempts, next, &error, parked))
             .await?;

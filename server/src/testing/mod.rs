@@ -54,8 +54,8 @@ use sqlx::{Connection, Executor};
 
 use crate::{Config, DbPool, Dialect, Store};
 
-mod scenarios;
 pub mod sagas;
+mod scenarios;
 
 pub use scenarios::{SCENARIO_DATABASE_URL, ScenarioError, SqlScenarios};
 

@@ -8,11 +8,12 @@ use std::time::Duration;
 use flux_capacitor::{Event, StoredEvent};
 use serde_json::{Value, json};
 
-use crate::{DbPool, EventQuery, SagaAction, SagaConfig, Store, saga_fn};
 use crate::saga::{FnSaga, SagaError};
+use crate::{DbPool, EventQuery, SagaAction, SagaConfig, Store, saga_fn};
 
 /// The `orders` saga.
-pub fn orders_saga() -> FnSaga<impl Fn(Value, &StoredEvent) -> Result<(Value, Vec<SagaAction>), SagaError> + Send + Sync + 'static> {
+pub fn orders_saga()
+-> FnSaga<impl Fn(Value, &StoredEvent) -> Result<(Value, Vec<SagaAction>), SagaError> + Send + Sync + 'static> {
     saga_fn("orders", |state: Value, event: &StoredEvent| {
         let count = |field: &str| state.get(field).and_then(Value::as_u64).unwrap_or(0);
         let (placed, charged) = (count("placed"), count("charged"));
@@ -93,8 +94,18 @@ where
 pub async fn saga_state(store: &Store, name: &str) -> Value {
     let statement = "SELECT state FROM flux_sagas WHERE name = ";
     let text: String = match store.pool() {
-        DbPool::Sqlite(p) => sqlx::query_scalar(&format!("{statement}?")).bind(name).fetch_one(p).await,
-        DbPool::Postgres(p) => sqlx::query_scalar(&format!("{statement}$1")).bind(name).fetch_one(p).await,
+        DbPool::Sqlite(p) => {
+            sqlx::query_scalar(&format!("{statement}?"))
+                .bind(name)
+                .fetch_one(p)
+                .await
+        }
+        DbPool::Postgres(p) => {
+            sqlx::query_scalar(&format!("{statement}$1"))
+                .bind(name)
+                .fetch_one(p)
+                .await
+        }
         // A `LONGTEXT` with a binary collation comes as bytes.
         DbPool::MySql(p) => sqlx::query_scalar::<_, Vec<u8>>(&format!("{statement}?"))
             .bind(name)

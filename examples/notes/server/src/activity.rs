@@ -36,7 +36,10 @@ pub struct Activity;
 /// The next midnight (UTC) after `timestamp`.
 fn next_midnight(timestamp: &str) -> Result<DateTime<Utc>, SagaError> {
     let at = DateTime::parse_from_rfc3339(timestamp)?.to_utc();
-    let day = at.date_naive().checked_add_days(Days::new(1)).ok_or("date out of range")?;
+    let day = at
+        .date_naive()
+        .checked_add_days(Days::new(1))
+        .ok_or("date out of range")?;
     Ok(day.and_hms_opt(0, 0, 0).ok_or("no midnight")?.and_utc())
 }
 
@@ -126,13 +129,23 @@ mod tests {
     use super::*;
 
     fn stored(seq: u64, at: &str, event_type: &str, payload: Value, user: &str) -> StoredEvent {
-        StoredEvent::at(seq, at, Event::new(event_type, payload).with_meta(json!({ "user": user })))
+        StoredEvent::at(
+            seq,
+            at,
+            Event::new(event_type, payload).with_meta(json!({ "user": user })),
+        )
     }
 
     #[test]
     fn others_changes_notify_the_author_and_the_first_note_sets_the_digest() {
         let saga = Activity;
-        let add = stored(1, "2026-12-01T10:00:00Z", "addNote", json!({ "id": "n1", "title": "t" }), "Mary");
+        let add = stored(
+            1,
+            "2026-12-01T10:00:00Z",
+            "addNote",
+            json!({ "id": "n1", "title": "t" }),
+            "Mary",
+        );
         let (state, actions) = saga.handle(saga.initial_state(), &add).unwrap();
         assert_eq!(
             actions,
@@ -141,7 +154,13 @@ mod tests {
                 event: Event::new(DIGEST_DUE_EVENT, json!({ "day": "2026-12-01" })),
             }]
         );
-        let own = stored(2, "2026-12-01T10:01:00Z", "editNoteText", json!({ "id": "n1", "text": "x" }), "Mary");
+        let own = stored(
+            2,
+            "2026-12-01T10:01:00Z",
+            "editNoteText",
+            json!({ "id": "n1", "text": "x" }),
+            "Mary",
+        );
         let (state, actions) = saga.handle(state, &own).unwrap();
         assert!(actions.is_empty(), "one's own edit notifies nobody");
         let other = stored(3, "2026-12-01T10:02:00Z", "removeNote", json!({ "id": "n1" }), "Tony");
@@ -153,7 +172,11 @@ mod tests {
                 json!({ "recipient": "Mary", "note": "n1", "actor": "Tony", "action": "removed" })
             ))]
         );
-        let due = StoredEvent::at(4, "2026-12-02T00:00:01Z", Event::new(DIGEST_DUE_EVENT, json!({ "day": "2026-12-01" })));
+        let due = StoredEvent::at(
+            4,
+            "2026-12-02T00:00:01Z",
+            Event::new(DIGEST_DUE_EVENT, json!({ "day": "2026-12-01" })),
+        );
         let (state, actions) = saga.handle(state, &due).unwrap();
         assert_eq!(
             actions[0],
@@ -162,7 +185,9 @@ mod tests {
                 json!({ "day": "2026-12-01", "notifications": { "Mary": 1 } })
             ))
         );
-        assert!(matches!(&actions[1], SagaAction::Schedule { at, .. } if at.to_rfc3339() == "2026-12-03T00:00:00+00:00"));
+        assert!(
+            matches!(&actions[1], SagaAction::Schedule { at, .. } if at.to_rfc3339() == "2026-12-03T00:00:00+00:00")
+        );
         assert_eq!(state["today"], json!({}));
     }
 }
