@@ -8,12 +8,10 @@ use std::time::Duration;
 use flux_capacitor::{Event, StoredEvent};
 use serde_json::{Value, json};
 
-use crate::saga::{FnSaga, SagaError};
-use crate::{DbPool, EventQuery, SagaAction, SagaConfig, Store, saga_fn};
+use crate::{DbPool, EventQuery, Saga, SagaAction, SagaConfig, Store, saga_fn};
 
 /// The `orders` saga.
-pub fn orders_saga()
--> FnSaga<impl Fn(Value, &StoredEvent) -> Result<(Value, Vec<SagaAction>), SagaError> + Send + Sync + 'static> {
+pub fn orders_saga() -> impl Saga {
     saga_fn("orders", |state: Value, event: &StoredEvent| {
         let count = |field: &str| state.get(field).and_then(Value::as_u64).unwrap_or(0);
         let (placed, charged) = (count("placed"), count("charged"));
