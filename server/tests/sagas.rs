@@ -182,7 +182,16 @@ async fn failing_effects_park_and_retry(db: TestDb) {
     assert!(matches!(err, StoreError::NoSuchParkedEffect { .. }), "{err}");
     assert_eq!(err.kind(), "no_such_parked_effect");
     fail.store(false, Ordering::SeqCst);
-    store.retry_effect(&key).await.unwrap();
+    // Through the CLI, as an operator would.
+    let (ok, out, _) = cli(&db.url, &["sagas", "parked"]);
+    assert!(ok);
+    let line: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!((line["key"].as_str(), line["effect"].as_str()), (Some(key.as_str()), Some("charge")));
+    let (ok, _, err) = cli(&db.url, &["sagas", "retry", "orders:999:0"]);
+    assert!(!ok && err.contains("orders:999:0"), "{err}");
+    let (ok, out, err) = cli(&db.url, &["sagas", "retry", &key]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&key));
     wait_until(WAIT, "the retried effect done", || async {
         events_of(&store, "charge/done").await.len() == 1
     })
@@ -190,6 +199,18 @@ async fn failing_effects_park_and_retry(db: TestDb) {
     assert_eq!(attempts.lock().unwrap().len(), 4);
     assert!(store.parked_effects().await.unwrap().is_empty());
     runner.stop().await;
+}
+
+/// Runs the `flux-capacitor` binary on `url`: success, stdout, stderr.
+fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flux-capacitor"))
+        .args(["--database", url])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run flux-capacitor");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
 }
 
 async fn get(router: axum::Router, uri: &str) -> (u16, Value) {
