@@ -186,7 +186,10 @@ async fn failing_effects_park_and_retry(db: TestDb) {
     let (ok, out, _) = cli(&db.url, &["sagas", "parked"]);
     assert!(ok);
     let line: Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!((line["key"].as_str(), line["effect"].as_str()), (Some(key.as_str()), Some("charge")));
+    assert_eq!(
+        (line["key"].as_str(), line["effect"].as_str()),
+        (Some(key.as_str()), Some("charge"))
+    );
     let (ok, _, err) = cli(&db.url, &["sagas", "retry", "orders:999:0"]);
     assert!(!ok && err.contains("orders:999:0"), "{err}");
     let (ok, out, err) = cli(&db.url, &["sagas", "retry", &key]);
