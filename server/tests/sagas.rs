@@ -425,3 +425,41 @@ async fn a_stale_runner_writes_nothing(db: TestDb) {
 async fn a_stale_runner_is_refused() {
     for_each_backend(a_stale_runner_writes_nothing).await;
 }
+
+/// A handler that panics fails its step, as an error does: the saga stays
+/// at the event before, says it is failing, and goes on once it is fixed
+/// (here: once the flag lets it pass).
+async fn a_panicking_handler_fails_its_step(db: TestDb) {
+    let broken = Arc::new(AtomicBool::new(true));
+    let saga = {
+        let broken = broken.clone();
+        saga_fn("fragile", move |state, event: &StoredEvent| {
+            if event.event_type != "poison" {
+                return Ok((state, Vec::new()));
+            }
+            assert!(!broken.load(Ordering::SeqCst), "cannot handle poison");
+            Ok((state, vec![SagaAction::Dispatch(Event::new("handled", json!({})))]))
+        })
+    };
+    let store = open(&db, builder().saga(saga)).await;
+    let runner = store.run_sagas();
+    store.dispatch(Event::new("poison", json!({}))).await.unwrap();
+    wait_until(WAIT, "the saga failing", || async {
+        store.sagas().await.unwrap()[0].failing.as_deref() == Some("step failed at seq 1")
+    })
+    .await;
+    assert!(events_of(&store, "handled").await.is_empty());
+    broken.store(false, Ordering::SeqCst);
+    wait_until(WAIT, "the saga going on", || async {
+        store.sagas().await.unwrap()[0].lag == 0
+    })
+    .await;
+    runner.stop().await;
+    assert_eq!(events_of(&store, "handled").await.len(), 1);
+    assert_eq!(store.sagas().await.unwrap()[0].failing, None);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_failed_step() {
+    for_each_backend(a_panicking_handler_fails_its_step).await;
+}

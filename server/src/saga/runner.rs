@@ -60,7 +60,9 @@ impl Store {
     /// Starts the registered sagas ([`StoreBuilder::saga`](crate::StoreBuilder::saga)):
     /// each takes its lease when free (or expired), follows the log from
     /// its position, and runs its effects and timers; see [`crate::saga`].
-    /// Run it in the serving process only.
+    /// Run it in the serving process only, and keep the runner: dropping it
+    /// stops the sagas.
+    #[must_use = "dropping the runner stops the sagas"]
     pub fn run_sagas(&self) -> SagaRunner {
         let holder = uuid::Uuid::new_v4().to_string();
         let (stop, stopped) = watch::channel(false);
@@ -289,7 +291,12 @@ impl Runner {
     /// state in one transaction; without, moves on in memory.
     async fn step(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
         let name = self.name().to_owned();
-        let (state, actions) = self.saga.handle(self.state.clone(), event).map_err(|e| {
+        // A panicking handler fails the step, as an error does (the task lives on).
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.saga.handle(self.state.clone(), event)
+        }))
+        .unwrap_or_else(|_| Err("the saga's handler panicked".into()));
+        let (state, actions) = handled.map_err(|e| {
             tracing::warn!(saga = %name, seq = event.seq, error = %e, "saga handler failed");
             StoreError::rejected(Some(&event.event_type), format!("saga `{name}`: {e}"))
         })?;
