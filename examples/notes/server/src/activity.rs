@@ -13,9 +13,10 @@
 //!   `{ "day", "notifications": { user: count } }` (the day's count per
 //!   recipient) and schedules the next midnight.
 //!
-//! Its state: each note's author (learnt from `addNote`'s `meta.user` and
-//! restored rows), today's counts, whether the digest timer is set. It is
-//! pure: times come from the events' timestamps.
+//! The note's author comes with the event: `meta.author`, which the notes
+//! commands write on edits and removals, or the restored row's `author`.
+//! So the state stays small (today's counts and whether the digest timer is
+//! set), and the saga is pure: times come from the events' timestamps.
 
 use chrono::{DateTime, Days, Utc};
 use flux_capacitor::{Event, RESTORE_EVENT, StoredEvent};
@@ -53,12 +54,12 @@ impl Saga for Activity {
     }
 
     fn initial_state(&self) -> Value {
-        json!({ "authors": {}, "today": {}, "digest": false })
+        json!({ "today": {}, "digest": false })
     }
 
     fn handle(&self, mut state: Value, event: &StoredEvent) -> Result<(Value, Vec<SagaAction>), SagaError> {
         let mut actions = Vec::new();
-        let (note, action) = match event.event_type.as_str() {
+        let (note, action, author) = match event.event_type.as_str() {
             DIGEST_DUE_EVENT => {
                 let today = std::mem::replace(&mut state["today"], json!({}));
                 let day = event.payload["day"].clone();
@@ -72,31 +73,38 @@ impl Saga for Activity {
             }
             RESTORE_EVENT if event.payload["collection"] == NOTES.name() => {
                 let row = &event.payload["row"];
-                if let (Some(id), Some(author)) = (row["id"].as_str(), row["author"].as_str()) {
-                    state["authors"][id] = Value::from(author);
-                }
-                (row["id"].as_str().map(str::to_owned), "restored")
+                (
+                    row["id"].as_str().map(str::to_owned),
+                    "restored",
+                    row["author"].as_str(),
+                )
             }
-            _ => match event.decode::<NoteEvent>() {
-                Ok(Some(NoteEvent::AddNote { id, .. })) => {
-                    state["authors"][id.as_str()] = Value::from(user(event).unwrap_or("anonymous"));
-                    if state["digest"] != true {
-                        state["digest"] = Value::Bool(true);
-                        actions.push(digest_due(next_midnight(&event.timestamp)?));
+            _ => {
+                let author = event
+                    .meta
+                    .as_ref()
+                    .and_then(|m| m.get("author"))
+                    .and_then(Value::as_str);
+                match event.decode::<NoteEvent>() {
+                    Ok(Some(NoteEvent::AddNote { .. })) => {
+                        if state["digest"] != true {
+                            state["digest"] = Value::Bool(true);
+                            actions.push(digest_due(next_midnight(&event.timestamp)?));
+                        }
+                        (None, "", None)
                     }
-                    (None, "")
+                    Ok(Some(NoteEvent::EditNoteTitle { id, .. } | NoteEvent::EditNoteText { id, .. })) => {
+                        (Some(id), "edited", author)
+                    }
+                    Ok(Some(NoteEvent::RemoveNote { id })) => (Some(id), "removed", author),
+                    Ok(None) | Err(_) => (None, "", None),
                 }
-                Ok(Some(NoteEvent::EditNoteTitle { id, .. } | NoteEvent::EditNoteText { id, .. })) => {
-                    (Some(id), "edited")
-                }
-                Ok(Some(NoteEvent::RemoveNote { id })) => (Some(id), "removed"),
-                Ok(None) | Err(_) => (None, ""),
-            },
+            }
         };
         let Some(note) = note else {
             return Ok((state, actions));
         };
-        let author = state["authors"][note.as_str()].as_str().map(str::to_owned);
+        let author = author.map(str::to_owned);
         let actor = user(event).unwrap_or("anonymous");
         if let Some(author) = author
             && author != actor
@@ -129,11 +137,12 @@ mod tests {
     use super::*;
 
     fn stored(seq: u64, at: &str, event_type: &str, payload: Value, user: &str) -> StoredEvent {
-        StoredEvent::at(
-            seq,
-            at,
-            Event::new(event_type, payload).with_meta(json!({ "user": user })),
-        )
+        // As the notes commands write them: the note's author with edits and removals.
+        let meta = match event_type {
+            "addNote" => json!({ "user": user }),
+            _ => json!({ "user": user, "author": "Mary" }),
+        };
+        StoredEvent::at(seq, at, Event::new(event_type, payload).with_meta(meta))
     }
 
     #[test]

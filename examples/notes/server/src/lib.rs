@@ -61,7 +61,8 @@ pub async fn open(url: &str) -> Result<Store, StoreError> {
 }
 
 /// A notes command: the payload must decode as the event of the same name,
-/// and a note must exist before it is edited or removed.
+/// and a note must exist before it is edited or removed; an edit or removal
+/// carries the note's author in `meta.author` (for the [`Activity`] saga).
 async fn note_command(
     store: Store,
     name: &'static str,
@@ -78,10 +79,15 @@ async fn note_command(
             NoteEvent::EditNoteTitle { id, .. } | NoteEvent::EditNoteText { id, .. } | NoteEvent::RemoveNote { id },
         ) => Some(id.as_str()),
     };
-    if let Some(id) = id
-        && store.find_by_id("notes", id).await?.is_none()
-    {
-        return Err(StoreError::rejected(Some(name), format!("no note `{id}`")));
+    let mut event = event;
+    if let Some(id) = id {
+        let Some(note) = store.find_by_id("notes", id).await? else {
+            return Err(StoreError::rejected(Some(name), format!("no note `{id}`")));
+        };
+        // The note's author, for the Activity saga, which reads no tables.
+        if let Some(author) = note.get("author") {
+            event = event.with_meta(serde_json::json!({ "author": author }));
+        }
     }
     Ok(vec![event])
 }

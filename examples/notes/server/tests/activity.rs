@@ -1,6 +1,6 @@
 //! The notes app's Activity saga on SQLite, PostgreSQL and MariaDB: another
 //! user's edit and removal of Mary's note become `notes/notify` events and
-//! rows of `notifications` for her; one's own edits notify nobody; the
+//! rows of `notifications` for her, and so does his restoring it; one's own edits notify nobody; the
 //! daily digest's timer is set; `notes sagas list` shows the saga.
 
 use std::process::Command;
@@ -28,9 +28,10 @@ async fn notifies_the_author(db: TestDb) {
         .await
         .unwrap();
     store.command("removeNote", json!({ "id": "n1" }), &tony).await.unwrap();
+    store.restore("notes", "n1", &tony).await.unwrap();
     let within = Duration::from_secs(20);
-    wait_until(within, "two notifications", || async {
-        events_of(&store, "notes/notify").await.len() == 2
+    wait_until(within, "three notifications", || async {
+        events_of(&store, "notes/notify").await.len() == 3
     })
     .await;
     let rows = store.find_all("notifications", FindOptions::all()).await.unwrap();
@@ -44,6 +45,7 @@ async fn notifies_the_author(db: TestDb) {
         [
             (json!("Mary"), json!("Tony"), json!("edited")),
             (json!("Mary"), json!("Tony"), json!("removed")),
+            (json!("Mary"), json!("Tony"), json!("restored")),
         ]
     );
     wait_until(within, "the digest timer", || async {
