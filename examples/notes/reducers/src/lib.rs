@@ -104,7 +104,8 @@ pub fn notes(notes: &Collection<Note>, event: &StoredEvent) -> Result<Changeset,
 /// A notification: someone else changed your note.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
-    /// Key: the `notes/notify` event's id.
+    /// Key: the `notes/notify` event's `seq`, as text (the same in every
+    /// replay of the log, on every target).
     pub id: String,
     /// Whose note it is (who is told).
     pub recipient: String,
@@ -132,7 +133,7 @@ pub fn notifications(notifications: &Collection<Notification>, event: &StoredEve
     }
     let field = |name: &str| event.payload.get(name).and_then(|v| v.as_str()).unwrap_or("").into();
     notifications.create(&Notification {
-        id: alloc::format!("{}", event.id),
+        id: alloc::format!("{}", event.seq),
         recipient: field("recipient"),
         note: field("note"),
         actor: field("actor"),
