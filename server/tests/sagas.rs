@@ -16,7 +16,7 @@ use flux_capacitor_server::testing::sagas::{
     events_of, orders_saga, placed, quick_saga_config, saga_state, wait_until,
 };
 use flux_capacitor_server::testing::{TestDb, count, execute, for_each_backend, test_config};
-use flux_capacitor_server::{Effect, SagaAction, Store, StoreBuilder, StoreError, effect_fn, saga_fn};
+use flux_capacitor_server::{Effect, SagaAction, SagaConfig, Store, StoreBuilder, StoreError, effect_fn, saga_fn};
 use serde_json::{Value, json};
 
 /// Keys each effect call got, in order.
@@ -319,8 +319,14 @@ async fn one_instance_at_a_time(db: TestDb) {
             }
         })
     };
-    let a = open(&db, builder().saga(orders_saga()).effect("charge", effect())).await;
-    let b = open(&db, builder().saga(orders_saga()).effect("charge", effect())).await;
+    // A lease long enough that a renewal late under load does not hand it over.
+    let config = SagaConfig {
+        lease_ttl: Duration::from_secs(3),
+        ..quick_saga_config()
+    };
+    let builder = || builder().saga_config(config.clone()).saga(orders_saga());
+    let a = open(&db, builder().effect("charge", effect())).await;
+    let b = open(&db, builder().effect("charge", effect())).await;
     let runner_a = a.run_sagas();
     let runner_b = b.run_sagas();
     wait_until(WAIT, "one instance taking the lease", || async {
