@@ -78,6 +78,9 @@ enum Command {
     Events(EventsArgs),
     /// Serve the tables and the log over HTTP (read-only: no reducers, no commands).
     Serve(ServeArgs),
+    /// The sagas of the database: `list`, `parked`, `retry KEY` (runs none).
+    #[command(subcommand)]
+    Sagas(flux_capacitor_server::saga::cli::SagasCommand),
 }
 
 #[tokio::main]
@@ -93,6 +96,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Events(args) => cli::print_events(&store, &args, &mut std::io::stdout().lock()).await?,
         Command::New(_) => unreachable!("handled above"),
+        Command::Sagas(command) => {
+            flux_capacitor_server::saga::cli::sagas(&store, &command, &mut std::io::stdout().lock()).await?
+        }
         Command::Serve(args) => {
             cli::serve(store, HttpConfig::default(), &args, |address| {
                 println!("serving {} on http://{address}/", cli.database);
