@@ -12,6 +12,7 @@ import init, * as notesWasm from "notes-wasm-web";
 
 const USERS = ["George", "Tony", "Mary"];
 const RESTORE = "flux/restore";
+const NOTIFY = "notes/notify"; // the Activity saga's: someone else changed your note
 
 // ---------------------------------------------------------------- the store
 
@@ -19,6 +20,7 @@ const RESTORE = "flux/restore";
 function noteIdOf(event) {
   const p = event.payload ?? {};
   if (event.type === RESTORE) return p.row?.[p.key ?? "id"];
+  if (event.type === NOTIFY) return p.note;
   return p.id;
 }
 
@@ -207,6 +209,7 @@ function formatWhen(ts, today = "today ") {
 }
 
 const quote = (title) => `“${title}”`;
+const strong = (text) => Object.assign(document.createElement("strong"), { textContent: text });
 const shortId = (id) => String(id ?? "?").slice(0, 8);
 
 /** What an event did, in words, for the log (`before`: the note's title before it). */
@@ -219,6 +222,7 @@ function describe(event, before) {
     case "editNoteText": return `edited the text of ${name(before)}`;
     case "removeNote": return `removed ${name(before)}`;
     case RESTORE: return `restored ${name(p.row?.title ?? before)}`;
+    case NOTIFY: return `told ${p.recipient} that ${p.actor} ${p.action} ${name(before)}`;
     default: return event.type;
   }
 }
@@ -514,7 +518,6 @@ function markLog(asOf) {
 /** "#12 — 01:02:03 by Mary": the state right after `seq`, and the event that made it. */
 function fillMoment(el, seq, event) {
   el.replaceChildren();
-  const strong = (text) => Object.assign(document.createElement("strong"), { textContent: text });
   el.append(strong(`#${seq}`), " — ");
   if (!event) {
     el.append("before the first event");
@@ -577,6 +580,28 @@ function renderAsOf(view) {
   $("as-of-empty").hidden = view.notes.length > 0;
 }
 
+/** The signed-in user's notifications (rows of `notifications`), newest first, with the note's last title. */
+function renderNotifications(notifications, titles, user) {
+  const mine = rowsOf(notifications).filter((n) => n.recipient === user).sort((a, b) => Number(b.id) - Number(a.id));
+  const items = mine.map((n) => {
+    const el = document.createElement("li");
+    el.className = "notification";
+    el.dataset.testid = "notification";
+    el.dataset.id = n.id;
+    el.dataset.note = n.note;
+    const title = titles[n.note];
+    el.append(strong(n.actor), ` ${n.action} your note ${title ? quote(title) : shortId(n.note)}`);
+    const when = document.createElement("span");
+    when.className = "notification-when";
+    when.textContent = formatWhen(n.at);
+    el.append(when);
+    return el;
+  });
+  $("notifications").replaceChildren(...items);
+  $("notifications-count").textContent = String(mine.length);
+  $("notifications-section").hidden = mine.length === 0;
+}
+
 /** The removed notes, each with a Restore button for its author (`user`: the signed-in one). */
 function renderRemoved(store, removed, user) {
   const template = document.getElementById("removed-template").content.firstElementChild;
@@ -618,6 +643,9 @@ function render(store, views, shown, previous, derived) {
     renderNotes(store, views, selectNotes(state), selectPending(state.notes), state.ui.refused, user);
   }
   if (logChanged) renderLog(shown, state.log);
+  if (state.notifications !== previous.notifications || userChanged || logChanged) {
+    renderNotifications(state.notifications, state.log.titles, user);
+  }
   if (logChanged || userChanged) {
     const removed = derived.removed(state.log.events);
     if (removed !== derived.shownRemoved || userChanged) renderRemoved(store, (derived.shownRemoved = removed), user);
@@ -659,6 +687,8 @@ async function main() {
   const store = configureStore({
     reducer: {
       notes: notesReducer,
+      // the same reducers' other collection: rows made by the server's Activity saga
+      notifications: reduxify(notesWasm, "notifications", { localEvents: false }),
       log: logSlice.reducer,
       ui: uiSlice.reducer,
     },
