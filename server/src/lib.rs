@@ -215,6 +215,7 @@ mod command;
 mod db;
 mod error;
 mod history;
+pub mod icelog;
 pub mod http;
 mod input;
 mod live_feed;
@@ -238,6 +239,7 @@ pub use command::{CommandHandler, command_fn};
 pub use db::{DbPool, Dialect};
 pub use error::{EventAt, OperationAt, StoreError};
 pub use history::{AsOf, Change, Point};
+pub use icelog::{FreezeBelow, IceProgress, IceReport, SegmentInfo};
 pub use input::{MAX_TYPE_CHARS, event_from_json};
 pub use metrics::Health;
 pub use middleware::{Context, Middleware, Next};
@@ -252,5 +254,7 @@ pub const EVENTS_TABLE: &str = "flux_events";
 /// `state` as JSON text): no longer written nor read (row versions replace
 /// them), left to existing databases to drop; never part of the read model.
 pub const SNAPSHOTS_TABLE: &str = "flux_snapshots";
+/// The icelog's manifest: one row per frozen segment ([`icelog`]).
+pub const ICELOG_TABLE: &str = "flux_icelog";
 /// The writers' lock table (MySQL/MariaDB).
 pub const LOCK_TABLE: &str = "flux_store_lock";
