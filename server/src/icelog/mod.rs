@@ -6,7 +6,7 @@
 //!   [`Config::icelog_segment_events`](crate::Config::icelog_segment_events)
 //!   (100,000), as zstd-compressed JSON lines of the stored events (`hash`
 //!   included), one object each, named by the range
-//!   (`segment-<first>-<last>.jsonl.zst`), with a CRC-32 over the compressed
+//!   and a UUID (`segment-<first>-<last>-<uuid>.jsonl.zst`), with a CRC-32 over the compressed
 //!   bytes and one over the decoded lines.
 //! * **Where** ([`objects`]): [`Config::icelog`](crate::Config::icelog), a
 //!   URL — a directory (by default `<database file>.icelog` beside an SQLite

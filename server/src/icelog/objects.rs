@@ -6,9 +6,9 @@
 //!   cargo feature (credentials and endpoint from the usual `AWS_*`
 //!   environment variables).
 //!
-//! Objects are written once under a name derived from their `seq` range and
-//! never changed (a freeze interrupted before its commit leaves an object
-//! no manifest entry names; the next freeze of that range writes it again).
+//! Objects are written once, under a name of their own (the `seq` range and
+//! a UUID), and never changed; a freeze interrupted before its commit leaves
+//! an object no manifest entry names (harmless: delete it at leisure).
 
 use std::sync::Arc;
 

@@ -11,10 +11,12 @@ use crate::StoreError;
 /// save a few percent more for several times the freeze time.
 const LEVEL: i32 = 3;
 
-/// A segment's object name, from its `seq` range (zero-padded, so that
-/// names sort as the ranges do).
+/// A new segment's object name: its `seq` range (zero-padded, so that
+/// names sort as the ranges do) and a time-ordered UUID of its own, so that
+/// a range frozen again after a thaw is a new object, which the thaw's
+/// deletion of the old one cannot reach.
 pub(crate) fn object_name(first: u64, last: u64) -> String {
-    format!("segment-{first:020}-{last:020}.jsonl.zst")
+    format!("segment-{first:020}-{last:020}-{}.jsonl.zst", uuid::Uuid::now_v7().simple())
 }
 
 /// An encoded segment.
