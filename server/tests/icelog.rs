@@ -386,3 +386,59 @@ async fn freezing_by_age_and_the_default_location() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_freezes_lists_verifies_and_thaws() {
+    use flux_capacitor_server::cli::{FreezeArgs, IceLogCommand, IcelogArgs, ThawArgs, ice_log, parse_older_than};
+    let db = TestDb::new(flux_capacitor_server::Dialect::Sqlite).await;
+    db.run(|db| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&db, dir.path(), 25).await;
+        random_log(&store, 80, 9).await;
+        let run = |command: IceLogCommand| {
+            let store = store.clone();
+            async move {
+                let mut out = Vec::new();
+                let done = ice_log(&store, &command, &mut out).await;
+                (done, String::from_utf8(out).unwrap())
+            }
+        };
+        let (done, out) = run(IceLogCommand::Freeze(FreezeArgs {
+            below_seq: Some(61),
+            older_than: None,
+        }))
+        .await;
+        done.unwrap();
+        let summary: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(summary["frozen_events"], 60);
+        assert_eq!(summary["segments"], 3);
+        let (done, out) = run(IceLogCommand::Icelog(IcelogArgs { verify: true })).await;
+        done.unwrap();
+        let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| l["verified"] == "ok"), "{out}");
+        assert_eq!(lines[1]["first_seq"], 26);
+
+        std::fs::remove_file(dir.path().join(lines[2]["segment"].as_str().unwrap())).unwrap();
+        let (done, out) = run(IceLogCommand::Icelog(IcelogArgs { verify: true })).await;
+        assert_eq!(done.unwrap_err().kind(), "icelog");
+        assert!(out.lines().nth(2).unwrap().contains("segment_missing"), "{out}");
+        let (done, _) = run(IceLogCommand::Thaw(ThawArgs { above_seq: Some(50) })).await;
+        assert_eq!(done.unwrap_err().kind(), "segment_missing");
+        let (done, out) = run(IceLogCommand::Icelog(IcelogArgs { verify: false })).await;
+        done.unwrap();
+        assert_eq!(out.lines().count(), 3, "the failed thaw changed nothing");
+
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z").unwrap().to_utc();
+        assert_eq!(parse_older_than("2d", now).unwrap().to_rfc3339(), "2026-11-29T12:00:00+00:00");
+        assert_eq!(parse_older_than("90m", now).unwrap().to_rfc3339(), "2026-12-01T10:30:00+00:00");
+        assert_eq!(
+            parse_older_than("2026-01-02T03:04:05Z", now).unwrap().to_rfc3339(),
+            "2026-01-02T03:04:05+00:00"
+        );
+        for bad in ["", "d", "12", "3y", "-1d", "yesterday"] {
+            assert_eq!(parse_older_than(bad, now).unwrap_err().kind(), "rejected", "{bad}");
+        }
+    })
+    .await;
+}
