@@ -145,7 +145,10 @@
 //! [`Store::history`] every change of one row, [`Store::restore`] brings a
 //! destroyed row back with an ordinary logged event, and [`Store::rebuild`]
 //! replays the log into new tables with new reducers and switches to them
-//! ([`rebuild`] module) — replay instead of data migrations.
+//! ([`rebuild`] module) — replay instead of data migrations. Old events can
+//! be moved out of the database into compressed segments and back
+//! ([`Store::freeze`], [`Store::thaw`]: the [`icelog`]), every reader of the
+//! log reading through the boundary.
 //!
 //! # Middleware and commands
 //!

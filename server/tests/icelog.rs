@@ -147,6 +147,16 @@ async fn reads(store: &Store) -> Reads {
     }
 }
 
+async fn get(router: &axum::Router, uri: &str) -> (u16, Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
 fn segment_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
@@ -252,6 +262,16 @@ async fn damaged_and_missing_segments_are_typed_errors_naming_them() {
         let report = store.freeze(FreezeBelow::Seq(61), |_| ()).await.unwrap();
         let files = segment_files(dir.path());
         assert_eq!(files.len(), 3);
+        // Over HTTP, across the boundary: the same page as the store's.
+        let router = flux_capacitor_server::http::app(store.clone(), Default::default());
+        let (status, page) = get(&router, "/events?after=10&limit=30").await;
+        assert_eq!(status, 200);
+        let expected = store.events(EventQuery::after(10, 30)).await.unwrap();
+        assert_eq!(page, serde_json::to_value(&expected).unwrap());
+        assert_eq!(expected.len(), 30);
+        // Out of the segments' cache, so that the next reads meet the files.
+        drop(router);
+        let store = open_on(db.pool().await, dir.path(), 20).await;
 
         // A flipped byte in the first segment.
         let mut bytes = std::fs::read(&files[0]).unwrap();
@@ -267,6 +287,11 @@ async fn damaged_and_missing_segments_are_typed_errors_naming_them() {
             other => panic!("expected segment_corrupt, got {other:?}"),
         }
         assert_eq!(err.kind(), "segment_corrupt");
+        let router = flux_capacitor_server::http::app(store.clone(), Default::default());
+        let (status, body) = get(&router, "/events?after=0").await;
+        assert_eq!(status, 500);
+        assert_eq!(body["error"]["code"], "segment_corrupt");
+        assert!(!body.to_string().contains(&*dir.path().to_string_lossy()), "no paths to clients: {body}");
         assert!(matches!(
             store.verify_segment(&report.segments[0]).await,
             Err(StoreError::SegmentCorrupt { .. })

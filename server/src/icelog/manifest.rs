@@ -108,12 +108,14 @@ fn int(value: u64) -> Bind {
     Bind::Int(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
-/// `INSERT` of `info`'s row.
+/// `INSERT` of `info`'s row, only if the manifest's segments end right
+/// before it (so frozen events stay a prefix of the log: a thaw that ran
+/// since the freeze read the manifest leaves it inserting nothing).
 pub(crate) fn insert_sql(dialect: Dialect, info: &SegmentInfo) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push("INSERT INTO ").push(ICELOG_TABLE).push(" (");
     sql.push(&TEXTS.join(", ")).push(", ").push(&INTEGERS.join(", "));
-    sql.push(") VALUES (");
+    sql.push(") SELECT ");
     let binds = [
         Bind::Text(info.segment.clone()),
         Bind::Text(info.first_time.clone()),
@@ -129,15 +131,18 @@ pub(crate) fn insert_sql(dialect: Dialect, info: &SegmentInfo) -> Sql {
     sql.list(binds, ", ", |sql, bind| {
         sql.bind(bind, None);
     });
-    sql.push(")");
+    sql.push(" FROM (SELECT COALESCE(MAX(last_seq), 0) AS frozen FROM ")
+        .push(ICELOG_TABLE)
+        .push(") AS manifest WHERE manifest.frozen = ");
+    sql.bind(int(info.first_seq - 1), None);
     sql
 }
 
-/// `DELETE` of segment `name`'s row.
-pub(crate) fn delete_sql(dialect: Dialect, name: &str) -> Sql {
+/// `DELETE` of the rows of the segments whose first `seq` is above `above`.
+pub(crate) fn delete_above_sql(dialect: Dialect, above: u64) -> Sql {
     let mut sql = Sql::new(dialect);
-    sql.push("DELETE FROM ").push(ICELOG_TABLE).push(" WHERE segment = ");
-    sql.bind(Bind::Text(name.to_owned()), None);
+    sql.push("DELETE FROM ").push(ICELOG_TABLE).push(" WHERE first_seq > ");
+    sql.bind(int(above), None);
     sql
 }
 

@@ -260,7 +260,19 @@ impl Store {
                     ),
                 });
             }
-            tx.execute(&manifest::insert_sql(db.dialect(), &info)).await?;
+            if tx.execute(&manifest::insert_sql(db.dialect(), &info)).await? != 1 {
+                let _ = tx.rollback().await;
+                ice.invalidate();
+                return Err(StoreError::IceLog {
+                    reason: format!(
+                        "freezing {}..={}: the icelog no longer ends at {} (a thaw ran at the same time); \
+                         nothing was changed",
+                        info.first_seq,
+                        info.last_seq,
+                        info.first_seq - 1
+                    ),
+                });
+            }
             tx.commit().await?;
             drop(gate);
             ice.invalidate();
@@ -319,16 +331,19 @@ impl Store {
                     .collect::<Result<Vec<_>, sqlx::Error>>()?;
                 tx.execute(&insert_events(dialect, &rows)).await?;
             }
-            // Another thaw got there first (the manifest was read before the lock).
-            if tx.execute(&manifest::delete_sql(dialect, &info.segment)).await? != 1 {
-                let _ = tx.rollback().await;
-                ice.invalidate();
-                return Err(StoreError::IceLog {
-                    reason: format!("segment `{}` was thawed meanwhile; nothing was changed", info.segment),
-                });
-            }
             done += info.events;
             progress(IceProgress { done, total });
+        }
+        // Exactly the segments read before the lock: another thaw or a
+        // freeze that ran since fails this one (the frozen events stay a prefix).
+        let cut = segments.first().map_or(u64::MAX, |s| s.first_seq - 1);
+        let removed = tx.execute(&manifest::delete_above_sql(dialect, cut)).await?;
+        if removed != segments.len() as u64 {
+            let _ = tx.rollback().await;
+            ice.invalidate();
+            return Err(StoreError::IceLog {
+                reason: "the icelog changed while it was thawed (another freeze or thaw); nothing was changed".into(),
+            });
         }
         tx.commit().await?;
         drop(gate);

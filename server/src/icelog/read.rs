@@ -109,7 +109,9 @@ async fn from_segments(
     let start = manifest.partition_point(|s| s.last_seq <= query.after_seq);
     for info in &manifest[start..] {
         let events = ice.segment(info).await?;
-        for event in events.iter().filter(|e| e.seq > query.after_seq) {
+        // A segment holds `first_seq..=last_seq`, one event each (checked when decoded).
+        let skip = (query.after_seq + 1).saturating_sub(info.first_seq) as usize;
+        for event in events.iter().skip(skip) {
             if query.types.as_ref().is_some_and(|t| !t.contains(&event.event_type)) {
                 continue;
             }
