@@ -217,7 +217,10 @@ pub enum IceLogCommand {
 
 /// `text` as a point in time: an RFC 3339 time, or a duration (`<n>` with
 /// `s`, `m`, `h`, `d` or `w`) back from `now`.
-pub fn parse_older_than(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+pub fn parse_older_than(
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
     if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&chrono::Utc));
     }
@@ -238,7 +241,10 @@ pub fn parse_older_than(text: &str, now: chrono::DateTime<chrono::Utc>) -> Resul
         "w" => 7 * 86_400,
         _ => return Err(invalid()),
     };
-    let back = number.checked_mul(seconds).and_then(chrono::TimeDelta::try_seconds).ok_or_else(invalid)?;
+    let back = number
+        .checked_mul(seconds)
+        .and_then(chrono::TimeDelta::try_seconds)
+        .ok_or_else(invalid)?;
     now.checked_sub_signed(back).ok_or_else(invalid)
 }
 
@@ -276,14 +282,20 @@ pub async fn ice_log(store: &Store, command: &IceLogCommand, out: &mut impl Writ
             bar.finish_and_clear();
             let report = report?;
             let bytes: u64 = report.segments.iter().map(|s| s.bytes).sum();
-            print_json(out, &serde_json::json!({ "frozen_events": report.events, "segments": report.segments.len(), "bytes": bytes }))
+            print_json(
+                out,
+                &serde_json::json!({ "frozen_events": report.events, "segments": report.segments.len(), "bytes": bytes }),
+            )
         }
         IceLogCommand::Thaw(args) => {
             let bar = progress_bar("events");
             let report = store.thaw(args.above_seq, moved(&bar)).await;
             bar.finish_and_clear();
             let report = report?;
-            print_json(out, &serde_json::json!({ "thawed_events": report.events, "segments": report.segments.len() }))
+            print_json(
+                out,
+                &serde_json::json!({ "thawed_events": report.events, "segments": report.segments.len() }),
+            )
         }
         IceLogCommand::Icelog(args) => {
             let segments = store.icelog_segments().await?;

@@ -137,7 +137,8 @@ async fn seq_at_time(shared: &Shared, time: &str, head: u64) -> Result<u64, Stor
     let (mut low, mut high) = (0, head); // answer in [low, high]
     while low < high {
         let mid = low + (high - low).div_ceil(2);
-        let event = crate::icelog::read::events(shared.db(), &shared.icelog, &EventQuery::after(mid - 1, 1), None).await?;
+        let event =
+            crate::icelog::read::events(shared.db(), &shared.icelog, &EventQuery::after(mid - 1, 1), None).await?;
         let at = event
             .first()
             .map(|e| parse_timestamp(&e.timestamp))
@@ -222,7 +223,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let seqs: Vec<u64> = steps.iter().map(|(seq, _, _)| *seq).collect();
-        let events = crate::icelog::read::events_at(db, &self.shared().icelog, &events_at_sql(db.dialect(), &seqs), &seqs).await?;
+        let events =
+            crate::icelog::read::events_at(db, &self.shared().icelog, &events_at_sql(db.dialect(), &seqs), &seqs)
+                .await?;
         steps
             .into_iter()
             .map(|(seq, before, after)| {

@@ -204,7 +204,10 @@ impl StoreBuilder {
         let db = pool.backend();
         db.migrate().await?;
         let icelog = Arc::new(IceLog::new(
-            self.config.icelog.clone().or_else(|| crate::icelog::objects::default_location(&pool)),
+            self.config
+                .icelog
+                .clone()
+                .or_else(|| crate::icelog::objects::default_location(&pool)),
             self.config.icelog_segment_events,
         ));
         let schema = if self.config.row_versions {

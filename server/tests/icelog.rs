@@ -33,7 +33,10 @@ async fn random_log(store: &Store, n: usize, seed: u64) {
     for handle in authors {
         // Already there on a second call: refused, fine.
         let _ = store
-            .dispatch(Event::new("addUser", json!({ "handle": handle, "name": handle.to_uppercase() })))
+            .dispatch(Event::new(
+                "addUser",
+                json!({ "handle": handle, "name": handle.to_uppercase() }),
+            ))
             .await;
     }
     while (store.head() as usize) < n {
@@ -44,7 +47,10 @@ async fn random_log(store: &Store, n: usize, seed: u64) {
                 "addIssue",
                 json!({ "id": id, "title": format!("t{}", rng.below(1000)), "author": author, "priority": rng.below(5) }),
             ),
-            4 | 5 => Event::new("renameIssue", json!({ "id": id, "title": format!("r{}", rng.below(1000)) })),
+            4 | 5 => Event::new(
+                "renameIssue",
+                json!({ "id": id, "title": format!("r{}", rng.below(1000)) }),
+            ),
             6 => Event::new("closeIssue", json!({ "id": id })),
             7 => Event::new("removeIssue", json!({ "id": id })),
             8 => Event::new("closeAllBy", json!({ "author": author })),
@@ -192,7 +198,10 @@ async fn a_frozen_log_reads_as_before_and_thaws_back_exactly() {
             store.verify_segment(segment).await.unwrap();
         }
         // Freezing again below the same seq moves nothing; nor does the head ever go.
-        assert_eq!(store.freeze(FreezeBelow::Seq(head / 2), |_| ()).await.unwrap().events, 0);
+        assert_eq!(
+            store.freeze(FreezeBelow::Seq(head / 2), |_| ()).await.unwrap().events,
+            0
+        );
 
         let after = reads(&store).await;
         assert_eq!(after, before, "every read across the boundary is as before");
@@ -215,7 +224,11 @@ async fn a_frozen_log_reads_as_before_and_thaws_back_exactly() {
         assert!(store.icelog_segments().await.unwrap().is_empty());
         assert!(segment_files(dir.path()).is_empty(), "thawed segments are deleted");
         let thawed = store.events(EventQuery::after(0, 10_000)).await.unwrap();
-        assert_eq!(thawed[..head as usize], before.paged[..], "same seqs, ids, timestamps, hashes");
+        assert_eq!(
+            thawed[..head as usize],
+            before.paged[..],
+            "same seqs, ids, timestamps, hashes"
+        );
     })
     .await;
 }
@@ -249,7 +262,13 @@ async fn a_rebuild_replays_the_frozen_log() {
         let past: Vec<Value> = {
             let mut out = Vec::new();
             for seq in (0..=store.head()).step_by(17) {
-                let rows = store.as_of(seq).await.unwrap().find_all("issues", &Default::default()).await.unwrap();
+                let rows = store
+                    .as_of(seq)
+                    .await
+                    .unwrap()
+                    .find_all("issues", &Default::default())
+                    .await
+                    .unwrap();
                 out.push(Value::Array(rows.into_iter().map(Value::Object).collect()));
             }
             out
@@ -269,7 +288,11 @@ async fn a_rebuild_replays_the_frozen_log() {
                 .into_iter()
                 .map(Value::Object)
                 .collect();
-            assert_eq!(Value::Array(rows), past[i], "as of {seq}, versions rebuilt from segments");
+            assert_eq!(
+                Value::Array(rows),
+                past[i],
+                "as of {seq}, versions rebuilt from segments"
+            );
         }
     })
     .await;
@@ -313,7 +336,10 @@ async fn damaged_and_missing_segments_are_typed_errors_naming_them() {
         let (status, body) = get(&router, "/events?after=0").await;
         assert_eq!(status, 500);
         assert_eq!(body["error"]["code"], "segment_corrupt");
-        assert!(!body.to_string().contains(&*dir.path().to_string_lossy()), "no paths to clients: {body}");
+        assert!(
+            !body.to_string().contains(&*dir.path().to_string_lossy()),
+            "no paths to clients: {body}"
+        );
         assert!(matches!(
             store.verify_segment(&report.segments[0]).await,
             Err(StoreError::SegmentCorrupt { .. })
@@ -476,9 +502,17 @@ async fn the_cli_freezes_lists_verifies_and_thaws() {
         done.unwrap();
         assert_eq!(out.lines().count(), 3, "the failed thaw changed nothing");
 
-        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z").unwrap().to_utc();
-        assert_eq!(parse_older_than("2d", now).unwrap().to_rfc3339(), "2026-11-29T12:00:00+00:00");
-        assert_eq!(parse_older_than("90m", now).unwrap().to_rfc3339(), "2026-12-01T10:30:00+00:00");
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            parse_older_than("2d", now).unwrap().to_rfc3339(),
+            "2026-11-29T12:00:00+00:00"
+        );
+        assert_eq!(
+            parse_older_than("90m", now).unwrap().to_rfc3339(),
+            "2026-12-01T10:30:00+00:00"
+        );
         assert_eq!(
             parse_older_than("2026-01-02T03:04:05Z", now).unwrap().to_rfc3339(),
             "2026-01-02T03:04:05+00:00"

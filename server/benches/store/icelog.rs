@@ -30,12 +30,18 @@ async fn read_all(store: &Store) -> (u64, u64, f64) {
     let started = Instant::now();
     let (mut after, mut events, mut bytes) = (0, 0u64, 0u64);
     loop {
-        let page = store.events(EventQuery::after(after, 1000)).await.expect("read the log");
+        let page = store
+            .events(EventQuery::after(after, 1000))
+            .await
+            .expect("read the log");
         let Some(last) = page.last() else { break };
         assert_eq!(last.seq, after + page.len() as u64, "a page without gaps");
         after = last.seq;
         events += page.len() as u64;
-        bytes += page.iter().map(|e| serde_json::to_string(e).map_or(0, |t| t.len() as u64 + 1)).sum::<u64>();
+        bytes += page
+            .iter()
+            .map(|e| serde_json::to_string(e).map_or(0, |t| t.len() as u64 + 1))
+            .sum::<u64>();
     }
     (events, bytes, started.elapsed().as_secs_f64())
 }
@@ -93,19 +99,32 @@ pub async fn run(quick: bool) {
         per(before.saturating_sub(after)),
     ]);
     table.row(vec!["bytes per event, cold (zstd segment)".into(), per(cold)]);
-    table.row(vec!["bytes per event, as JSON lines (before zstd)".into(), format!("{:.1}", json_bytes as f64 / n as f64)]);
+    table.row(vec![
+        "bytes per event, as JSON lines (before zstd)".into(),
+        format!("{:.1}", json_bytes as f64 / n as f64),
+    ]);
     table.row(vec![
         "segments".into(),
-        format!("{} of at most {}", report.segments.len(), Config::default().icelog_segment_events),
+        format!(
+            "{} of at most {}",
+            report.segments.len(),
+            Config::default().icelog_segment_events
+        ),
     ]);
     table.row(vec![
         "freeze (read, compress, write, read back + verify, delete), events/s".into(),
         rate(frozen as f64 / freeze_secs),
     ]);
-    table.row(vec!["read the whole log, hot (pages of 1,000), events/s".into(), rate(n as f64 / hot_secs)]);
+    table.row(vec![
+        "read the whole log, hot (pages of 1,000), events/s".into(),
+        rate(n as f64 / hot_secs),
+    ]);
     table.row(vec![
         "read the whole log, frozen (pages of 1,000, segments decoded once), events/s".into(),
         rate(n as f64 / cold_secs),
     ]);
-    table.row(vec!["thaw (read, verify, insert), events/s".into(), rate(frozen as f64 / thaw_secs)]);
+    table.row(vec![
+        "thaw (read, verify, insert), events/s".into(),
+        rate(frozen as f64 / thaw_secs),
+    ]);
 }

@@ -11,10 +11,10 @@
 
 use clap::{Parser, Subcommand};
 use flux_capacitor::combine_reducers;
-use flux_capacitor_server::{Config, Store};
 use flux_capacitor_server::cli::{self, EventsArgs, IceLogCommand, ServeArgs};
 use flux_capacitor_server::http::HttpConfig;
 use flux_capacitor_server::starter::{self, Dependencies};
+use flux_capacitor_server::{Config, Store};
 
 /// Where and how to make the app.
 #[derive(Debug, clap::Args)]
@@ -101,7 +101,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         icelog: cli.icelog.clone(),
         ..Config::default()
     };
-    let store = Store::builder(combine_reducers()).config(config).connect(&cli.database).await?;
+    let store = Store::builder(combine_reducers())
+        .config(config)
+        .connect(&cli.database)
+        .await?;
     match cli.command {
         Command::Events(args) => cli::print_events(&store, &args, &mut std::io::stdout().lock()).await?,
         Command::New(_) => unreachable!("handled above"),

@@ -91,9 +91,7 @@ impl ApiError {
                     | StoreError::Replay { .. }
                     | StoreError::SegmentMissing { .. }
                     | StoreError::SegmentCorrupt { .. }
-                    | StoreError::IceLog { .. } => {
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    }
+                    | StoreError::IceLog { .. } => StatusCode::INTERNAL_SERVER_ERROR,
                     StoreError::NotRestorable { .. } | StoreError::IdConflict { .. } => StatusCode::CONFLICT,
                     StoreError::Closed
                     | StoreError::CommitUnknown { .. }

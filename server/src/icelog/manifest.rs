@@ -10,11 +10,11 @@ use flux_capacitor::{FieldType, Row};
 
 use super::segment::Expected;
 use crate::ICELOG_TABLE;
+use crate::StoreError;
 use crate::db::Dialect;
 use crate::schema::Column;
 use crate::sql::backend::Backend;
 use crate::sql::builder::{Bind, Sql};
-use crate::StoreError;
 
 /// One segment, as the manifest lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,14 +53,21 @@ impl SegmentInfo {
     }
 }
 
-const INTEGERS: [&str; 6] = ["first_seq", "last_seq", "events", "bytes", "crc_compressed", "crc_events"];
+const INTEGERS: [&str; 6] = [
+    "first_seq",
+    "last_seq",
+    "events",
+    "bytes",
+    "crc_compressed",
+    "crc_events",
+];
 const TEXTS: [&str; 4] = ["segment", "first_time", "last_time", "location"];
 
 fn columns() -> Vec<Column> {
     TEXTS
         .iter()
-        .map(|n| Column::new(*n, FieldType::Text))
-        .chain(INTEGERS.iter().map(|n| Column::new(*n, FieldType::Integer)))
+        .map(|n| Column::new(n, FieldType::Text))
+        .chain(INTEGERS.iter().map(|n| Column::new(n, FieldType::Integer)))
         .collect()
 }
 
@@ -87,7 +94,12 @@ fn from_row(mut row: Row) -> Result<SegmentInfo, StoreError> {
         Some(serde_json::Value::String(s)) => Ok(s),
         _ => Err(bad(name)),
     };
-    let (segment, first_time, last_time, location) = (text("segment")?, text("first_time")?, text("last_time")?, text("location")?);
+    let (segment, first_time, last_time, location) = (
+        text("segment")?,
+        text("first_time")?,
+        text("last_time")?,
+        text("location")?,
+    );
     let int = |name: &str| row.get(name).and_then(|v| v.as_u64()).ok_or_else(|| bad(name));
     let crc = |name: &str| int(name).and_then(|v| u32::try_from(v).map_err(|_| bad(name)));
     Ok(SegmentInfo {
@@ -149,7 +161,9 @@ pub(crate) fn delete_above_sql(dialect: Dialect, above: u64) -> Sql {
 /// `DELETE` of the log rows `first..=last` (a freeze's move).
 pub(crate) fn delete_events_sql(dialect: Dialect, first: u64, last: u64) -> Sql {
     let mut sql = Sql::new(dialect);
-    sql.push("DELETE FROM ").push(crate::EVENTS_TABLE).push(" WHERE seq >= ");
+    sql.push("DELETE FROM ")
+        .push(crate::EVENTS_TABLE)
+        .push(" WHERE seq >= ");
     sql.bind(int(first), None).push(" AND seq <= ").bind(int(last), None);
     sql
 }

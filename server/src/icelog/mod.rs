@@ -232,7 +232,9 @@ impl Store {
         while frozen < last {
             let count = (last - frozen).min(ice.segment_events as u64);
             let events = db.fetch_events(&EventQuery::after(frozen, count)).await?;
-            let (Some(first), Some(end)) = (events.first(), events.last()) else { break };
+            let (Some(first), Some(end)) = (events.first(), events.last()) else {
+                break;
+            };
             if first.seq != frozen + 1 || end.seq - first.seq + 1 != events.len() as u64 {
                 ice.invalidate();
                 return Err(StoreError::IceLog {
@@ -247,7 +249,11 @@ impl Store {
             let gate = shared.write_gate.lock().await;
             let mut tx = db.begin_write().await?;
             let deleted = tx
-                .execute(&manifest::delete_events_sql(db.dialect(), info.first_seq, info.last_seq))
+                .execute(&manifest::delete_events_sql(
+                    db.dialect(),
+                    info.first_seq,
+                    info.last_seq,
+                ))
                 .await?;
             if deleted != info.events {
                 let _ = tx.rollback().await;
@@ -354,10 +360,7 @@ impl Store {
             }
         }
         tracing::info!(events = done, segments = segments.len(), "icelog: thawed");
-        Ok(IceReport {
-            segments,
-            events: done,
-        })
+        Ok(IceReport { segments, events: done })
     }
 
     /// The icelog's segments, in `seq` order (read from the manifest).

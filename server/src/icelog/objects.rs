@@ -57,8 +57,8 @@ impl Objects {
                     return Err(invalid("empty path".into()));
                 }
                 std::fs::create_dir_all(&dir).map_err(|e| failed(url, "cannot create the directory", e))?;
-                let local = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-                    .map_err(|e| invalid(e.to_string()))?;
+                let local =
+                    object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| invalid(e.to_string()))?;
                 Ok(Objects {
                     store: Arc::new(local),
                     prefix: Path::default(),
@@ -81,7 +81,11 @@ impl Objects {
             }
             other => Err(invalid(format!(
                 "unsupported scheme `{other}` (a directory, file://{})",
-                if cfg!(feature = "s3") { " or s3://" } else { "; s3:// needs the `s3` feature" }
+                if cfg!(feature = "s3") {
+                    " or s3://"
+                } else {
+                    "; s3:// needs the `s3` feature"
+                }
             ))),
         }
     }

@@ -75,7 +75,11 @@ pub(crate) async fn events(
             Some(_) => super::manifest::load(db).await?.last().map_or(0, |s| s.last_seq) != frozen,
         };
         if changed {
-            tracing::debug!(after, frozen, "icelog: the manifest changed under a read; reading it again");
+            tracing::debug!(
+                after,
+                frozen,
+                "icelog: the manifest changed under a read; reading it again"
+            );
             fresh = true;
             continue;
         }

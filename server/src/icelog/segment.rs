@@ -16,7 +16,10 @@ const LEVEL: i32 = 3;
 /// a range frozen again after a thaw is a new object, which the thaw's
 /// deletion of the old one cannot reach.
 pub(crate) fn object_name(first: u64, last: u64) -> String {
-    format!("segment-{first:020}-{last:020}-{}.jsonl.zst", uuid::Uuid::now_v7().simple())
+    format!(
+        "segment-{first:020}-{last:020}-{}.jsonl.zst",
+        uuid::Uuid::now_v7().simple()
+    )
 }
 
 /// An encoded segment.
@@ -68,7 +71,11 @@ pub(crate) fn decode(name: &str, bytes: &[u8], expected: &Expected) -> Result<Ve
         reason,
     };
     if bytes.len() as u64 != expected.bytes {
-        return Err(corrupt(format!("{} bytes, the manifest says {}", bytes.len(), expected.bytes)));
+        return Err(corrupt(format!(
+            "{} bytes, the manifest says {}",
+            bytes.len(),
+            expected.bytes
+        )));
     }
     let crc = crc32fast::hash(bytes);
     if crc != expected.crc_compressed {
@@ -92,7 +99,11 @@ pub(crate) fn decode(name: &str, bytes: &[u8], expected: &Expected) -> Result<Ve
             serde_json::from_slice(line).map_err(|e| corrupt(format!("line {}: not an event: {e}", index + 1)))?;
         let wanted = expected.first_seq + index as u64;
         if event.seq != wanted {
-            return Err(corrupt(format!("line {} holds seq {}, expected {wanted}", index + 1, event.seq)));
+            return Err(corrupt(format!(
+                "line {} holds seq {}, expected {wanted}",
+                index + 1,
+                event.seq
+            )));
         }
         events.push(event);
     }
@@ -161,9 +172,19 @@ mod tests {
         let encoded = encode(&events()).unwrap();
         let mut wrong = expected(&encoded);
         wrong.first_seq = 4;
-        assert!(decode("s", &encoded.bytes, &wrong).unwrap_err().to_string().contains("expected 4"));
+        assert!(
+            decode("s", &encoded.bytes, &wrong)
+                .unwrap_err()
+                .to_string()
+                .contains("expected 4")
+        );
         let mut short = expected(&encoded);
         short.last_seq = 10;
-        assert!(decode("s", &encoded.bytes, &short).unwrap_err().to_string().contains("6 events"));
+        assert!(
+            decode("s", &encoded.bytes, &short)
+                .unwrap_err()
+                .to_string()
+                .contains("6 events")
+        );
     }
 }
