@@ -184,7 +184,7 @@ mod tests {
             decode("s", &encoded.bytes, &short)
                 .unwrap_err()
                 .to_string()
-                .contains("6 events")
+                .contains("5 events, the manifest says 6")
         );
     }
 }
