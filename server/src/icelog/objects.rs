@@ -128,7 +128,7 @@ impl Objects {
 }
 
 /// The default location of a store on `pool`: beside an SQLite file
-/// (`notes.db` → `notes.db.icelog`); none in memory nor on a server
+/// (`notes.db` → `/absolute/path/notes.db.icelog`); none in memory nor on a server
 /// database (PostgreSQL, MySQL/MariaDB: configure one).
 pub(crate) fn default_location(pool: &DbPool) -> Option<String> {
     let DbPool::Sqlite(sqlite) = pool else { return None };
@@ -137,5 +137,8 @@ pub(crate) fn default_location(pool: &DbPool) -> Option<String> {
     if text.is_empty() || text.contains(":memory:") || text.starts_with("file:") {
         return None;
     }
-    Some(format!("{text}.icelog"))
+    // Absolute: the manifest records it, and a store started from another
+    // working directory must find the same segments.
+    let file = std::path::absolute(&file).unwrap_or(file);
+    Some(format!("{}.icelog", file.display()))
 }
