@@ -135,6 +135,16 @@ async fn seq_at_time(shared: &Shared, time: &str, head: u64) -> Result<u64, Stor
         reason: format!("`{time}` is not an RFC 3339 time"),
     })?;
     let (mut low, mut high) = (0, head); // answer in [low, high]
+    // Frozen events: the manifest's times narrow the search to one segment.
+    for segment in shared.icelog.manifest(shared.db(), false).await?.iter() {
+        if parse_timestamp(&segment.last_time)? <= wanted {
+            low = low.max(segment.last_seq.min(head));
+        } else {
+            high = high.min(segment.last_seq);
+            low = low.max(segment.first_seq - 1);
+            break;
+        }
+    }
     while low < high {
         let mid = low + (high - low).div_ceil(2);
         let event =
