@@ -383,9 +383,15 @@ async fn reads_stay_whole_while_the_log_is_frozen_and_thawed() {
         random_log(&store, 200, 11).await;
         let expected = all_events(&store, 1000, None).await;
         let stop = Arc::new(AtomicBool::new(false));
-        let readers: Vec<_> = (0..2)
-            .map(|page| {
-                let (store, stop, expected) = (store.clone(), stop.clone(), expected.clone());
+        // One reader on this store, one on another store (another instance on the
+        // same database, whose cached manifest the freezes here make stale).
+        let other = open_on(db.pool().await, dir.path(), 10).await;
+        let readers: Vec<_> = [store.clone(), other]
+            .into_iter()
+            .enumerate()
+            .map(|(page, store)| {
+                let page = page as u64;
+                let (stop, expected) = (stop.clone(), expected.clone());
                 tokio::spawn(async move {
                     let mut rounds = 0;
                     while !stop.load(Ordering::SeqCst) || rounds == 0 {
