@@ -205,6 +205,12 @@ async fn a_frozen_log_reads_as_before_and_thaws_back_exactly() {
 
         let after = reads(&store).await;
         assert_eq!(after, before, "every read across the boundary is as before");
+        assert!(store.events(EventQuery::after(0, 0)).await.unwrap().is_empty());
+        let spanning = store.events(EventQuery::after(head / 2 - 5, 10)).await.unwrap();
+        assert_eq!(
+            spanning[..],
+            before.paged[(head / 2 - 5) as usize..(head / 2 + 5) as usize]
+        );
         // New events keep their seqs after a freeze.
         let next = store
             .dispatch(Event::new("addUser", json!({ "handle": "dee", "name": "Dee" })))

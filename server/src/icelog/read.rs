@@ -35,6 +35,9 @@ pub(crate) async fn events(
     query: &EventQuery,
     max_bytes: Option<usize>,
 ) -> Result<Vec<StoredEvent>, StoreError> {
+    if query.limit == 0 {
+        return Ok(Vec::new());
+    }
     let mut fresh = false;
     for _ in 0..ATTEMPTS {
         let manifest = ice.manifest(db, fresh).await?;
