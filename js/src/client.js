@@ -1,14 +1,18 @@
 // The live client (flux-capacitor/live `createClient`): one object for a store's
 // frontend. Local events are applied at once (`flux/local` into the adapter), kept in
-// an outbox persisted per store URL and user, and sent in order, each with its id, so
-// a resend (after a network failure, a reconnect or a reload) never commits twice;
-// the live feed brings the committed events, which confirm them.
+// an outbox persisted per store URL and user (storage.js: localStorage or IndexedDB),
+// and sent in order, each with its id, so a resend (after a network failure, a
+// reconnect or a reload) never commits twice; the live feed brings the committed
+// events, which confirm them. The tabs of one user share the stored outbox (tabs.js):
+// each shows every queued event, one of them sends.
 import { committed } from "./actions.js";
 import { reduceWith } from "./apply.js";
 import { verifier } from "./divergence.js";
 import { connectLive } from "./feed.js";
 import { dismissed, errorInfo, local, rejected } from "./pending.js";
 import { FluxCapacitorError } from "./semantics.js";
+import { queueOf } from "./storage.js";
+import { canShareTabs, joinTabs } from "./tabs.js";
 
 const DEFAULT_RETRY = { minDelay: 250, maxDelay: 10_000, factor: 2, jitter: true };
 
@@ -44,29 +48,14 @@ async function answerError(response) {
   return err;
 }
 
-/** The page's localStorage, or null (none, or refused: a sandboxed frame throws on access). */
-function defaultStorage() {
-  try {
-    return globalThis.localStorage ?? null;
-  } catch {
-    return null;
-  }
+/** An `EventError` (plain data, as another tab posts it) as the Error a `response` rejects with. */
+function errorFrom(info) {
+  const err = new FluxCapacitorError(info?.kind ?? "error", info?.message ?? "refused");
+  if (typeof info?.status === "number") err.status = info.status;
+  return err;
 }
 
-/** The outbox in storage: `[{ id, event }]`; a corrupt entry is dropped, never thrown. */
-function load(storage, key, report) {
-  if (!storage) return [];
-  try {
-    const text = storage.getItem(key);
-    if (!text) return [];
-    const list = JSON.parse(text);
-    if (!Array.isArray(list)) throw new Error("not an array");
-    return list.filter((e) => typeof e?.id === "string" && typeof e?.event?.type === "string");
-  } catch (err) {
-    report(new Error(`createClient: the stored pending events under "${key}" are unreadable (${err.message}); starting without them`));
-    return [];
-  }
-}
+const isThenable = (value) => typeof value?.then === "function";
 
 /**
  * A client of one store for one user: `dispatch(event)` applies at once and sends,
@@ -94,18 +83,29 @@ export function createClient(options) {
     throw new TypeError("createClient: `dispatch` (a Redux store's dispatch, or an adapter's) must be a function");
   }
   if (typeof fetchImpl !== "function") throw new TypeError("createClient: no fetch implementation (pass `fetch`)");
-  const storage = options.storage === undefined ? defaultStorage() : options.storage;
   const retry = { ...DEFAULT_RETRY, ...(options.retry || {}) };
   const base = baseUrl(url);
   const key = options.storageKey ?? `flux-capacitor/pending ${base.href} ${user ?? token ?? ""}`;
   const meta = options.meta ?? (user !== undefined ? { user } : undefined);
+  const queue = queueOf(options.storage, key); // null: the outbox lives in memory only
 
   const report = (err) => {
     if (onError) onError(err);
     else queueMicrotask(() => { throw err; });
   };
+  /** Runs a storage operation (synchronous or not); a failure is reported, the outbox still lives in memory. */
+  const stored = (operation) => {
+    if (!queue) return;
+    try {
+      const result = operation(queue);
+      if (isThenable(result)) result.then(undefined, report);
+    } catch (err) {
+      report(err); // a full or unavailable storage
+    }
+  };
 
-  let outbox = load(storage, key, report); // [{ id, event, answer? }]: not yet confirmed by the feed
+  let outbox = []; // [{ id, event, answer? }]: not yet confirmed by the feed
+  let loaded = false; // the stored outbox is in `outbox`: sending may start
   const waiters = new Map(); // id -> { resolve, reject }
   let sending = null; // the entry in flight
   let timer = null;
@@ -116,6 +116,7 @@ export function createClient(options) {
   let divergences = 0;
   let connection = "connecting";
   let lastSeq = Number(after) || 0;
+  let tabs = null; // the other tabs of this queue (tabs.js), when shared
 
   const verify = reducer ? verifier(reducer, { onDivergence, changesetHash: options.changesetHash }, () => divergences++) : undefined;
 
@@ -127,6 +128,7 @@ export function createClient(options) {
     error: lastError,
     rejected: rejectedCount,
     divergences,
+    leader: !tabs || tabs.leader,
   });
   const changed = () => {
     if (!onStatus) return;
@@ -136,13 +138,13 @@ export function createClient(options) {
       report(err);
     }
   };
-  const save = () => {
-    if (!storage) return;
+  /** Shows `event` as pending in the adapter; false when it no longer applies here. */
+  const showLocal = (event) => {
     try {
-      if (outbox.length === 0) storage.removeItem(key);
-      else storage.setItem(key, JSON.stringify(outbox.map(({ id, event }) => ({ id, event }))));
-    } catch (err) {
-      report(err); // a full or unavailable storage: the queue still lives in memory
+      target(local(event));
+      return true;
+    } catch {
+      return false;
     }
   };
   const settle = (id, outcome, value) => {
@@ -154,7 +156,7 @@ export function createClient(options) {
   const drop = (id) => {
     const before = outbox.length;
     outbox = outbox.filter((e) => e.id !== id);
-    if (outbox.length !== before) save();
+    if (outbox.length !== before) stored((q) => q.remove(id));
   };
 
   /** Entries the server answered whose events the adapter has already applied (a feed resumed past them): confirm them. */
@@ -184,7 +186,12 @@ export function createClient(options) {
     target(committed(batch));
     for (const event of batch) if (typeof event?.seq === "number" && event.seq > lastSeq) lastSeq = event.seq;
     const ids = new Set(batch.map((e) => e?.id));
-    for (const entry of outbox.filter((e) => ids.has(e.id))) drop(entry.id);
+    for (const entry of outbox.filter((e) => ids.has(e.id))) {
+      drop(entry.id);
+      // sent by another tab (or before a reload): the commit answers it; an entry in
+      // flight here is answered by its response (all the events its command committed)
+      if (entry !== sending) settle(entry.id, "resolve", batch.filter((e) => e?.id === entry.id));
+    }
     confirmAnswered();
     changed();
   };
@@ -201,7 +208,7 @@ export function createClient(options) {
 
   /** Sends the first unanswered entry, then the next: one in flight, in order. */
   const pump = () => {
-    if (closed || sending || timer !== null) return;
+    if (closed || !loaded || (tabs && !tabs.leader) || sending || timer !== null) return;
     const entry = outbox.find((e) => !e.answer);
     if (!entry) return;
     sending = entry;
@@ -242,11 +249,18 @@ export function createClient(options) {
         return;
       }
       entry.answer = Array.isArray(events) ? events : [];
+      tabs?.post({ kind: "answered", id: entry.id, events: entry.answer });
       settle(entry.id, "resolve", entry.answer);
       return;
     }
     const err = await answerError(response);
     if (!refused(response.status)) throw err;
+    tabs?.post({ kind: "rejected", id: entry.id, error: errorInfo(err) });
+    refuse(entry, err);
+  };
+
+  /** The server refused `entry` (told by its answer, or by the tab that sent it). */
+  const refuse = (entry, err) => {
     drop(entry.id);
     rejectedCount++;
     target(rejected(entry.id, err));
@@ -263,39 +277,83 @@ export function createClient(options) {
     }
   };
 
-  // Reloaded events first, in their order, as they were before the reload. One that no
-  // longer applies here (typically: it was committed, and the restored state already
-  // holds it) is not shown but still resent: the server's answer says committed or refused.
-  for (const entry of outbox) {
-    try {
-      target(local(entry.event));
-    } catch {
-      // not shown; sent all the same
-    }
-  }
-
-  const live = connectLive({
-    url: liveUrl ?? new URL("events/live", base).href,
-    after: lastSeq,
-    token,
-    WebSocket: Socket,
-    retry: options.retry,
-    onEvents,
-    onError: report,
-    onStatus: (next) => {
-      const reopened = next === "open" && connection !== "open";
-      connection = next;
-      if (reopened && timer !== null) {
-        // back online: resend now rather than after the backoff
-        clearTimeout(timer);
-        timer = null;
-        attempt = 0;
-      }
+  /** What another tab of this queue says: it queued an event, or the server answered one. */
+  const onTabMessage = (message) => {
+    if (closed || typeof message?.id !== "string") return;
+    const entry = outbox.find((e) => e.id === message.id);
+    if (message.kind === "queued") {
+      if (entry || typeof message.event?.type !== "string") return;
+      showLocal(message.event);
+      outbox.push({ id: message.id, event: message.event });
       changed();
-      if (reopened) pump();
-    },
-  });
-  pump();
+      pump(); // this tab may be the leader
+    } else if (message.kind === "answered" && entry) {
+      entry.answer = Array.isArray(message.events) ? message.events : [];
+      settle(entry.id, "resolve", entry.answer);
+      confirmAnswered();
+      changed();
+    } else if (message.kind === "rejected" && entry) {
+      refuse(entry, errorFrom(message.error));
+      changed();
+    }
+  };
+  tabs = queue && options.tabs !== false && canShareTabs()
+    ? joinTabs(key, { onMessage: onTabMessage, onLeader: () => { changed(); pump(); }, onError: report })
+    : null;
+
+  let live = null;
+  /**
+   * The stored outbox is read: its events first, in their order, as they were before
+   * the reload (events dispatched or told by another tab meanwhile come after them).
+   * One that no longer applies here (typically: it was committed, and the restored
+   * state already holds it) is not shown but still resent: the server's answer says
+   * committed or refused. Then the feed opens and sending starts.
+   */
+  const start = (entries) => {
+    if (closed) return;
+    const known = new Map(outbox.map((e) => [e.id, e]));
+    const storedIds = new Set(entries.map((e) => e.id));
+    for (const e of entries) if (!known.has(e.id)) showLocal(e.event);
+    outbox = [...entries.map((e) => known.get(e.id) ?? { id: e.id, event: e.event }), ...outbox.filter((e) => !storedIds.has(e.id))];
+    loaded = true;
+    live = connectLive({
+      url: liveUrl ?? new URL("events/live", base).href,
+      after: lastSeq,
+      token,
+      WebSocket: Socket,
+      retry: options.retry,
+      onEvents,
+      onError: report,
+      onStatus: (next) => {
+        const reopened = next === "open" && connection !== "open";
+        connection = next;
+        if (reopened && timer !== null) {
+          // back online: resend now rather than after the backoff
+          clearTimeout(timer);
+          timer = null;
+          attempt = 0;
+        }
+        changed();
+        if (reopened) pump();
+      },
+    });
+    if (outbox.length) changed();
+    pump();
+  };
+  const unreadable = (err) => {
+    report(new Error(`createClient: the stored pending events under "${key}" are unreadable (${err?.message ?? err}); starting without them`));
+    return [];
+  };
+  let initial;
+  try {
+    initial = queue ? queue.load() : [];
+  } catch (err) {
+    initial = unreadable(err);
+  }
+  // A synchronous storage (localStorage) starts at once: the reloaded events are in the
+  // first render. An asynchronous one (IndexedDB) starts when they are read.
+  if (isThenable(initial)) initial.then(start, (err) => start(unreadable(err)));
+  else start(initial);
 
   const onOnline = () => {
     if (timer !== null) {
@@ -321,7 +379,8 @@ export function createClient(options) {
       target(action); // throws on a local reducer error: nothing queued
       const entry = { id: action.payload.id, event: action.payload };
       outbox.push(entry);
-      save();
+      stored((q) => q.append(entry));
+      tabs?.post({ kind: "queued", id: entry.id, event: entry.event });
       const response = new Promise((resolve, reject) => waiters.set(entry.id, { resolve, reject }));
       response.catch(() => {}); // a refusal nobody awaits is reported through onRejected and the adapter
       changed();
@@ -332,7 +391,7 @@ export function createClient(options) {
     get pending() {
       return outbox.map(({ id, event }) => ({ id, event }));
     },
-    /** `{ connection, lastSeq, pending, retrying, error, rejected, divergences }` (a new object each time). */
+    /** `{ connection, lastSeq, pending, retrying, error, rejected, divergences, leader }` (a new object each time). */
     get status() {
       return status();
     },
@@ -345,7 +404,8 @@ export function createClient(options) {
       if (timer !== null) clearTimeout(timer);
       timer = null;
       globalThis.removeEventListener?.("online", onOnline);
-      live.close();
+      tabs?.close();
+      live?.close();
     },
   };
 }

@@ -3,8 +3,10 @@
 // it computed for the same event with the same code (the wasm package's
 // `changesetHash`) and reports a mismatch instead of drifting silently.
 
-// event object -> its divergence (or null), module-wide: every slice and adapter
-// applying the same event object shares one hash computation.
+// changeset object -> (event object -> its divergence, or null), module-wide: every
+// slice and adapter applying the same event with the same reducer gets the same
+// changeset object (apply.js caches it per reducer and event), so they share one
+// hash computation; another reducer's changeset for that event is checked on its own.
 const results = new WeakMap();
 // event object -> the callbacks told about it already (each is told once).
 const told = new WeakMap();
@@ -17,12 +19,17 @@ const warned = new WeakSet();
  */
 export function divergenceOf(event, changeset, changesetHash) {
   if (typeof event?.hash !== "string" || typeof changesetHash !== "function") return null;
-  if (results.has(event)) return results.get(event);
+  const cacheable = changeset !== null && typeof changeset === "object";
+  let byEvent = cacheable ? results.get(changeset) : undefined;
+  if (byEvent?.has(event)) return byEvent.get(event);
   const actual = changesetHash(changeset);
   const found = actual === event.hash
     ? null
     : { event, seq: event.seq, id: event.id, expected: event.hash, actual, changeset };
-  results.set(event, found);
+  if (cacheable) {
+    if (!byEvent) results.set(changeset, (byEvent = new WeakMap()));
+    byEvent.set(event, found);
+  }
   return found;
 }
 

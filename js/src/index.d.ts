@@ -94,6 +94,8 @@ export interface CollectionState<T = Row, Id extends Key = Key> extends EntitySt
   lastSeq: number;
   /** While events are pending: the confirmed state and the pending list (read with the selectors). */
   "flux/optimistic"?: OptimisticMeta<CollectionState<T, Id>>;
+  /** Committed events whose changeset here did not hash to the server's; absent until one does (read it with `selectDivergences`). */
+  "flux/divergences"?: number;
 }
 export interface CommittedAction {
   type: "flux/committed";
@@ -140,6 +142,12 @@ export declare function uuidv7(now?: number): string;
 export declare function selectPending(state: object | undefined): PendingEvent[];
 /** The confirmed state (the server's committed events only): the state itself when nothing is pending. */
 export declare function selectConfirmed<S extends object>(state: S): S;
+/**
+ * How many committed events applied to a reduxify slice or a reduxifyAll state were
+ * divergent (their changeset here did not hash to the server's `hash`); 0 until one
+ * is. Kept in the state under `"flux/divergences"` (a plain number: serializable).
+ */
+export declare function selectDivergences(state: object | undefined): number;
 /** The optimistic state without the bookkeeping key (the state itself when nothing is pending; stable per state). */
 export declare function selectOptimistic<S extends object>(state: S): S;
 export declare function reduxify<T = Row, Id extends Key = string>(

@@ -80,6 +80,39 @@ export interface StorageLike {
   removeItem(key: string): void;
 }
 
+/**
+ * A stored pending queue: one per storage key (store URL and user). Each operation
+ * touches one entry, so two tabs writing the same queue never overwrite each other.
+ * Synchronous (a Web Storage) or asynchronous (IndexedDB).
+ */
+export interface PendingQueue {
+  /** The stored entries, oldest first. */
+  load(): OutboxEntry[] | Promise<OutboxEntry[]>;
+  /** Stores `entry` after the others (an id already stored is left alone). */
+  append(entry: OutboxEntry): void | Promise<void>;
+  /** Forgets entry `id` (an id not stored is no error). */
+  remove(id: string): void | Promise<void>;
+}
+
+/** Where pending queues are kept: `open(key)` answers the queue under `key`. */
+export interface QueueStorage {
+  open(key: string): PendingQueue;
+}
+
+export interface IndexedDBStorageOptions {
+  /** The database's name (default "flux-capacitor"); its one object store is `pending`. */
+  name?: string;
+  /** The IndexedDB factory (default `globalThis.indexedDB`). */
+  indexedDB?: IDBFactory;
+}
+
+/**
+ * The pending queues in IndexedDB: one record per event (auto-increment key: appends
+ * from several tabs keep their order), a unique index on (queue key, id). Throws a
+ * TypeError where there is no IndexedDB.
+ */
+export declare function indexedDBStorage(options?: IndexedDBStorageOptions): QueueStorage;
+
 /** An event the client has not yet seen committed by the feed. */
 export interface OutboxEntry<E extends FluxEvent = FluxEvent> {
   id: string;
@@ -101,6 +134,8 @@ export interface ClientStatus {
   rejected: number;
   /** Committed events whose changeset here did not hash to the server's (needs `reducer`). */
   divergences: number;
+  /** Whether this client sends the queue: true unless it shares the queue with other tabs and another tab holds the lock. */
+  leader: boolean;
 }
 
 export interface ClientOptions {
@@ -125,8 +160,18 @@ export interface ClientOptions {
   onStatus?: (status: ClientStatus) => void;
   /** Errors of the feed, of callbacks, of the storage (default: rethrown as uncaught). */
   onError?: (error: unknown) => void;
-  /** Where the outbox is kept across reloads (default `globalThis.localStorage`; `null`: memory only). */
-  storage?: StorageLike | null;
+  /**
+   * Where the outbox is kept across reloads: "localstorage" (the default:
+   * `globalThis.localStorage`, memory only where there is none), "indexeddb"
+   * (`indexedDBStorage()`), a Web Storage, a `QueueStorage`, or `null` (memory only).
+   */
+  storage?: "localstorage" | "indexeddb" | StorageLike | QueueStorage | null;
+  /**
+   * Share the stored outbox with the other tabs of this user and store (default true
+   * where Web Locks and BroadcastChannel exist and `storage` is not null): every tab
+   * shows every queued event as pending; one tab (the Web Lock's holder) sends.
+   */
+  tabs?: boolean;
   /** The storage key (default: `flux-capacitor/pending <base URL> <user or token>`). */
   storageKey?: string;
   /** Backoff of both the feed's reconnects and the resends. */

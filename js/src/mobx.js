@@ -127,6 +127,8 @@ export class ObservableCollection {
    */
   local(event) {
     const stamped = stampLocal(event);
+    // Already pending (a second client over the same stored queue, e.g. a remount): once is enough.
+    if (this.pending.some((p) => p.id === stamped.id)) return stamped;
     const visible = this.derive(this.state, [stamped]); // throws: nothing is pending
     if (!this.confirmedState) this.confirmedState = this.state; // from now on copy-on-write
     this.pending = [...this.pending, entryOf(stamped)];

@@ -27,6 +27,8 @@ export function withPending(applyBatch, eventsOf) {
     if (type === LOCAL) {
       const event = action.payload;
       if (!event || typeof event.id !== "string") throw new TypeError("flux/local: the payload must be a stamped event (use `local(event)`)");
+      // Already pending (a second client over the same stored queue, e.g. a remount): once is enough.
+      if (meta?.pending.some((p) => p.id === event.id)) return state;
       // A reducer error throws here: the dispatch throws, nothing is queued or sent.
       const next = applyBatch(selectOptimistic(state), [event]);
       return dress(next, meta ? meta.confirmed : state, [...(meta?.pending ?? []), entryOf(event)]);

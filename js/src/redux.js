@@ -7,7 +7,7 @@ import { own, put } from "./dict.js";
 import { verifier } from "./divergence.js";
 import { EntityDraft } from "./draft.js";
 import { withPending } from "./optimistic.js";
-import { OPTIMISTIC } from "./selectors.js";
+import { DIVERGENCES, OPTIMISTIC } from "./selectors.js";
 import { FluxCapacitorError } from "./semantics.js";
 import { freshEvents, lastSeqOf, selectLastSeq } from "./seq.js";
 
@@ -23,18 +23,19 @@ import { freshEvents, lastSeqOf, selectLastSeq } from "./seq.js";
 export function reduxify(reducer, collection, options = {}) {
   const { schema, localEvents = true } = options;
   const initial = { ids: [], entities: {}, lastSeq: 0 };
-  const verify = verifier(reducer, options);
+  const counter = divergenceCounter(reducer, options);
   const applyBatch = (state, batch) => {
     const before = lastSeqOf(state);
     const { events, lastSeq } = freshEvents(batch, before);
     if (events.length === 0) return state;
     const draft = new EntityDraft(state, collection);
-    applyEvents(reducer, events, (name) => (name === collection ? draft : null), schema, verify);
-    const next = draft.finish();
-    if (lastSeq === before) return next;
-    if (next === state) return { ...state, lastSeq };
-    next.lastSeq = lastSeq; // a new object: finish() copied the state
-    return next;
+    const found = counter.run(() => applyEvents(reducer, events, (name) => (name === collection ? draft : null), schema, counter.verify));
+    let next = draft.finish();
+    if (lastSeq !== before) {
+      if (next === state) next = { ...state, lastSeq };
+      else next.lastSeq = lastSeq; // a new object: finish() copied the state
+    }
+    return found ? counted(next, state, found) : next;
   };
   const step = withPending(applyBatch, (action) => eventsOf(action, localEvents));
   return (state, action) => {
@@ -56,7 +57,7 @@ export function reduxify(reducer, collection, options = {}) {
  */
 export function reduxifyAll(reducer, options = {}) {
   const { schema, localEvents = true } = options;
-  const verify = verifier(reducer, options);
+  const counter = divergenceCounter(reducer, options);
   const applyBatch = (state, batch) => {
     const before = selectLastSeq(state);
     const { events, lastSeq } = freshEvents(batch, before);
@@ -65,14 +66,14 @@ export function reduxifyAll(reducer, options = {}) {
     // Collections are own properties: one named `constructor` or `__proto__` is
     // a collection like any other, never a member of Object.prototype.
     const draftFor = (name) => {
-      if (name === OPTIMISTIC) {
-        throw new FluxCapacitorError("invalid_collection", `reduxifyAll keeps pending events under \`${OPTIMISTIC}\`: no collection may have that name`);
+      if (name === OPTIMISTIC || name === DIVERGENCES) {
+        throw new FluxCapacitorError("invalid_collection", `reduxifyAll keeps its own bookkeeping under \`${name}\`: no collection may have that name`);
       }
       let d = drafts.get(name);
       if (!d) drafts.set(name, (d = new EntityDraft(own(state, name), name)));
       return d;
     };
-    applyEvents(reducer, events, draftFor, schema, verify);
+    const found = counter.run(() => applyEvents(reducer, events, draftFor, schema, counter.verify));
     const advanced = lastSeq !== before;
     let next = state;
     const set = (name, s) => {
@@ -85,11 +86,37 @@ export function reduxifyAll(reducer, options = {}) {
       if (advanced) set(name, s === old || s === d.base ? { ...s, lastSeq } : Object.assign(s, { lastSeq }));
       else if (s !== old && !(old === undefined && s.ids.length === 0)) set(name, s);
     }
-    if (advanced) for (const name of Object.keys(state)) if (!drafts.has(name)) set(name, { ...state[name], lastSeq });
-    return next;
+    if (advanced) for (const name of Object.keys(state)) if (!drafts.has(name) && name !== DIVERGENCES) set(name, { ...state[name], lastSeq });
+    return found ? counted(next, state, found) : next;
   };
   const step = withPending(applyBatch, (action) => eventsOf(action, localEvents));
   return (state = {}, action) => step(state, action);
+}
+
+/**
+ * The divergence check of an adapter, counting: `run(apply)` runs `apply` (which
+ * passes `verify` to applyEvents) and answers how many of the committed events it
+ * applied diverged. The count is kept in the state (`counted`), so Redux state,
+ * DevTools and time travel see it; the callback and the warning stay in divergence.js.
+ */
+function divergenceCounter(reducer, options) {
+  let found = 0;
+  const verify = verifier(reducer, options, () => found++);
+  return {
+    verify,
+    run(apply) {
+      found = 0;
+      apply();
+      return found;
+    },
+  };
+}
+
+/** `next` with the divergence counter of `before` plus `found` (a copy when `next` is `before`). */
+function counted(next, before, found) {
+  const out = next === before ? { ...next } : next;
+  put(out, DIVERGENCES, (own(before, DIVERGENCES) ?? 0) + found);
+  return out;
 }
 
 /** EntityState → rows in key order. */

@@ -6,6 +6,18 @@ import { NO_PENDING } from "./pending.js";
 
 /** The key of `{ confirmed, pending }` in a state while events are pending. */
 export const OPTIMISTIC = "flux/optimistic";
+/** The key of the divergence counter in a state, once a committed event diverged (absent until then). */
+export const DIVERGENCES = "flux/divergences";
+
+/**
+ * How many committed events applied to a reduxify slice or reduxifyAll state had a
+ * changeset here that did not hash to the server's (0 until one does; needs the
+ * reducer package's `changesetHash` or the `changesetHash` option).
+ */
+export function selectDivergences(state) {
+  const n = state && typeof state === "object" ? own(state, DIVERGENCES) : undefined;
+  return typeof n === "number" ? n : 0;
+}
 
 /** The pending events of a reduxify slice or reduxifyAll state, oldest first (a stable empty array when none). */
 export function selectPending(state) {

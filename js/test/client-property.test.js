@@ -5,7 +5,7 @@
 // Once the network is back and everything is settled, every page's optimistic state
 // equals its confirmed state equals the server's table; each event id is in the
 // log at most once.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import fc from "fast-check";
@@ -14,32 +14,21 @@ import { configureStore } from "@reduxjs/toolkit";
 import { reduxify, rowsOf, selectConfirmed, selectOptimistic, selectPending } from "../src/index.js";
 import { createClient } from "../src/live.js";
 import { ObservableCollection } from "../src/mobx.js";
-import { dispatch as post, getJson, sleep, startProxy, startServer, tempDatabase, until } from "../../examples/notes/web/test/server.js";
+import { dispatch as post, getJson, sleep, until } from "../../examples/notes/web/test/server.js";
 import { MemoryStorage } from "./support/memory-storage.js";
+import { useNotesServer } from "./support/notes-server.js";
 
 const require = createRequire(import.meta.url);
 const notesWasm = require("../pkg-notes/nodejs/notes_wasm.js");
 
-let db;
-let server;
-let proxy;
-before(async () => {
-  db = tempDatabase();
-  server = await startServer({ database: db.url, web: null });
-  proxy = await startProxy(server.port);
-});
-after(async () => {
-  await server?.stop();
-  await proxy?.close();
-  db?.remove();
-});
+const env = useNotesServer();
 
 /** A page: a Redux store and a MobX collection, one client feeding both. */
 function openPage(storage, errors, refused) {
   const store = configureStore({ reducer: { notes: reduxify(notesWasm, "notes", { localEvents: false }) } });
   const mobx = new ObservableCollection(notesWasm, "notes");
   const client = createClient({
-    url: proxy.url, token: "Mary", user: "Mary", WebSocket, storage, reducer: notesWasm,
+    url: env.proxy.url, token: "Mary", user: "Mary", WebSocket, storage, reducer: notesWasm,
     retry: { minDelay: 10, maxDelay: 80, jitter: false },
     dispatch: (action) => {
       store.dispatch(action);
@@ -91,13 +80,13 @@ async function run(steps) {
           }
           break;
         case "remote":
-          await post(server.url, "George", s.command.type, payload(s.command)); // may be refused: fine
+          await post(env.server.url, "George", s.command.type, payload(s.command)); // may be refused: fine
           break;
         case "cut":
-          proxy.cut();
+          env.proxy.cut();
           break;
         case "resume":
-          proxy.resume();
+          env.proxy.resume();
           page.client.retryNow();
           break;
         case "reload":
@@ -109,19 +98,19 @@ async function run(steps) {
           break;
       }
     }
-    proxy.resume();
+    env.proxy.resume();
     page.client.retryNow();
-    const head = async () => (await getJson(server.url, "/events?after=0&limit=10000")).at(-1)?.seq ?? 0;
+    const head = async () => (await getJson(env.server.url, "/events?after=0&limit=10000")).at(-1)?.seq ?? 0;
     await until(async () => page.client.status.pending === 0 && page.store.getState().notes.lastSeq === (await head()), "everything settled", 30_000);
     await until(() => page.mobx.lastSeq === page.store.getState().notes.lastSeq, "MobX too");
     const slice = page.store.getState().notes;
     assert.ok(selectPending(slice).every((p) => p.status === "rejected"), JSON.stringify(selectPending(slice)));
     assert.ok(page.mobx.pending.every((p) => p.status === "rejected"));
-    const table = await getJson(server.url, "/collections/notes?limit=1000");
+    const table = await getJson(env.server.url, "/collections/notes?limit=1000");
     assert.deepEqual(rowsOf(selectOptimistic(slice)), table);
     assert.deepEqual(rowsOf(selectConfirmed(slice)), table);
     assert.deepEqual(page.mobx.rows, table);
-    const log = await getJson(server.url, "/events?after=0&limit=10000");
+    const log = await getJson(env.server.url, "/events?after=0&limit=10000");
     const counts = new Map();
     for (const e of log) counts.set(e.id, (counts.get(e.id) ?? 0) + 1);
     // each event: committed exactly once, or refused (and then never committed)
@@ -129,7 +118,7 @@ async function run(steps) {
     assert.equal(storage.length, 0);
     assert.deepEqual(errors.filter((e) => !/ECONNREFUSED|socket|closed|ECONNRESET|WebSocket/i.test(String(e?.message ?? e))), []);
   } finally {
-    proxy.resume();
+    env.proxy.resume();
     page.client.close();
   }
 }

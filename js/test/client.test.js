@@ -3,7 +3,7 @@
 // events dispatched while the server is unreachable are resent in order; the queue
 // survives a reload (a new client over the same Storage); a resend of a committed id
 // commits nothing twice. Redux Toolkit and MobX as the adapters.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import WebSocket from "ws";
@@ -11,36 +11,25 @@ import { configureStore } from "@reduxjs/toolkit";
 import { reduxify, rowsOf, selectConfirmed, selectPending } from "../src/index.js";
 import { createClient } from "../src/live.js";
 import { ObservableCollection } from "../src/mobx.js";
-import { dispatch as post, getJson, startProxy, startServer, tempDatabase, until } from "../../examples/notes/web/test/server.js";
+import { dispatch as post, getJson, until } from "../../examples/notes/web/test/server.js";
 import { MemoryStorage } from "./support/memory-storage.js";
+import { useNotesServer } from "./support/notes-server.js";
 
 const require = createRequire(import.meta.url);
 const notesWasm = require("../pkg-notes/nodejs/notes_wasm.js");
 
-let db;
-let server;
-let proxy;
-before(async () => {
-  db = tempDatabase();
-  server = await startServer({ database: db.url, web: null });
-  proxy = await startProxy(server.port);
-});
-after(async () => {
-  await server?.stop();
-  await proxy?.close();
-  db?.remove();
-});
+const env = useNotesServer();
 
 const fast = { minDelay: 20, maxDelay: 100, jitter: false };
 const add = (id, title) => ({ type: "addNote", payload: { id, title, text: "" } });
 const notesStore = () => configureStore({ reducer: { notes: reduxify(notesWasm, "notes", { localEvents: false }) } });
-const serverRows = () => getJson(server.url, "/collections/notes?limit=1000");
-const log = () => getJson(server.url, "/events?after=0&limit=1000");
+const serverRows = () => getJson(env.server.url, "/collections/notes?limit=1000");
+const log = () => getJson(env.server.url, "/events?after=0&limit=1000");
 
 function client(store, user, extra = {}) {
   const errors = [];
   const c = createClient({
-    url: extra.url ?? proxy.url, token: user, user, dispatch: store.dispatch ?? store, WebSocket, retry: fast,
+    url: extra.url ?? env.proxy.url, token: user, user, dispatch: store.dispatch ?? store, WebSocket, retry: fast,
     storage: extra.storage ?? new MemoryStorage(), reducer: notesWasm,
     onError: (err) => errors.push(err), ...extra,
   });
@@ -73,7 +62,7 @@ test("a local event shows at once, is sent with its id, and the feed confirms it
 });
 
 test("a refused event (403) is rejected alone; the events after it commit", async () => {
-  const [{ payload: { id: marys } }] = (await post(server.url, "Mary", "addNote", { id: crypto.randomUUID(), title: "Mary's", text: "" })).body;
+  const [{ payload: { id: marys } }] = (await post(env.server.url, "Mary", "addNote", { id: crypto.randomUUID(), title: "Mary's", text: "" })).body;
   const store = notesStore();
   const rejections = [];
   const c = client(store, "George", { onRejected: (r) => rejections.push(r) });
@@ -118,7 +107,7 @@ test("offline: events queue, are resent in order when the server is reachable ag
   const c = client((action) => notes.dispatch(action), "Mary");
   try {
     await until(() => c.status.connection === "open", "the feed");
-    proxy.cut();
+    env.proxy.cut();
     await until(() => c.status.connection === "retrying", "the drop");
     const id = crypto.randomUUID();
     const sent = [
@@ -130,14 +119,14 @@ test("offline: events queue, are resent in order when the server is reachable ag
     assert.equal(notes.entities.get(id).text, "written offline");
     await until(() => c.status.retrying, "a failed send");
     assert.equal(notes.pending.length, 3);
-    proxy.resume();
+    env.proxy.resume();
     c.retryNow();
     await until(() => notes.pending.length === 0 && c.status.pending === 0, "all three confirmed");
     const events = (await log()).filter((e) => sent.some((s) => s.id === e.id));
     assert.deepEqual(events.map((e) => e.id), sent.map((s) => s.id), "in order, once each");
     assert.deepEqual(notes.rows, await serverRows());
   } finally {
-    proxy.resume();
+    env.proxy.resume();
     c.close();
   }
 });
@@ -146,7 +135,7 @@ test("reload: the queue survives in Storage, shows at once in the next page's st
   const storage = new MemoryStorage();
   const first = notesStore();
   const c1 = client(first, "Tony", { storage });
-  proxy.cut();
+  env.proxy.cut();
   const id = crypto.randomUUID();
   const a = c1.dispatch(add(id, "before the reload"));
   const b = c1.dispatch({ type: "editNoteText", payload: { id, text: "still offline" } });
@@ -159,7 +148,7 @@ test("reload: the queue survives in Storage, shows at once in the next page's st
   try {
     assert.deepEqual(selectPending(second.getState().notes).map((p) => p.id), [a.id, b.id]);
     assert.equal(second.getState().notes.entities[id].text, "still offline");
-    proxy.resume();
+    env.proxy.resume();
     c2.retryNow();
     await until(() => c2.status.pending === 0 && selectPending(second.getState().notes).length === 0, "the resent events to commit");
     assert.equal(storage.length, 0, "nothing left to resend");
@@ -167,7 +156,7 @@ test("reload: the queue survives in Storage, shows at once in the next page's st
     assert.deepEqual(events.map((e) => e.id), [a.id, b.id]);
     assert.deepEqual(rowsOf(second.getState().notes), await serverRows());
   } finally {
-    proxy.resume();
+    env.proxy.resume();
     c2.close();
   }
 });
@@ -177,12 +166,12 @@ test("a stored event the server already committed is answered from the log, not 
   const id = crypto.randomUUID();
   const eventId = crypto.randomUUID();
   // committed before the "reload" (the page closed before the feed confirmed it)
-  const first = await fetch(`${server.url}/dispatch/addNote?id=${eventId}`, {
+  const first = await fetch(`${env.server.url}/dispatch/addNote?id=${eventId}`, {
     method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer Mary" },
     body: JSON.stringify({ id, title: "committed once", text: "" }),
   });
   assert.equal(first.status, 200);
-  const key = "flux-capacitor/pending " + new URL("/", proxy.url).href + " Mary";
+  const key = "flux-capacitor/pending " + new URL("/", env.proxy.url).href + " Mary";
   storage.setItem(key, JSON.stringify([{ id: eventId, event: { ...add(id, "committed once"), id: eventId, timestamp: new Date().toISOString(), meta: { user: "Mary" } } }]));
   const store = notesStore();
   const c = client(store, "Mary", { storage });
@@ -200,14 +189,14 @@ test("a feed resumed past a stored event's commit: the resend's answer confirms 
   const storage = new MemoryStorage();
   const id = crypto.randomUUID();
   const eventId = crypto.randomUUID();
-  const first = await post(server.url, "Mary", `addNote?id=${eventId}`, { id, title: "answered", text: "" });
+  const first = await post(env.server.url, "Mary", `addNote?id=${eventId}`, { id, title: "answered", text: "" });
   assert.equal(first.status, 200);
   // the page restored its confirmed state up to the head (say, from a cache), then resumes the feed there
   const store = notesStore();
   const events = await log();
   store.dispatch({ type: "flux/committed", payload: events });
   const head = events.at(-1).seq;
-  const key = "flux-capacitor/pending " + new URL("/", proxy.url).href + " Mary";
+  const key = "flux-capacitor/pending " + new URL("/", env.proxy.url).href + " Mary";
   storage.setItem(key, JSON.stringify([{ id: eventId, event: { ...add(id, "answered"), id: eventId, timestamp: new Date().toISOString() } }]));
   const c = client(store, "Mary", { storage, after: head });
   try {

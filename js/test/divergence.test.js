@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { configureStore } from "@reduxjs/toolkit";
-import { committed, local, reduxify, reduxifyAll, uuidv7 } from "../src/index.js";
+import { committed, local, reduxify, reduxifyAll, selectConfirmed, selectDivergences, selectLastSeq, selectPending, uuidv7 } from "../src/index.js";
 import { ObservableCollection } from "../src/mobx.js";
 
 const require = createRequire(import.meta.url);
@@ -85,6 +85,50 @@ test("only committed events that carry a hash are checked; pending ones are not"
     store.dispatch(committed([stored("addNote", { id: "old", title: "old", text: "" }, { withHash: false })]));
   });
   assert.deepEqual(divergences, []);
+});
+
+test("Redux: the divergence counter is in the state (selectDivergences), serializable, kept under pending events and across slices", async () => {
+  const warnings = await capturingWarnings(() => {
+    // RTK's default middleware: the serializability and immutability checks run on every dispatch
+    const store = configureStore({
+      reducer: {
+        notes: reduxify(flaky, "notes", { localEvents: false }),
+        faithful: reduxify(notesWasm, "notes", { localEvents: false }),
+        all: reduxifyAll(flaky),
+      },
+    });
+    const state = () => store.getState();
+    assert.equal(selectDivergences(state().notes), 0, "none yet");
+    assert.equal(Object.hasOwn(state().notes, "flux/divergences"), false, "no key until a divergence");
+
+    const first = add("a1");
+    store.dispatch(committed([first, stored("editNoteTitle", { id: "a1", title: "A" })]));
+    assert.equal(selectDivergences(state().notes), 1, "the add diverges (random text), the edit does not");
+    assert.equal(selectDivergences(state().all), 1);
+    assert.equal(selectDivergences(state().faithful), 0);
+    assert.equal(selectLastSeq(state().all), seq, "the counter is not a collection");
+    assert.deepEqual(Object.keys(state().all).sort(), ["flux/divergences", "notes"]);
+
+    store.dispatch(committed([first])); // a replay: applied once, counted once
+    assert.equal(selectDivergences(state().notes), 1);
+
+    // under a pending event: the confirmed state and the visible one both count
+    store.dispatch(local({ type: "addNote", payload: { id: "p1", title: "p", text: "" } }));
+    store.dispatch(committed([add("a2"), add("a3")]));
+    assert.equal(selectPending(state().notes).length, 1);
+    assert.equal(selectDivergences(state().notes), 3);
+    assert.equal(selectDivergences(selectConfirmed(state().notes)), 3);
+    assert.equal(selectDivergences(state().all), 3);
+    assert.equal(selectDivergences(state().faithful), 0);
+    // plain data, as RTK's serializability check demands (it would have thrown above)
+    assert.deepEqual(JSON.parse(JSON.stringify(state().notes))["flux/divergences"], 3);
+  });
+  assert.equal(warnings.length, 3, "one console warning per divergent event");
+});
+
+test("reduxifyAll refuses a collection named like its divergence counter", () => {
+  const reducer = reduxifyAll(() => [{ op: "create", collection: "flux/divergences", row: { id: "x" } }]);
+  assert.throws(() => reducer(undefined, committed([{ type: "t", payload: null, id: uuidv7(), seq: 1, timestamp: "2026-11-30T10:00:00Z" }])), /flux\/divergences/);
 });
 
 test("MobX: divergences is an observable count; onDivergence is told", async () => {

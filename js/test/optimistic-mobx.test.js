@@ -88,3 +88,13 @@ test("check() and plain local events under pending go to the confirmed rows", ()
   assert.throws(() => notes.check([commit(add("q", "again"))]), (err) => err.kind === "duplicate_key");
   assert.deepEqual(titles(notes), ["P", "Q"]);
 });
+
+test("a local event whose id is already pending is applied once", () => {
+  const notes = new ObservableCollection(notesWasm, "notes");
+  const event = notes.local(add("twice", "once"));
+  notes.local(event); // e.g. a remount's client showing the stored queue again: no duplicate-key error
+  assert.deepEqual(notes.pending.map((p) => p.id), [event.id]);
+  assert.deepEqual(titles(notes), ["once"]);
+  notes.apply([commit(event)]);
+  assert.deepEqual(notes.pending, []);
+});

@@ -208,3 +208,19 @@ test("every flux/ action and state passes RTK's serializability and immutability
   }
   assert.deepEqual(complaints, []);
 });
+
+test("a local event whose id is already pending is applied once (a second client over the same stored queue)", () => {
+  const store = notesStore();
+  const action = local(add("twice", "once"));
+  store.dispatch(action);
+  const before = store.getState().notes;
+  store.dispatch(action); // e.g. a remount's client showing the stored queue again
+  assert.equal(store.getState().notes, before, "nothing changed");
+  const edit = local({ type: "editNoteText", payload: { id: "twice", text: "x" } });
+  store.dispatch(edit);
+  store.dispatch(edit);
+  assert.deepEqual(selectPending(store.getState().notes).map((p) => p.id), [action.payload.id, edit.payload.id]);
+  store.dispatch(committed([commit(action.payload), commit(edit.payload)]));
+  assert.deepEqual(selectPending(store.getState().notes), []);
+  assert.equal(store.getState().notes.entities.twice.text, "x");
+});

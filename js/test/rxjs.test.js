@@ -2,7 +2,7 @@
 // batches, pending local events, rejections and reducer errors (which never end the
 // stream); liveEvents + follow + createClient against the real notes server end on
 // the server's table.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { firstValueFrom, filter } from "rxjs";
@@ -10,8 +10,10 @@ import WebSocket from "ws";
 import { committed, local, rejected, rowsOf, uuidv7 } from "../src/index.js";
 import { createClient } from "../src/live.js";
 import { fluxState, follow, liveEvents } from "../src/rxjs.js";
-import { getJson, startServer, tempDatabase, until } from "../../examples/notes/web/test/server.js";
+import { getJson, until } from "../../examples/notes/web/test/server.js";
 import { MemoryStorage } from "./support/memory-storage.js";
+import { useNotesServer } from "./support/notes-server.js";
+
 
 const require = createRequire(import.meta.url);
 const notesWasm = require("../pkg-notes/nodejs/notes_wasm.js");
@@ -51,31 +53,22 @@ test("fluxState over every collection (reduxifyAll) and optimistic$ without the 
   assert.ok(Object.hasOwn(s.getState(), "flux/optimistic"));
 });
 
-let db;
-let server;
-before(async () => {
-  db = tempDatabase();
-  server = await startServer({ database: db.url, web: null });
-});
-after(async () => {
-  await server?.stop();
-  db?.remove();
-});
+const env = useNotesServer({ proxy: false });
 
 test("liveEvents + follow + createClient against the real server: local events at once, settled on the server's table", async () => {
   const s = fluxState(notesWasm, { collection: "notes" });
   const errors = [];
   // George's feed: an observable of batches, followed into the state
-  const subscription = follow(s, liveEvents({ url: `${server.url}/events/live`, token: "George", WebSocket, retry: { minDelay: 20 } }), (e) => errors.push(e));
+  const subscription = follow(s, liveEvents({ url: `${env.server.url}/events/live`, token: "George", WebSocket, retry: { minDelay: 20 } }), (e) => errors.push(e));
   // Mary's client, whose local events go into the same state (the feed is George's: Mary's events come back through it)
-  const client = createClient({ url: server.url, token: "Mary", user: "Mary", dispatch: s.dispatch, WebSocket, storage: new MemoryStorage(), reducer: notesWasm, onError: (e) => errors.push(e) });
+  const client = createClient({ url: env.server.url, token: "Mary", user: "Mary", dispatch: s.dispatch, WebSocket, storage: new MemoryStorage(), reducer: notesWasm, onError: (e) => errors.push(e) });
   try {
     const id = crypto.randomUUID();
     client.dispatch(add(id, "via rxjs"));
     assert.equal(s.getState().entities[id].title, "via rxjs");
     const settled = await firstValueFrom(s.pending$.pipe(filter((p) => p.length === 0)));
     assert.deepEqual(settled, []);
-    await until(async () => JSON.stringify(rowsOf(s.getState())) === JSON.stringify(await getJson(server.url, "/collections/notes")), "the server's table");
+    await until(async () => JSON.stringify(rowsOf(s.getState())) === JSON.stringify(await getJson(env.server.url, "/collections/notes")), "the server's table");
     assert.equal(s.getState().entities[id].author, "Mary");
     assert.deepEqual(errors, []);
   } finally {

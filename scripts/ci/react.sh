@@ -5,7 +5,8 @@
 # (examples/react-notes/vite7), and a webpack 5 build. Then each build, and each
 # Vite dev server with its proxy, in headless Chromium (Debian's, through
 # playwright-core) against the real notes server: add, edit, remove, live,
-# sorted, remount, reconnect. Screenshot: artifacts/react-notes.png.
+# sorted, remount, reconnect, and the optimistic path (a note pending, then
+# confirmed; a refusal shown). Screenshots: artifacts/react-notes*.png.
 # Idempotent: npm ci only when a lockfile or a tarball changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -250,6 +250,27 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// A saga's write found its row changed under it ([`crate::saga`]):
+    /// another instance took the saga's lease, or completed the effect or
+    /// fired the timer first. Nothing of the write was written; the saga
+    /// reads its state again.
+    #[error("stale saga write: {what}")]
+    Stale {
+        /// What was expected (the saga's position and lease, an outbox row, a timer).
+        what: String,
+    },
+    /// A saga asked for a side effect no [`StoreBuilder::effect`](crate::StoreBuilder::effect) registered.
+    #[error("no effect named `{effect}` is registered")]
+    NoSuchEffect {
+        /// The effect's name.
+        effect: String,
+    },
+    /// No parked effect has this key ([`Store::retry_effect`](crate::Store::retry_effect)).
+    #[error("no parked effect has the key `{key}`")]
+    NoSuchParkedEffect {
+        /// The key given.
+        key: String,
+    },
 }
 
 impl StoreError {
@@ -277,6 +298,9 @@ impl StoreError {
             StoreError::SegmentMissing { .. } => "segment_missing",
             StoreError::SegmentCorrupt { .. } => "segment_corrupt",
             StoreError::IceLog { .. } => "icelog",
+            StoreError::Stale { .. } => "stale",
+            StoreError::NoSuchEffect { .. } => "no_such_effect",
+            StoreError::NoSuchParkedEffect { .. } => "no_such_parked_effect",
         }
     }
 

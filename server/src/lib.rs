@@ -228,6 +228,7 @@ mod middleware;
 mod read;
 pub mod rebuild;
 mod reduce;
+pub mod saga;
 mod schema;
 mod sql;
 pub mod starter;
@@ -248,6 +249,9 @@ pub use metrics::Health;
 pub use middleware::{Context, Middleware, Next};
 pub use read::{Direction, EventQuery, FindOptions};
 pub use rebuild::{RebuildProgress, RebuildReport};
+pub use saga::{
+    Effect, EffectError, ParkedEffect, Saga, SagaAction, SagaConfig, SagaInfo, SagaRunner, effect_fn, saga_fn,
+};
 pub use store::{Config, Store, StoreBuilder};
 pub use subscribe::{Subscription, SubscriptionItem};
 

@@ -141,6 +141,7 @@ struct Inner {
     requests: mpsc::Sender<Request>,
     middleware: Vec<Arc<dyn Middleware>>,
     commands: HashMap<String, Arc<dyn CommandHandler>>,
+    sagas: crate::saga::Registry,
 }
 
 /// The store: dispatches events in one transaction each, tells subscribers,
@@ -165,6 +166,7 @@ pub struct StoreBuilder {
     config: Config,
     middleware: Vec<Arc<dyn Middleware>>,
     commands: HashMap<String, Arc<dyn CommandHandler>>,
+    pub(crate) sagas: crate::saga::Registry,
 }
 
 impl StoreBuilder {
@@ -245,6 +247,7 @@ impl StoreBuilder {
                 requests,
                 middleware: self.middleware,
                 commands: self.commands,
+                sagas: self.sagas,
             }),
         })
     }
@@ -258,6 +261,7 @@ impl Store {
             config: Config::default(),
             middleware: Vec::new(),
             commands: HashMap::new(),
+            sagas: crate::saga::Registry::default(),
         }
     }
 
@@ -268,6 +272,39 @@ impl Store {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
+    }
+
+    /// The registered sagas and effects.
+    pub(crate) fn sagas_registry(&self) -> &crate::saga::Registry {
+        &self.inner.sagas
+    }
+
+    /// Writes `events` (checked, without middleware) with `extras` in their
+    /// transaction ([`writer::Extras`]); with no events, the extras alone in
+    /// a transaction of their own.
+    pub(crate) async fn write_with(
+        &self,
+        events: Vec<Event>,
+        extras: writer::Extras,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.shared.log.check()?;
+        if events.is_empty() {
+            extras.run_alone(self.inner.shared.db()).await?;
+            return Ok(Vec::new());
+        }
+        let limit = self.inner.shared.config.max_event_bytes;
+        for (index, event) in events.iter().enumerate() {
+            check_event(index, event, limit)?;
+        }
+        let (reply, answer) = oneshot::channel();
+        let mut request = Request::new(Batch::New(events), reply, tracing::Span::current());
+        request.extras = Some(extras);
+        self.inner
+            .requests
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Whether the writer task still takes dispatches.

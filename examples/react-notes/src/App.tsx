@@ -1,8 +1,11 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { useSelector } from "react-redux";
-import { command, type Commands } from "./api";
-import { selectNotesByTitle, selectNotesLastSeq, type Note } from "./store";
-import { useLiveNotes } from "./useLiveNotes";
+import { useDispatch, useSelector } from "react-redux";
+import { dismissed } from "flux-capacitor";
+import { commandEvent, type Commands } from "./api";
+import {
+  noteIdOf, selectNoteMarks, selectNotesByTitle, selectNotesLastSeq, selectRefusals, type AppDispatch, type Note, type NoteMark,
+} from "./store";
+import { useNotesClient } from "./useNotesClient";
 
 const USERS = ["George", "Tony", "Mary"] as const;
 
@@ -28,29 +31,47 @@ export function App() {
         <NotesPanel user={user} />
       ) : (
         <p className="hint" data-testid="notes-hidden">
-          Notes hidden: the live feed is closed. Showing them resumes it from the last seq.
+          Notes hidden: the live client is closed (unsent events stay queued). Showing them resumes the feed from the last seq.
         </p>
       )}
     </main>
   );
 }
 
-/** The notes, sorted by title, live: this component owns the subscription. */
+const NO_MARK: NoteMark = { sending: 0, rejected: [] };
+
+/**
+ * The notes, sorted by title, live: this component owns the client. A command is
+ * applied at once (a pending event, marked on its note) and sent; the feed
+ * confirms it. A refusal shows on its note and in the list of refusals.
+ */
 function NotesPanel({ user }: { user: string }) {
-  const status = useLiveNotes(user);
+  const { client, status } = useNotesClient(user);
+  const dispatch = useDispatch<AppDispatch>();
   const notes = useSelector(selectNotesByTitle);
+  const marks = useSelector(selectNoteMarks);
+  const refusals = useSelector(selectRefusals);
   const lastSeq = useSelector(selectNotesLastSeq);
   const [error, setError] = useState<string | null>(null);
   const run = <C extends keyof Commands>(name: C, payload: Commands[C]) => {
-    command(user, name, payload).then(
-      () => setError(null),
-      (err: unknown) => setError(err instanceof Error ? err.message : String(err)),
-    );
+    if (!client) return;
+    try {
+      client.dispatch(commandEvent(name, payload));
+      setError(null);
+    } catch (err) {
+      // the notes reducers refused it here (e.g. a note that is gone): nothing was sent
+      setError(err instanceof Error ? err.message : String(err));
+    }
   };
   return (
     <section className="panel">
       <p className="status">
-        <span className="connection" data-testid="connection" data-status={status}>{status}</span>
+        <span className="connection" data-testid="connection" data-status={status.connection}>{status.connection}</span>
+        {status.pending > 0 && (
+          <span className="outbox" data-testid="outbox" data-retrying={status.retrying}>
+            {status.pending} unsent{status.retrying ? " · retrying" : ""}
+          </span>
+        )}
         <span className="seq">
           last seq <span data-testid="last-seq">{lastSeq}</span>
         </span>
@@ -59,11 +80,24 @@ function NotesPanel({ user }: { user: string }) {
       {error !== null && (
         <p className="error" role="alert" data-testid="error">{error}</p>
       )}
+      {refusals.length > 0 && (
+        <ul className="refusals" data-testid="refusals">
+          {refusals.map((p) => (
+            <li key={p.id} className="error" role="alert" data-testid="refusal" data-id={p.id} data-note={noteIdOf(p)}>
+              {p.event.type} refused: <span data-testid="refusal-message">{p.error?.message}</span>
+              <button type="button" className="dismiss" data-testid="dismiss" onClick={() => dispatch(dismissed(p.id))}>
+                Dismiss
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       <ul className="notes" data-testid="notes">
         {notes.map((note) => (
           <NoteItem
             key={note.id}
             note={note}
+            mark={marks[note.id] ?? NO_MARK}
             mine={note.author === user}
             onTitle={(title) => run("editNoteTitle", { id: note.id, title })}
             onText={(text) => run("editNoteText", { id: note.id, text })}
@@ -97,6 +131,8 @@ function AddNote({ onAdd }: { onAdd: (title: string, text: string) => void }) {
 
 interface NoteItemProps {
   note: Note;
+  /** Its pending events (shown as "pending") and refusals (their error shows on it). */
+  mark: NoteMark;
   /** Whether the signed-in user wrote it: only the author edits and removes a note (the server refuses anyone else, 403). */
   mine: boolean;
   onTitle: (title: string) => void;
@@ -108,7 +144,7 @@ interface NoteItemProps {
  * One note, edited in place by its author: a change is sent when the field
  * loses focus (or Enter in the title). Anyone else's note is read-only.
  */
-function NoteItem({ note, mine, onTitle, onText, onRemove }: NoteItemProps) {
+function NoteItem({ note, mark, mine, onTitle, onText, onRemove }: NoteItemProps) {
   const [title, setTitle] = useState(note.title);
   const [text, setText] = useState(note.text);
   useEffect(() => setTitle(note.title), [note.title]); // someone else's edit
@@ -118,7 +154,15 @@ function NoteItem({ note, mine, onTitle, onText, onRemove }: NoteItemProps) {
     else setTitle(note.title);
   };
   return (
-    <li className="note" data-testid="note" data-id={note.id} data-author={note.author} data-mine={mine}>
+    <li
+      className="note"
+      data-testid="note"
+      data-id={note.id}
+      data-author={note.author}
+      data-mine={mine}
+      data-pending={mark.sending > 0 ? mark.sending : undefined}
+      data-rejected={mark.rejected.length > 0 ? mark.rejected.length : undefined}
+    >
       <input
         data-testid="note-title"
         aria-label="Title"
@@ -136,8 +180,14 @@ function NoteItem({ note, mine, onTitle, onText, onRemove }: NoteItemProps) {
         onChange={(e) => setText(e.target.value)}
         onBlur={() => text !== note.text && onText(text)}
       />
+      {mark.rejected.length > 0 && (
+        <p className="error" data-testid="note-error">{mark.rejected.at(-1)?.message}</p>
+      )}
       <p className="meta">
         by <span data-testid="note-author">{note.author}</span>
+        {mark.sending > 0 && (
+          <span className="pending" data-testid="note-pending"> · pending</span>
+        )}
         {mine && (
           <button type="button" className="remove" data-testid="note-remove" onClick={onRemove}>
             Remove

@@ -1,5 +1,5 @@
-// The notes server's commands: POST /dispatch/{command}. Their answer is not
-// applied: the change comes back through the live feed, like everyone else's.
+// The notes server's commands, as events: `POST /dispatch/{command}` with the payload
+// as the body is what the live client sends for `{ type: command, payload }`.
 
 /** Each command's payload (examples/notes/server: COMMANDS). */
 export interface Commands {
@@ -9,16 +9,7 @@ export interface Commands {
   removeNote: { id: string };
 }
 
-/** Runs `name` as `user` (the demo's bearer token is the user name); throws the server's message. */
-export async function command<C extends keyof Commands>(user: string, name: C, payload: Commands[C]): Promise<void> {
-  const response = await fetch(`/dispatch/${name}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${user}` },
-    body: JSON.stringify(payload),
-  });
-  if (!response.ok) {
-    const body: unknown = await response.json().catch(() => null);
-    const message = (body as { error?: { message?: string } } | null)?.error?.message;
-    throw new Error(message ?? `${name}: HTTP ${response.status}`);
-  }
+/** The event of command `name`: what the client applies at once and sends. */
+export function commandEvent<C extends keyof Commands>(name: C, payload: Commands[C]): { type: C; payload: Commands[C] } {
+  return { type: name, payload };
 }

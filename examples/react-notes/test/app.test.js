@@ -8,7 +8,9 @@
 //     (dev-proxy.js, `ws: true` for /events/live).
 // Each: add, edit, remove, another user's changes arriving live, the sorted view,
 // a remount (the live feed resumes from the slice's lastSeq), a server restart
-// (reconnect, catching up once), and the page equal to the server's table.
+// (reconnect, catching up once), the optimistic path (a note shows at once, marked
+// pending, while its send is held back, then confirmed; a refusal shows), and the
+// page equal to the server's table.
 // REACT_NOTES_VARIANTS=vite-build,vite-dev picks some; the builds must exist
 // (scripts/ci/react.sh makes them).
 import { after, before, test } from "node:test";
@@ -118,6 +120,18 @@ const waitForTitles = (page, titles) =>
       throw err;
     });
 const lastSeqOf = async (page) => Number(await page.textContent('[data-testid="last-seq"]'));
+/** Waits for the slice's last seq (the page shows its own events before they are committed). */
+const waitForSeq = (page, seq) =>
+  until(async () => (await lastSeqOf(page)) === seq, `last seq ${seq}`).catch(async (err) => {
+    err.message += ` (the page shows ${await lastSeqOf(page)})`;
+    throw err;
+  });
+/** Whether the note titled `title` is shown marked pending. */
+const pendingOf = (page, title) =>
+  page.$$eval('[data-testid="note"]', (els, t) => {
+    const el = els.find((e) => e.querySelector('[data-testid="note-title"]').value === t);
+    return el ? el.dataset.pending !== undefined && el.querySelector('[data-testid="note-pending"]') !== null : null;
+  }, title);
 const status = (page, value) => page.waitForSelector(`[data-testid="connection"][data-status="${value}"]`, WAIT);
 /** The server's notes sorted as the page sorts them (selectNotesByTitle). */
 const serverNotes = async (base) =>
@@ -127,7 +141,7 @@ const serverNotes = async (base) =>
 
 for (const name of chosen) {
   const variant = VARIANTS[name];
-  test(`react-notes (${name}): add, edit, remove, live, sorted, remount, reconnect`, async () => {
+  test(`react-notes (${name}): add, edit, remove, live, sorted, remount, reconnect, optimistic, refusal`, async () => {
     if (variant.web) assert.ok(existsSync(join(variant.web, "index.html")), `no build in ${relative(REPO_ROOT, variant.web)}`);
     const db = tempDatabase();
     let server = await startServer({ database: db.url, web: variant.web });
@@ -161,7 +175,7 @@ for (const name of chosen) {
       await waitForTitles(page, ["Needs 1.21 gigawatts"]);
       await add("Clock tower", "10:04 pm");
       await waitForTitles(page, ["Clock tower", "Needs 1.21 gigawatts"]);
-      assert.equal(await lastSeqOf(page), 2);
+      await waitForSeq(page, 2);
       const [tower, watts] = await notesOf(page);
       assert.deepEqual([tower.author, watts.author], ["Mary", "Mary"]);
 
@@ -199,8 +213,7 @@ for (const name of chosen) {
       await waitForTitles(page, ["Clock tower"]);
       const gone = await fetch(`${server.url}/collections/notes/g1`, { headers: { authorization: "Bearer George" } });
       assert.equal(gone.status, 404);
-      const seqBeforeHiding = await lastSeqOf(page);
-      assert.equal(seqBeforeHiding, 7);
+      await waitForSeq(page, 7);
 
       // remount: hiding the notes closes the feed; meanwhile two events commit;
       // showing them again connects from the slice's lastSeq and applies only those
@@ -218,7 +231,7 @@ for (const name of chosen) {
       await status(page, "open");
       await waitForTitles(page, ["Clock tower (1955)", "DeLorean"]);
       assert.deepEqual(sockets.slice(opened), dev ? [7, 7] : [7], "each remount resumes from the last seq");
-      assert.equal(await lastSeqOf(page), 9);
+      await waitForSeq(page, 9);
 
       // the server goes away; a note is added meanwhile (another server on the same
       // database); the server comes back on its port; the page reconnects and catches up once
@@ -232,8 +245,56 @@ for (const name of chosen) {
       server = await startServer({ database: db.url, port, web: variant.web });
       await status(page, "open");
       await waitForTitles(page, ["Biff", "Clock tower (1955)", "DeLorean"]);
-      assert.equal(await lastSeqOf(page), 10);
+      await waitForSeq(page, 10);
       assert.equal(sockets.at(-1), 9, "the reconnect resumed from the last seq");
+
+      // optimistic: with the page's sends held back, a new note shows at once, marked
+      // pending, before the server has it; released, the feed confirms it
+      let release = null;
+      await page.route("**/dispatch/**", async (route) => {
+        if (release) await release.promise;
+        await route.continue();
+      });
+      const hold = () => {
+        let open;
+        release = { promise: new Promise((done) => (open = done)) };
+        return () => {
+          release = null;
+          open();
+        };
+      };
+      let letGo = hold();
+      await add("Marty", "at once");
+      await waitForTitles(page, ["Biff", "Clock tower (1955)", "DeLorean", "Marty"]);
+      assert.equal(await pendingOf(page, "Marty"), true, "marked pending");
+      assert.ok(!(await serverNotes(server.url)).some((n) => n.title === "Marty"), "not on the server yet: shown optimistically");
+      if (name === "vite-build") {
+        mkdirSync(join(REPO_ROOT, "artifacts"), { recursive: true });
+        await page.screenshot({ path: join(REPO_ROOT, "artifacts/react-notes-pending.png"), fullPage: true, animations: "disabled" });
+      }
+      letGo();
+      await until(async () => (await pendingOf(page, "Marty")) === false, "the note confirmed (no longer pending)");
+      await waitForSeq(page, 11);
+      const marty = (await notesOf(page)).find((n) => n.title === "Marty");
+      assert.ok((await serverNotes(server.url)).some((n) => n.id === marty.id && n.title === "Marty"));
+
+      // a refusal: Mary's edit is held back while the note is removed elsewhere (her
+      // other device, over HTTP); released, the server refuses the edit ("no note"),
+      // and the page says so until dismissed
+      letGo = hold();
+      await page.fill(titleOf(marty.id), "Marty McFly");
+      await page.press(titleOf(marty.id), "Enter");
+      await until(async () => (await pendingOf(page, "Marty McFly")) === true, "the edit shown at once, pending");
+      const elsewhere = await dispatch(server.url, "Mary", "removeNote", { id: marty.id });
+      assert.equal(elsewhere.status, 200, JSON.stringify(elsewhere.body));
+      await waitForTitles(page, ["Biff", "Clock tower (1955)", "DeLorean"]);
+      letGo();
+      const refusal = await page.waitForSelector(`[data-testid="refusal"][data-note="${marty.id}"]`, WAIT);
+      assert.match(await refusal.textContent(), /editNoteTitle refused: .*no note/);
+      await page.click(`[data-testid="refusal"][data-note="${marty.id}"] [data-testid="dismiss"]`);
+      await page.waitForSelector('[data-testid="refusal"]', { ...WAIT, state: "detached" });
+      await page.unroute("**/dispatch/**");
+      await waitForSeq(page, 12);
 
       assert.deepEqual(await notesOf(page), await serverNotes(server.url));
       if (name === "vite-build") {
@@ -242,7 +303,10 @@ for (const name of chosen) {
         await page.screenshot({ path: shot, fullPage: true, animations: "disabled" });
         console.log(`screenshot: ${relative(REPO_ROOT, shot)}`);
       }
-      const expected = [/WebSocket connection to .* failed/]; // while the server was down; StrictMode's first connection
+      const expected = [
+        /WebSocket connection to .* failed/, // while the server was down; StrictMode's first connection
+        /Failed to load resource: the server responded with a status of 422/, // the refused edit
+      ];
       assert.deepEqual(problems.filter((p) => !expected.some((re) => re.test(p))), [], "no other errors in the page");
     } catch (err) {
       err.message += `\n-- page problems:\n${problems.join("\n") || "(none)"}`;

@@ -30,7 +30,7 @@ const named = codeBlocks(readme)
 
 test("js/README.md shows this example's files (at least store, hook, main, Vite, webpack, dev proxy)", () => {
   const files = new Set(named.map((b) => b.file));
-  for (const file of ["src/store.ts", "src/useLiveNotes.ts", "src/main.tsx", "vite7/vite.config.ts", "webpack.config.js", "dev-proxy.js"]) {
+  for (const file of ["src/store.ts", "src/useNotesClient.ts", "src/main.tsx", "vite7/vite.config.ts", "webpack.config.js", "dev-proxy.js"]) {
     assert.ok(files.has(`examples/react-notes/${file}`), `no block from ${file}`);
   }
 });

@@ -71,3 +71,16 @@ rxAll.dispatch(local({ type: "addNote", payload: { id: "n5", title: "Rx" } }));
 const rxFeed = follow(rxNotes, liveEvents({ url: "ws://localhost:8080/events/live", token: "Mary", WebSocket: SocketImpl }));
 rxFeed.unsubscribe();
 createClient({ url: "http://localhost:8080", dispatch: rxNotes.dispatch, storage: null, WebSocket: SocketImpl });
+
+import { selectDivergences } from "flux-capacitor";
+import { indexedDBStorage, type PendingQueue, type QueueStorage } from "flux-capacitor/live";
+const divergedNotes: number = selectDivergences(optimisticStore.getState().notes);
+const idb: QueueStorage = indexedDBStorage({ name: "my-app" });
+const ownQueue: QueueStorage = { open: (key: string): PendingQueue => ({ load: async () => [], append: () => void key, remove: async () => {} }) };
+createClient({ url: "/", dispatch: rxNotes.dispatch, storage: idb, tabs: false });
+createClient({ url: "/", dispatch: rxNotes.dispatch, storage: "indexeddb" });
+createClient({ url: "/", dispatch: rxNotes.dispatch, storage: ownQueue });
+// @ts-expect-error not a storage
+createClient({ url: "/", dispatch: rxNotes.dispatch, storage: "sessionstorage" });
+const leads: boolean = liveClient.status.leader;
+void [divergedNotes, leads];

@@ -86,6 +86,9 @@ enum Command {
     Serve(ServeArgs),
     #[command(flatten)]
     IceLog(IceLogCommand),
+    /// The sagas of the database: `list`, `parked`, `retry KEY` (runs none).
+    #[command(subcommand)]
+    Sagas(flux_capacitor_server::saga::cli::SagasCommand),
 }
 
 #[tokio::main]
@@ -109,6 +112,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Events(args) => cli::print_events(&store, &args, &mut std::io::stdout().lock()).await?,
         Command::New(_) => unreachable!("handled above"),
         Command::IceLog(command) => cli::ice_log(&store, &command, &mut std::io::stdout().lock()).await?,
+        Command::Sagas(command) => {
+            flux_capacitor_server::saga::cli::sagas(&store, &command, &mut std::io::stdout().lock()).await?
+        }
         Command::Serve(args) => {
             cli::serve(store, HttpConfig::default(), &args, |address| {
                 println!("serving {} on http://{address}/", cli.database);

@@ -13,6 +13,7 @@
 //! | `GET /health` | liveness: `{"status":"ok"}` while the process serves (no authentication) |
 //! | `GET /ready` | readiness: 200 when the database answers and the writer runs, else 503; the body is [`Health`](crate::Health): `database`, `writer`, `log_seq`, `published_seq`, `lag` (no authentication) |
 //! | `GET /metrics` | Prometheus metrics ([`Store::metrics`]): dispatches, events, commit latency and group sizes, subscribers, the feed's lag (no authentication: they hold counts, never data; keep them on an internal network if counts are sensitive) |
+//! | `GET /sagas` | each saga ([`Store::sagas`]): `name`, `position`, `lag`, `pending_effects`, `parked_effects`, `timers`, `leased` (an instance runs it), `failing` and a short `reason` naming the effect (never error text; no authentication, like `/metrics`) |
 //! | `GET /events/live?after=&type=&token=` (WebSocket) | committed batches as they commit, as text messages each holding a JSON array of stored events in `seq` order (at most [`HttpConfig::live_frame_bytes`]: a bigger batch comes as several messages); with `after`, first every stored event after that `seq`: a client that reconnects with its last `seq` misses nothing and sees nothing twice; an `after` past the log's head is refused with 400 `invalid_point` before the upgrade; a subscriber that falls behind is closed with [`CLOSE_BEHIND`] (4001): reconnect with the last `seq` |
 //!
 //! Errors are `{"error": {"code", "message"}}` ([`ApiError`]) with the
@@ -80,6 +81,7 @@ mod live;
 mod ops;
 mod rate;
 mod routes;
+mod sagas;
 mod slots;
 
 use std::path::PathBuf;
@@ -281,6 +283,7 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        .route("/sagas", get(sagas::sagas))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(AppState {
             store,

@@ -48,6 +48,10 @@ pub(crate) trait Driver: Database {
 
     /// The store's own tables, created if missing when the store opens.
     const MIGRATION: &'static [&'static str];
+    /// The sagas' tables (`flux_sagas`, `flux_saga_effects`,
+    /// `flux_saga_timers`: see [`crate::saga`]), created after
+    /// [`Driver::MIGRATION`] under the same lock.
+    const SAGA_TABLES: &'static [&'static str];
     /// The log's `changeset_hash` column, added (nullable: old rows keep
     /// `NULL`) to a log made before the store kept hashes, after
     /// [`Driver::MIGRATION`] under the same lock: a query counting the
@@ -403,6 +407,7 @@ impl<DB: Statements> Backend for Pool<DB> {
     async fn migrate(&self) -> Result<()> {
         let statements: Vec<Sql> = DB::MIGRATION
             .iter()
+            .chain(DB::SAGA_TABLES)
             .map(|text| Sql::fixed(DB::DIALECT, *text))
             .collect();
         locked(self, DB::MIGRATION_LOCK, Work::Statements(&statements))

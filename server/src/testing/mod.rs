@@ -54,6 +54,7 @@ use sqlx::{Connection, Executor};
 
 use crate::{Config, DbPool, Dialect, Store};
 
+pub mod sagas;
 mod scenarios;
 
 pub use scenarios::{SCENARIO_DATABASE_URL, ScenarioError, SqlScenarios};

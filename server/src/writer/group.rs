@@ -75,7 +75,8 @@ pub(super) async fn write_group(
     held: &mut Option<Box<dyn WriterConn>>,
 ) -> Vec<Outcome> {
     let events: usize = group.iter().map(|r| r.batch.len()).sum();
-    let tables = if events >= 2 {
+    // A dispatch with extras is written on the one-statement path.
+    let tables = if events >= 2 && group.iter().all(|r| r.extras.is_none()) {
         Some(batchable_tables(shared, cache).await)
     } else {
         None
@@ -220,7 +221,9 @@ async fn write_all(
                 Ok(savepoint) => savepoint,
                 Err(err) => return Err(Broken::database(outcomes, err)),
             };
-            let applied = apply(shared, &mut *savepoint, &mut stamped).instrument(span).await;
+            let applied = apply_with(shared, &mut *savepoint, &mut stamped, request.extras.as_ref())
+                .instrument(span)
+                .await;
             let closed = if applied.is_ok() {
                 savepoint.commit().await
             } else {
@@ -236,7 +239,10 @@ async fn write_all(
             }
         } else {
             // Alone in its transaction: its failure ends it.
-            if let Err(error) = apply(shared, tx, &mut stamped).instrument(span).await {
+            if let Err(error) = apply_with(shared, tx, &mut stamped, request.extras.as_ref())
+                .instrument(span)
+                .await
+            {
                 unstamp(std::slice::from_mut(request), vec![stamped]);
                 return Err(Broken { outcomes, error });
             }
@@ -259,6 +265,20 @@ async fn write_all(
         }
     }
     Ok(outcomes)
+}
+
+/// Writes one dispatch ([`apply`]), then its extras ([`super::extra`]).
+async fn apply_with(
+    shared: &Shared,
+    tx: &mut dyn WriteTx,
+    stamped: &mut super::stamp::Stamped,
+    extras: Option<&super::Extras>,
+) -> Result<(), StoreError> {
+    apply(shared, tx, stamped).await?;
+    match extras {
+        Some(extras) => extras.run(tx).await,
+        None => Ok(()),
+    }
 }
 
 /// Commits the group's transaction, telling other instances of the new

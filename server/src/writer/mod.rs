@@ -8,8 +8,10 @@
 //! * [`group`]: one group's transaction;
 //! * [`fast`]: the multi-row path; [`single`]: the one-statement path;
 //! * [`stamp`]: `seq`, id and timestamp of each event;
-//! * [`ids`]: client-chosen ids, each committed at most once.
+//! * [`ids`]: client-chosen ids, each committed at most once;
+//! * [`extra`]: statements written with a dispatch (sagas).
 
+mod extra;
 mod fast;
 mod group;
 mod ids;
@@ -30,6 +32,7 @@ use crate::reduce::run_reducer;
 use crate::sql::backend::WriterConn;
 use crate::store::Shared;
 use crate::{EventQuery, StoreError};
+pub(crate) use extra::Extras;
 use fast::BatchTables;
 use tail::{Tail, Wake};
 
@@ -64,6 +67,8 @@ pub(crate) struct Request {
     refused: Option<StoreError>,
     /// Whether it is being written once more after failing on a unique index.
     retried: bool,
+    /// Statements written with it, in its transaction ([`extra`]).
+    pub extras: Option<Extras>,
 }
 
 impl Request {
@@ -76,6 +81,7 @@ impl Request {
             known: Vec::new(),
             refused: None,
             retried: false,
+            extras: None,
         }
     }
 }

@@ -1,5 +1,7 @@
-//! The notes app's reducers (`no_std`): one `notes` collection; `meta.user`
-//! says who wrote a note, the event's `timestamp` says when.
+//! The notes app's reducers (`no_std`): the `notes` collection, where
+//! `meta.user` says who wrote a note and the event's `timestamp` when; and
+//! `notifications`, one row per `notes/notify` event (dispatched by the
+//! server's Activity saga when someone else changes your note).
 //!
 //! ```
 //! use flux_capacitor::{Event, MemoryDatabase, StoredEvent};
@@ -99,11 +101,57 @@ pub fn notes(notes: &Collection<Note>, event: &StoredEvent) -> Result<Changeset,
     })
 }
 
-/// The root reducer of the notes app: the notes, and `flux/restore` (so a
-/// removed note can be brought back with an ordinary, logged event).
+/// A notification: someone else changed your note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Key: the `notes/notify` event's `seq`, as text (the same in every
+    /// replay of the log, on every target).
+    pub id: String,
+    /// Whose note it is (who is told).
+    pub recipient: String,
+    /// The note's id.
+    pub note: String,
+    /// Who changed it.
+    pub actor: String,
+    /// `edited`, `removed` or `restored`.
+    pub action: String,
+    /// When (the event's timestamp).
+    pub at: String,
+}
+
+/// The type of the event that makes a [`Notification`].
+pub const NOTIFY_EVENT: &str = "notes/notify";
+
+/// The `notifications` collection.
+pub const NOTIFICATIONS: Collection<Notification> = Collection::new("notifications");
+
+/// Reducer of `notifications`: a row per `notes/notify` event, whose payload
+/// is `{ "recipient", "note", "actor", "action" }`.
+pub fn notifications(notifications: &Collection<Notification>, event: &StoredEvent) -> Result<Changeset, Error> {
+    if event.event_type != NOTIFY_EVENT {
+        return Ok(notifications.no_change());
+    }
+    let field = |name: &str| event.payload.get(name).and_then(|v| v.as_str()).unwrap_or("").into();
+    notifications.create(&Notification {
+        id: alloc::format!("{}", event.seq),
+        recipient: field("recipient"),
+        note: field("note"),
+        actor: field("actor"),
+        action: field("action"),
+        at: event.timestamp.clone(),
+    })
+}
+
+/// The root reducer of the notes app: the notes, their notifications, and
+/// `flux/restore` (so a removed note can be brought back with an ordinary,
+/// logged event).
 pub fn root() -> Aggregate {
     aggregate_reducers([
         boxed(flux_capacitor::restore()),
-        boxed(combine_reducers().collection(NOTES, notes)),
+        boxed(
+            combine_reducers()
+                .collection(NOTES, notes)
+                .collection(NOTIFICATIONS, notifications),
+        ),
     ])
 }

@@ -1,6 +1,7 @@
 //! The notes app's server: the [`notes_reducers`] in a Flux Capacitor store,
 //! its commands, its users, who may change which note ([`NotesAccess`]), and
-//! its migrations for SQLite, PostgreSQL and MySQL/MariaDB.
+//! its migrations for SQLite, PostgreSQL and MySQL/MariaDB, and its
+//! [`Activity`] saga (run by `serve` only).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -17,8 +18,10 @@
 //! ```
 
 mod access;
+mod activity;
 
 pub use access::NotesAccess;
+pub use activity::{Activity, DIGEST_DUE_EVENT, DIGEST_EVENT};
 
 use flux_capacitor::Event;
 use flux_capacitor_server::http::{BearerTokens, HttpConfig};
@@ -33,7 +36,8 @@ pub const USERS: [&str; 3] = ["George", "Tony", "Mary"];
 pub const COMMANDS: [&str; 4] = ["addNote", "editNoteTitle", "editNoteText", "removeNote"];
 
 /// Connects to `url`, runs the notes migrations of its dialect (the store
-/// creates its own event log) and opens the store with the notes commands.
+/// creates its own event log) and opens the store with the notes commands
+/// and the [`Activity`] saga (registered; [`Store::run_sagas`] runs it).
 pub async fn open(url: &str) -> Result<Store, StoreError> {
     let pool = DbPool::connect(url, 10).await?;
     let migrator = match &pool {
@@ -46,7 +50,7 @@ pub async fn open(url: &str) -> Result<Store, StoreError> {
     pool.run_migrations(&migrator)
         .await
         .map_err(|e| StoreError::from(sqlx::Error::from(e)))?;
-    let mut builder = Store::builder(notes_reducers::root());
+    let mut builder = Store::builder(notes_reducers::root()).saga(Activity);
     for name in COMMANDS {
         builder = builder.command(
             name,
@@ -57,7 +61,8 @@ pub async fn open(url: &str) -> Result<Store, StoreError> {
 }
 
 /// A notes command: the payload must decode as the event of the same name,
-/// and a note must exist before it is edited or removed.
+/// and a note must exist before it is edited or removed; an edit or removal
+/// carries the note's author in `meta.author` (for the [`Activity`] saga).
 async fn note_command(
     store: Store,
     name: &'static str,
@@ -74,10 +79,15 @@ async fn note_command(
             NoteEvent::EditNoteTitle { id, .. } | NoteEvent::EditNoteText { id, .. } | NoteEvent::RemoveNote { id },
         ) => Some(id.as_str()),
     };
-    if let Some(id) = id
-        && store.find_by_id("notes", id).await?.is_none()
-    {
-        return Err(StoreError::rejected(Some(name), format!("no note `{id}`")));
+    let mut event = event;
+    if let Some(id) = id {
+        let Some(note) = store.find_by_id("notes", id).await? else {
+            return Err(StoreError::rejected(Some(name), format!("no note `{id}`")));
+        };
+        // The note's author, for the Activity saga, which reads no tables.
+        if let Some(author) = note.get("author") {
+            event = event.with_meta(serde_json::json!({ "author": author }));
+        }
     }
     Ok(vec![event])
 }

@@ -8,10 +8,14 @@
 //! notes history notes n1                  # who changed note n1, and how
 //! notes restore notes n1 --user Mary      # bring a removed note back
 //! notes replay --table notes=notes_next   # rebuild from the log into a new table, then switch
+//! notes sagas list                        # the Activity saga's position, lag, effects, timers
 //! ```
+//!
+//! Only `serve` runs the sagas.
 
 use clap::{Parser, Subcommand};
 use flux_capacitor_server::cli::{self, EventsArgs, ServeArgs, TimeMachine};
+use flux_capacitor_server::saga::cli::{SagasCommand, sagas};
 
 /// The notes app: Redux on the backend and in the browser, the same reducers.
 #[derive(Debug, Parser)]
@@ -38,6 +42,9 @@ enum Command {
     Events(EventsArgs),
     #[command(flatten)]
     TimeMachine(TimeMachine),
+    /// The sagas: `list`, `parked`, `retry KEY`.
+    #[command(subcommand)]
+    Sagas(SagasCommand),
 }
 
 #[tokio::main]
@@ -50,6 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(Command::TimeMachine(command)) => {
             cli::time_machine(&store, &command, notes_reducers::root, &mut std::io::stdout().lock()).await?
         }
+        Some(Command::Sagas(command)) => sagas(&store, &command, &mut std::io::stdout().lock()).await?,
         Some(Command::Serve(args)) => serve(store, &cli.web, &args).await?,
         None => serve(store, &cli.web, &cli.serve).await?,
     }
@@ -60,8 +68,11 @@ async fn serve(store: flux_capacitor_server::Store, web: &std::path::Path, args:
     if !web.join("index.html").is_file() {
         tracing::warn!(web = %web.display(), "no index.html in the web directory: build the page with scripts/build-notes-web.sh");
     }
-    cli::serve(store, notes_server::http_config(web), args, |address| {
+    let sagas = store.run_sagas();
+    let served = cli::serve(store, notes_server::http_config(web), args, |address| {
         println!("notes app listening on http://{address}/");
     })
-    .await
+    .await;
+    sagas.stop().await;
+    served
 }

@@ -8,19 +8,18 @@
 //
 //   bash scripts/build-notes-web.sh && cargo build --release -p notes-server
 //   NOTES_BIN=target/release/notes node examples/notes/web/bench/click-to-state.js [clicks]
-import { chromium } from "playwright-core";
+import { launchChromium } from "../test/chromium.js";
 import { startServer, tempDatabase } from "../test/server.js";
 
 const CLICKS = Number(process.argv[2] ?? 300);
 const WARMUP = 20;
-const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const ms = (x) => `${x.toFixed(x < 1 ? 3 : 1)} ms`;
 
 const db = tempDatabase();
 const server = await startServer({ database: db.url });
-const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.goto(`${server.url}/?user=George`);

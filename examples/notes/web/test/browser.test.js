@@ -5,10 +5,9 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { chromium } from "playwright-core";
+import { launchPersistentChromium } from "./chromium.js";
 import { REPO_ROOT, dispatch, getJson, startServer, tempDatabase } from "./server.js";
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const SCREENSHOT = join(REPO_ROOT, "artifacts/notes-browser.png");
 const SCREENSHOT_AS_OF = join(REPO_ROOT, "artifacts/notes-as-of.png");
 const WAIT = { timeout: 15_000 };
@@ -23,15 +22,7 @@ before(async () => {
   db = tempDatabase();
   server = await startServer({ database: db.url });
   profile = mkdtempSync(join(tmpdir(), "notes-chromium-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1200, height: 820 },
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  browser = await launchPersistentChromium(profile, { viewport: { width: 1200, height: 820 } });
 });
 after(async () => {
   try {

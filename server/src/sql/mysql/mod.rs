@@ -64,6 +64,33 @@ impl Driver for MySql {
             location TEXT NOT NULL
         ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
     ];
+    const SAGA_TABLES: &'static [&'static str] = &[
+        "CREATE TABLE IF NOT EXISTS flux_sagas (
+            name VARCHAR(191) NOT NULL PRIMARY KEY,
+            last_seq BIGINT NOT NULL,
+            state LONGTEXT NOT NULL,
+            holder VARCHAR(191),
+            lease_until BIGINT NOT NULL
+        ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
+        "CREATE TABLE IF NOT EXISTS flux_saga_effects (
+            effect_key VARCHAR(191) NOT NULL PRIMARY KEY,
+            saga VARCHAR(191) NOT NULL,
+            effect VARCHAR(191) NOT NULL,
+            input LONGTEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            next_at BIGINT NOT NULL,
+            last_error LONGTEXT,
+            parked BIGINT NOT NULL,
+            INDEX flux_saga_effects_due (saga, parked, next_at)
+        ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
+        "CREATE TABLE IF NOT EXISTS flux_saga_timers (
+            timer_key VARCHAR(191) NOT NULL PRIMARY KEY,
+            saga VARCHAR(191) NOT NULL,
+            due_at BIGINT NOT NULL,
+            event LONGTEXT NOT NULL,
+            INDEX flux_saga_timers_due (saga, due_at)
+        ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
+    ];
     /// Adding a nullable column at the end is instant on InnoDB.
     const HASH_COLUMN: (&'static str, &'static str) = (
         "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \

@@ -77,6 +77,33 @@ impl Driver for Postgres {
             location TEXT NOT NULL
         )",
     ];
+    const SAGA_TABLES: &'static [&'static str] = &[
+        "CREATE TABLE IF NOT EXISTS flux_sagas (
+            name TEXT NOT NULL PRIMARY KEY,
+            last_seq BIGINT NOT NULL,
+            state TEXT NOT NULL,
+            holder TEXT,
+            lease_until BIGINT NOT NULL
+        )",
+        "CREATE TABLE IF NOT EXISTS flux_saga_effects (
+            effect_key TEXT NOT NULL PRIMARY KEY,
+            saga TEXT NOT NULL,
+            effect TEXT NOT NULL,
+            input TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            next_at BIGINT NOT NULL,
+            last_error TEXT,
+            parked BIGINT NOT NULL
+        )",
+        "CREATE TABLE IF NOT EXISTS flux_saga_timers (
+            timer_key TEXT NOT NULL PRIMARY KEY,
+            saga TEXT NOT NULL,
+            due_at BIGINT NOT NULL,
+            event TEXT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS flux_saga_effects_due ON flux_saga_effects (saga, parked, next_at)",
+        "CREATE INDEX IF NOT EXISTS flux_saga_timers_due ON flux_saga_timers (saga, due_at)",
+    ];
     const HASH_COLUMN: (&'static str, &'static str) = (
         "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
          AND table_name = 'flux_events' AND column_name = 'changeset_hash'",

@@ -76,6 +76,33 @@ impl Driver for Sqlite {
             location TEXT NOT NULL
         )",
     ];
+    const SAGA_TABLES: &'static [&'static str] = &[
+        "CREATE TABLE IF NOT EXISTS flux_sagas (
+            name TEXT NOT NULL PRIMARY KEY,
+            last_seq INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            holder TEXT,
+            lease_until INTEGER NOT NULL
+        )",
+        "CREATE TABLE IF NOT EXISTS flux_saga_effects (
+            effect_key TEXT NOT NULL PRIMARY KEY,
+            saga TEXT NOT NULL,
+            effect TEXT NOT NULL,
+            input TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_at INTEGER NOT NULL,
+            last_error TEXT,
+            parked INTEGER NOT NULL
+        )",
+        "CREATE TABLE IF NOT EXISTS flux_saga_timers (
+            timer_key TEXT NOT NULL PRIMARY KEY,
+            saga TEXT NOT NULL,
+            due_at INTEGER NOT NULL,
+            event TEXT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS flux_saga_effects_due ON flux_saga_effects (saga, parked, next_at)",
+        "CREATE INDEX IF NOT EXISTS flux_saga_timers_due ON flux_saga_timers (saga, due_at)",
+    ];
     const HASH_COLUMN: (&'static str, &'static str) = (
         "SELECT COUNT(*) FROM pragma_table_info('flux_events') WHERE name = 'changeset_hash'",
         "ALTER TABLE flux_events ADD COLUMN changeset_hash TEXT",
