@@ -212,6 +212,9 @@
 //! from the live dispatch. A PostgreSQL log made with `JSONB` columns is
 //! converted to `TEXT` when a store opens it (once; the table is rewritten). [`Store::replay`] appends stored events verbatim into a fresh
 //! store: replaying a log into empty tables gives the live tables.
+//! Events frozen by [`Store::freeze`] live in segments listed by the
+//! manifest table `flux_icelog` (created with the log, on every database);
+//! the log is `flux_events` plus those segments ([`icelog`]).
 
 pub mod cli;
 mod command;
