@@ -1,18 +1,18 @@
 //! The icelog: old events moved out of the database into cold, immutable,
-//! checksummed **segments** ([`Store::freeze`]), and back ([`Store::thaw`]),
+//! checksummed **segments** ([`Store::freeze`](crate::Store::freeze)), and back ([`Store::thaw`](crate::Store::thaw)),
 //! while everything that reads the log keeps reading all of it.
 //!
-//! * **Segments** ([`segment`]): the events of a `seq` range, at most
+//! * **Segments** (`segment.rs`): the events of a `seq` range, at most
 //!   [`Config::icelog_segment_events`](crate::Config::icelog_segment_events)
 //!   (100,000), as zstd-compressed JSON lines of the stored events (`hash`
 //!   included), one object each, named by the range
 //!   and a UUID (`segment-<first>-<last>-<uuid>.jsonl.zst`), with a CRC-32 over the compressed
 //!   bytes and one over the decoded lines.
-//! * **Where** ([`objects`]): [`Config::icelog`](crate::Config::icelog), a
+//! * **Where** (`objects.rs`): [`Config::icelog`](crate::Config::icelog), a
 //!   URL — a directory (by default `<database file>.icelog` beside an SQLite
 //!   file; PostgreSQL and MySQL/MariaDB have no default: set one), `file://`,
 //!   or `s3://bucket/prefix` with the `s3` feature.
-//! * **The manifest** ([`manifest`]): table `flux_icelog`, one row a segment.
+//! * **The manifest** (`manifest.rs`): table `flux_icelog`, one row a segment.
 //!
 //! # Safety
 //!
@@ -28,18 +28,18 @@
 //!
 //! # Reading across the boundary
 //!
-//! [`read`] serves every reader of the log — [`Store::events`], subscriptions
+//! `read.rs` serves every reader of the log — [`Store::events`](crate::Store::events), subscriptions
 //! resuming from an old `seq`, the time machine's event lookups
-//! ([`Store::history`], a [`Point::Time`](crate::Point::Time)), [`Store::rebuild`]
-//! and the row versions' build. The time machine's states ([`Store::as_of`])
+//! ([`Store::history`](crate::Store::history), a [`Point::Time`](crate::Point::Time)), [`Store::rebuild`](crate::Store::rebuild)
+//! and the row versions' build. The time machine's states ([`Store::as_of`](crate::Store::as_of))
 //! come from the row versions tables, which a freeze does not touch.
 //! A segment that is missing or damaged is [`StoreError::SegmentMissing`] or
 //! [`StoreError::SegmentCorrupt`], naming it — never a shorter history.
 //!
 //! What does not look into segments: the check of client-chosen event ids
-//! ([`Store::dispatch_all_with`]) reads `flux_events` only, so an id is
+//! ([`Store::dispatch_all_with`](crate::Store::dispatch_all_with)) reads `flux_events` only, so an id is
 //! unique among the events not frozen (resending a dispatch long after its
-//! events were frozen commits it again), and [`Store::events_by_id`] finds
+//! events were frozen commits it again), and [`Store::events_by_id`](crate::Store::events_by_id) finds
 //! only events not frozen.
 
 mod freeze;
@@ -61,7 +61,7 @@ use read::Decoded;
 use crate::StoreError;
 use crate::sql::backend::Backend;
 
-/// Which events [`Store::freeze`] moves to the icelog.
+/// Which events [`Store::freeze`](crate::Store::freeze) moves to the icelog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FreezeBelow {
     /// Events whose `seq` is below this one.
@@ -79,7 +79,7 @@ pub struct IceProgress {
     pub total: u64,
 }
 
-/// What a finished [`Store::freeze`] or [`Store::thaw`] did.
+/// What a finished [`Store::freeze`](crate::Store::freeze) or [`Store::thaw`](crate::Store::thaw) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceReport {
     /// The segments written (freeze) or brought back (thaw).
