@@ -24,7 +24,11 @@
 //! freeze got there first). The newest event always stays in the database,
 //! so `seq` allocation (the last `seq`, read under the lock) is untouched.
 //! Frozen events are always a prefix of the log (`1..=F`): a freeze extends
-//! it, a thaw shortens it from the end.
+//! it (its manifest row goes in only if the manifest still ends right
+//! before the segment), a thaw shortens it from the end (it removes exactly
+//! the manifest rows it read); either fails, changing nothing, when the
+//! other ran in between. Readers rely on it: below `F` the segments, above
+//! it the database.
 //!
 //! # Reading across the boundary
 //!
