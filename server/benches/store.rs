@@ -5,12 +5,13 @@
 //! ```sh
 //! cargo bench -p flux-capacitor-server --bench store            # everything
 //! cargo bench -p flux-capacitor-server --bench store -- dispatch # some sections:
-//! #   dispatch concurrent replay subscribe memory instances timemachine
+//! #   dispatch concurrent replay subscribe memory instances timemachine icelog
 //! ```
 //!
 //! `BENCH_TM_SIZES=10000,100000` narrows the time machine's sizes (default
 //! 10,000, 100,000 and 1,000,000 rows and events).
 //! `BENCH_QUICK=1` shortens every measurement (a smoke run, not figures);
+//! `BENCH_ICELOG_EVENTS` the icelog's (default 1,000,000);
 //! `BENCH_REPLAY_EVENTS` sets the replayed log's length (default 1,000,000);
 //! `BENCH_BACKENDS=sqlite,postgres` and `BENCH_BATCHES=1,1000` narrow the
 //! dispatch sections; `BENCH_SUBSCRIBERS=1000,10000` sets the WebSocket section's
@@ -24,6 +25,8 @@ use flux_capacitor_server::Dialect;
 
 #[path = "store/dispatch.rs"]
 mod dispatch;
+#[path = "store/icelog.rs"]
+mod icelog;
 #[path = "store/instances.rs"]
 mod instances;
 #[path = "store/memory.rs"]
@@ -39,7 +42,7 @@ mod support;
 #[path = "store/timemachine.rs"]
 mod timemachine;
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "dispatch",
     "concurrent",
     "replay",
@@ -47,6 +50,7 @@ const SECTIONS: [&str; 7] = [
     "memory",
     "instances",
     "timemachine",
+    "icelog",
 ];
 
 fn main() {
@@ -114,6 +118,7 @@ fn main() {
                     instances::throughput(&all, scale(3000, 300)).await;
                 }
                 "timemachine" => timemachine::run(&all).await,
+                "icelog" => icelog::run(quick).await,
                 _ => unreachable!(),
             }
         }

@@ -9,6 +9,9 @@
 //!   [`time_machine`]: the read model as of a past point, the history of one
 //!   row, restoring a destroyed row, and replaying the log into new tables
 //!   with the binary's reducers (with a progress bar);
+//! * [`IceLogCommand`] and [`ice_log`]: `freeze`, `thaw` and `icelog`
+//!   (list or verify the segments) — the [`icelog`](crate::icelog), with
+//!   progress bars;
 //! * [`init_tracing`]: logs to stderr, filtered by `RUST_LOG` (default `info`).
 //!
 //! The `flux-capacitor` binary of this crate is such a CLI for any database:
@@ -167,6 +170,162 @@ pub async fn time_machine<R: flux_capacitor::Reducer + 'static>(
                 report.paused.as_secs_f64() * 1000.0,
                 report.retired.join(", ")
             );
+            Ok(())
+        }
+    }
+}
+
+/// Moves old events to the icelog.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct FreezeArgs {
+    /// Freeze the events whose `seq` is below this one.
+    #[arg(long, value_name = "SEQ")]
+    pub below_seq: Option<u64>,
+    /// Freeze the events older than this: a duration back from now (`90d`,
+    /// `12h`, `30m`, `45s`, `2w`) or an RFC 3339 time.
+    #[arg(long, value_name = "DURATION_OR_TIME")]
+    pub older_than: Option<String>,
+}
+
+/// Brings frozen events back into the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ThawArgs {
+    /// Only the segments whose first `seq` is above this one (default: all).
+    #[arg(long, value_name = "SEQ")]
+    pub above_seq: Option<u64>,
+}
+
+/// Lists the icelog's segments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IcelogArgs {
+    /// Read every segment back and check it.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// The icelog's commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum IceLogCommand {
+    /// Move old events out of the database into compressed, checksummed segments.
+    Freeze(FreezeArgs),
+    /// Bring frozen events back into the database.
+    Thaw(ThawArgs),
+    /// List the icelog's segments as JSON lines (`--verify`: read each back).
+    Icelog(IcelogArgs),
+}
+
+/// `text` as a point in time: an RFC 3339 time, or a duration (`<n>` with
+/// `s`, `m`, `h`, `d` or `w`) back from `now`.
+pub fn parse_older_than(
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&chrono::Utc));
+    }
+    let invalid = || {
+        StoreError::rejected(
+            None,
+            format!("`--older-than {text}`: expected a duration (90d, 12h, 30m, 45s, 2w) or an RFC 3339 time"),
+        )
+    };
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| invalid())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(invalid()),
+    };
+    let back = number
+        .checked_mul(seconds)
+        .and_then(chrono::TimeDelta::try_seconds)
+        .ok_or_else(invalid)?;
+    now.checked_sub_signed(back).ok_or_else(invalid)
+}
+
+fn progress_bar(unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{per_sec}})"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Runs an [`IceLogCommand`] on `store`: a summary (or, for `icelog`, one
+/// JSON line per segment) to `out`, progress to stderr.
+pub async fn ice_log(store: &Store, command: &IceLogCommand, out: &mut impl Write) -> Result<(), StoreError> {
+    let moved = |bar: &indicatif::ProgressBar| {
+        let bar = bar.clone();
+        move |p: crate::IceProgress| {
+            bar.set_length(p.total.max(1));
+            bar.set_position(p.done);
+        }
+    };
+    match command {
+        IceLogCommand::Freeze(args) => {
+            let below = match (&args.below_seq, &args.older_than) {
+                (Some(seq), _) => crate::FreezeBelow::Seq(*seq),
+                (None, Some(text)) => crate::FreezeBelow::OlderThan(parse_older_than(text, chrono::Utc::now())?),
+                (None, None) => return Err(StoreError::rejected(None, "freeze: give --below-seq or --older-than")),
+            };
+            let bar = progress_bar("events");
+            let report = store.freeze(below, moved(&bar)).await;
+            bar.finish_and_clear();
+            let report = report?;
+            let bytes: u64 = report.segments.iter().map(|s| s.bytes).sum();
+            print_json(
+                out,
+                &serde_json::json!({ "frozen_events": report.events, "segments": report.segments.len(), "bytes": bytes }),
+            )
+        }
+        IceLogCommand::Thaw(args) => {
+            let bar = progress_bar("events");
+            let report = store.thaw(args.above_seq, moved(&bar)).await;
+            bar.finish_and_clear();
+            let report = report?;
+            print_json(
+                out,
+                &serde_json::json!({ "thawed_events": report.events, "segments": report.segments.len() }),
+            )
+        }
+        IceLogCommand::Icelog(args) => {
+            let segments = store.icelog_segments().await?;
+            let bar = progress_bar("segments");
+            bar.set_length(segments.len() as u64);
+            if !args.verify {
+                bar.finish_and_clear();
+            }
+            let mut failed = 0;
+            for segment in &segments {
+                let mut line = serde_json::to_value(segment).map_err(|e| StoreError::rejected(None, e.to_string()))?;
+                if args.verify {
+                    let verdict = store.verify_segment(segment).await;
+                    bar.inc(1);
+                    line["verified"] = match &verdict {
+                        Ok(()) => serde_json::json!("ok"),
+                        Err(err) => {
+                            failed += 1;
+                            serde_json::json!({ "error": err.kind(), "message": err.to_string() })
+                        }
+                    };
+                }
+                print_json(out, &line)?;
+            }
+            bar.finish_and_clear();
+            if failed > 0 {
+                return Err(StoreError::IceLog {
+                    reason: format!("{failed} of {} segments failed verification", segments.len()),
+                });
+            }
             Ok(())
         }
     }

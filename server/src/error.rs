@@ -223,6 +223,33 @@ pub enum StoreError {
         /// The last `seq` of the log it found.
         found: u64,
     },
+    /// A segment of the icelog ([`crate::icelog`]) that the manifest lists
+    /// is not at its location: the events it holds cannot be read (never a
+    /// silently shorter history). HTTP 500.
+    #[error("icelog segment `{segment}` is missing from `{location}`")]
+    SegmentMissing {
+        /// The segment's name.
+        segment: String,
+        /// Where it should be (the icelog's URL).
+        location: String,
+    },
+    /// A segment of the icelog does not match its manifest entry (checksum,
+    /// size, compression, an event that does not decode, a `seq` out of
+    /// place). HTTP 500.
+    #[error("icelog segment `{segment}` is corrupt: {reason}")]
+    SegmentCorrupt {
+        /// The segment's name.
+        segment: String,
+        /// What does not match.
+        reason: String,
+    },
+    /// The icelog cannot be used: no location configured, an invalid URL,
+    /// object storage failing, a concurrent freeze. HTTP 500.
+    #[error("icelog: {reason}")]
+    IceLog {
+        /// Why.
+        reason: String,
+    },
     /// A saga's write found its row changed under it ([`crate::saga`]):
     /// another instance took the saga's lease, or completed the effect or
     /// fired the timer first. Nothing of the write was written; the saga
@@ -268,6 +295,9 @@ impl StoreError {
             StoreError::Closed => "closed",
             StoreError::LogMissing => "log_missing",
             StoreError::LogReplaced { .. } => "log_replaced",
+            StoreError::SegmentMissing { .. } => "segment_missing",
+            StoreError::SegmentCorrupt { .. } => "segment_corrupt",
+            StoreError::IceLog { .. } => "icelog",
             StoreError::Stale { .. } => "stale",
             StoreError::NoSuchEffect { .. } => "no_such_effect",
             StoreError::NoSuchParkedEffect { .. } => "no_such_parked_effect",

@@ -135,9 +135,20 @@ async fn seq_at_time(shared: &Shared, time: &str, head: u64) -> Result<u64, Stor
         reason: format!("`{time}` is not an RFC 3339 time"),
     })?;
     let (mut low, mut high) = (0, head); // answer in [low, high]
+    // Frozen events: the manifest's times narrow the search to one segment.
+    for segment in shared.icelog.manifest(shared.db(), false).await?.iter() {
+        if parse_timestamp(&segment.last_time)? <= wanted {
+            low = low.max(segment.last_seq.min(head));
+        } else {
+            high = high.min(segment.last_seq);
+            low = low.max(segment.first_seq - 1);
+            break;
+        }
+    }
     while low < high {
         let mid = low + (high - low).div_ceil(2);
-        let event = shared.db().fetch_events(&EventQuery::after(mid - 1, 1)).await?;
+        let event =
+            crate::icelog::read::events(shared.db(), &shared.icelog, &EventQuery::after(mid - 1, 1), None).await?;
         let at = event
             .first()
             .map(|e| parse_timestamp(&e.timestamp))
@@ -222,7 +233,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let seqs: Vec<u64> = steps.iter().map(|(seq, _, _)| *seq).collect();
-        let events = db.fetch_events_sql(&events_at_sql(db.dialect(), &seqs)).await?;
+        let events =
+            crate::icelog::read::events_at(db, &self.shared().icelog, &events_at_sql(db.dialect(), &seqs), &seqs)
+                .await?;
         steps
             .into_iter()
             .map(|(seq, before, after)| {

@@ -145,7 +145,10 @@
 //! [`Store::history`] every change of one row, [`Store::restore`] brings a
 //! destroyed row back with an ordinary logged event, and [`Store::rebuild`]
 //! replays the log into new tables with new reducers and switches to them
-//! ([`rebuild`] module) — replay instead of data migrations.
+//! ([`rebuild`] module) — replay instead of data migrations. Old events can
+//! be moved out of the database into compressed segments and back
+//! ([`Store::freeze`], [`Store::thaw`]: the [`icelog`]), every reader of the
+//! log reading through the boundary.
 //!
 //! # Middleware and commands
 //!
@@ -209,6 +212,9 @@
 //! from the live dispatch. A PostgreSQL log made with `JSONB` columns is
 //! converted to `TEXT` when a store opens it (once; the table is rewritten). [`Store::replay`] appends stored events verbatim into a fresh
 //! store: replaying a log into empty tables gives the live tables.
+//! Events frozen by [`Store::freeze`] live in segments listed by the
+//! manifest table `flux_icelog` (created with the log, on every database);
+//! the log is `flux_events` plus those segments ([`icelog`]).
 
 pub mod cli;
 mod command;
@@ -216,6 +222,7 @@ mod db;
 mod error;
 mod history;
 pub mod http;
+pub mod icelog;
 mod input;
 mod live_feed;
 mod log_guard;
@@ -239,6 +246,7 @@ pub use command::{CommandHandler, command_fn};
 pub use db::{DbPool, Dialect};
 pub use error::{EventAt, OperationAt, StoreError};
 pub use history::{AsOf, Change, Point};
+pub use icelog::{FreezeBelow, IceProgress, IceReport, SegmentInfo};
 pub use input::{MAX_TYPE_CHARS, event_from_json};
 pub use metrics::Health;
 pub use middleware::{Context, Middleware, Next};
@@ -256,5 +264,7 @@ pub const EVENTS_TABLE: &str = "flux_events";
 /// `state` as JSON text): no longer written nor read (row versions replace
 /// them), left to existing databases to drop; never part of the read model.
 pub const SNAPSHOTS_TABLE: &str = "flux_snapshots";
+/// The icelog's manifest: one row per frozen segment ([`icelog`]).
+pub const ICELOG_TABLE: &str = "flux_icelog";
 /// The writers' lock table (MySQL/MariaDB).
 pub const LOCK_TABLE: &str = "flux_store_lock";

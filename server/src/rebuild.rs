@@ -197,7 +197,9 @@ impl Store {
         // 2 + 3: replay and catch up, one transaction per page.
         let mut done = 0;
         loop {
-            let events = shared.db().fetch_events(&EventQuery::after(done, page_size)).await?;
+            let events =
+                crate::icelog::read::events(shared.db(), &shared.icelog, &EventQuery::after(done, page_size), None)
+                    .await?;
             if events.is_empty() {
                 break;
             }
@@ -225,7 +227,9 @@ impl Store {
         let mut tx = shared.db().begin_write().await?;
         let switched: Result<(u64, Vec<(String, String)>), StoreError> = async {
             loop {
-                let events = shared.db().fetch_events(&EventQuery::after(done, page_size)).await?;
+                let events =
+                    crate::icelog::read::events(shared.db(), &shared.icelog, &EventQuery::after(done, page_size), None)
+                        .await?;
                 if events.is_empty() {
                     break;
                 }

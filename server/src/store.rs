@@ -13,6 +13,7 @@ use tracing::Instrument;
 use crate::StoreError;
 use crate::command::CommandHandler;
 use crate::db::DbPool;
+use crate::icelog::IceLog;
 use crate::input::{self, check_event};
 use crate::live_feed::LiveFeed;
 use crate::log_guard::LogGuard;
@@ -64,6 +65,14 @@ pub struct Config {
     /// missing versions tables only: drop the `flux_versions_*` tables to
     /// have them built again from the log).
     pub row_versions: bool,
+    /// Where [`Store::freeze`] puts frozen events ([`crate::icelog`]): a
+    /// directory, a `file://` URL, or `s3://bucket/prefix` (the `s3`
+    /// feature). `None` (default): `<database file>.icelog` beside an SQLite
+    /// file, none elsewhere (freezing is then an error). Reading frozen
+    /// events needs no setting: each segment's location is in the manifest.
+    pub icelog: Option<String>,
+    /// Most events in one icelog segment (default 100,000).
+    pub icelog_segment_events: usize,
 }
 
 impl Default for Config {
@@ -79,6 +88,8 @@ impl Default for Config {
             replay_page: 500,
             replay_page_bytes: 1024 * 1024,
             row_versions: true,
+            icelog: None,
+            icelog_segment_events: 100_000,
         }
     }
 }
@@ -97,6 +108,8 @@ pub(crate) struct Shared {
     schema: RwLock<Arc<DbSchema>>,
     /// Whether the log is still the one this store follows.
     pub log: LogGuard,
+    /// Frozen events: where they go, and what readers have cached.
+    pub icelog: Arc<IceLog>,
 }
 
 impl Shared {
@@ -192,11 +205,19 @@ impl StoreBuilder {
         let pool = pool.into();
         let db = pool.backend();
         db.migrate().await?;
+        let icelog = Arc::new(IceLog::new(
+            self.config
+                .icelog
+                .clone()
+                .or_else(|| crate::icelog::objects::default_location(&pool)),
+            self.config.icelog_segment_events,
+        ));
         let schema = if self.config.row_versions {
             // Under a lock: instances starting at once must not race on the
             // versions tables' DDL, nor drop each other's half-built ones.
             db.serialized_startup(Box::pin(versions::ensure_on_open(
                 db,
+                &icelog,
                 &self.reducer,
                 self.config.replay_page as u64,
             )))
@@ -216,6 +237,7 @@ impl StoreBuilder {
             write_gate: tokio::sync::Mutex::new(()),
             schema: RwLock::new(Arc::new(schema)),
             log: LogGuard::default(),
+            icelog,
         });
         let (requests, receiver) = mpsc::channel(shared.config.queue.max(1));
         tokio::spawn(writer::run(shared.clone(), receiver));
@@ -487,11 +509,12 @@ impl Store {
     /// Events of the log, in `seq` order.
     pub async fn events(&self, query: EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let shared = &self.inner.shared;
-        shared
-            .db()
-            .fetch_events(&query)
+        crate::icelog::read::events(shared.db(), &shared.icelog, &query, None)
             .await
-            .map_err(|err| shared.log.read_error(shared.db(), err))
+            .map_err(|err| match err {
+                StoreError::Database { source, .. } => shared.log.read_error(shared.db(), *source),
+                other => other,
+            })
     }
 
     /// The log's events whose [`id`](StoredEvent::id) is one of `ids` (those

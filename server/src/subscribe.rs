@@ -35,6 +35,7 @@ use futures::Stream;
 use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use crate::icelog::IceLog;
 use crate::live_feed::Batch;
 use crate::store::Shared;
 use crate::{DbPool, EventQuery};
@@ -99,6 +100,7 @@ pub(crate) type Feed = Pin<Box<dyn Stream<Item = FeedItem> + Send>>;
 
 struct State {
     pool: DbPool,
+    icelog: Arc<IceLog>,
     feed: broadcast::WeakSender<Arc<Batch>>,
     /// The live feed; `None` while catching up from the log.
     live: Option<broadcast::Receiver<Arc<Batch>>>,
@@ -147,6 +149,7 @@ pub(crate) fn feed(shared: &Shared, after: Option<u64>) -> Feed {
     };
     let state = State {
         pool: shared.pool.clone(),
+        icelog: shared.icelog.clone(),
         feed: shared.live.downgrade(),
         live,
         last,
@@ -163,7 +166,7 @@ async fn next(mut s: State) -> Option<(FeedItem, State)> {
             let feed = s.feed.upgrade()?;
             let subscribed = s.live.is_some();
             let query = EventQuery::after(s.last, s.pages.count as u64);
-            match s.pool.backend().fetch_events_within(&query, s.pages.bytes).await {
+            match crate::icelog::read::events(s.pool.backend(), &s.icelog, &query, Some(s.pages.bytes)).await {
                 Ok(events) => {
                     let full = s.pages.full(&events);
                     if full {

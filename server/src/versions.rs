@@ -32,6 +32,7 @@ use std::time::Instant;
 
 use flux_capacitor::{Error as CoreError, Reducer};
 
+use crate::icelog::{self, IceLog};
 use crate::reduce::run_reducer;
 use crate::schema::{DbSchema, Table};
 use crate::sql::backend::{Backend, WriteTx};
@@ -164,6 +165,7 @@ pub(crate) async fn ensure_in(
 /// from the log (see the module docs). Answers the schema as it is then.
 pub(crate) async fn ensure_on_open(
     db: &dyn Backend,
+    icelog: &IceLog,
     reducer: &Arc<dyn Reducer>,
     page: u64,
 ) -> Result<DbSchema, StoreError> {
@@ -186,7 +188,7 @@ pub(crate) async fn ensure_on_open(
     if !missing.is_empty() && head > 0 {
         let names: Vec<&str> = missing.iter().map(|t| t.name.as_str()).collect();
         tracing::info!(tables = ?names, head, "row versions: building them from the log");
-        match build(db, reducer, &missing, page).await {
+        match build(db, icelog, reducer, &missing, page).await {
             Ok(()) => {}
             Err(err) => {
                 tracing::warn!(error = %err, tables = ?names,
@@ -211,7 +213,13 @@ pub(crate) async fn ensure_on_open(
 /// Builds the versions of `tables` by replaying the whole log through
 /// `reducer` into scratch copies, one transaction per page; then renames
 /// each built table into place.
-async fn build(db: &dyn Backend, reducer: &Arc<dyn Reducer>, tables: &[&Table], page: u64) -> Result<(), StoreError> {
+async fn build(
+    db: &dyn Backend,
+    icelog: &IceLog,
+    reducer: &Arc<dyn Reducer>,
+    tables: &[&Table],
+    page: u64,
+) -> Result<(), StoreError> {
     let dialect = db.dialect();
     let started = Instant::now();
     let mut plan = Vec::new();
@@ -226,7 +234,7 @@ async fn build(db: &dyn Backend, reducer: &Arc<dyn Reducer>, tables: &[&Table], 
     }
     let mut done = 0;
     loop {
-        let events = db.fetch_events(&EventQuery::after(done, page.max(1))).await?;
+        let events = icelog::read::events(db, icelog, &EventQuery::after(done, page.max(1)), None).await?;
         if events.is_empty() {
             break;
         }

@@ -33,7 +33,7 @@ fn events_wanted(quick: bool) -> u64 {
 }
 
 /// Runs a child process of this benchmark and returns its `RESULT` line's fields.
-fn child(args: &[&str]) -> Vec<String> {
+pub fn child(args: &[&str]) -> Vec<String> {
     let exe = std::env::current_exe().expect("current exe");
     let output = Command::new(exe).args(args).output().expect("run child");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -53,7 +53,7 @@ fn child(args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn num(fields: &[String], i: usize) -> f64 {
+pub fn num(fields: &[String], i: usize) -> f64 {
     fields[i].parse().expect("number")
 }
 

@@ -5,14 +5,16 @@
 //! flux-capacitor new my-app --flux-path ~/src/flux-capacitor
 //! flux-capacitor events --database sqlite://notes.db --type addNote --follow
 //! flux-capacitor serve --database postgres://localhost/notes --port 8080
+//! flux-capacitor freeze --older-than 90d --icelog /var/lib/notes/icelog
+//! flux-capacitor icelog --verify
 //! ```
 
 use clap::{Parser, Subcommand};
 use flux_capacitor::combine_reducers;
-use flux_capacitor_server::Store;
-use flux_capacitor_server::cli::{self, EventsArgs, ServeArgs};
+use flux_capacitor_server::cli::{self, EventsArgs, IceLogCommand, ServeArgs};
 use flux_capacitor_server::http::HttpConfig;
 use flux_capacitor_server::starter::{self, Dependencies};
+use flux_capacitor_server::{Config, Store};
 
 /// Where and how to make the app.
 #[derive(Debug, clap::Args)]
@@ -66,6 +68,10 @@ struct Cli {
     /// The store's database: sqlite://file.db, postgres://..., mysql://...
     #[arg(long, global = true, env = "DATABASE_URL", default_value = "sqlite://notes.db")]
     database: String,
+    /// Where frozen events go (`freeze`): a directory, file://... or
+    /// s3://bucket/prefix (the `s3` feature). Default: beside an SQLite file.
+    #[arg(long, global = true, env = "FLUX_ICELOG")]
+    icelog: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,6 +84,8 @@ enum Command {
     Events(EventsArgs),
     /// Serve the tables and the log over HTTP (read-only: no reducers, no commands).
     Serve(ServeArgs),
+    #[command(flatten)]
+    IceLog(IceLogCommand),
     /// The sagas of the database: `list`, `parked`, `retry KEY` (runs none).
     #[command(subcommand)]
     Sagas(flux_capacitor_server::saga::cli::SagasCommand),
@@ -92,10 +100,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return new_app(args);
     }
     // No reducers: this binary never dispatches; it reads the log and tables.
-    let store = Store::connect(&cli.database, combine_reducers()).await?;
+    let config = Config {
+        icelog: cli.icelog.clone(),
+        ..Config::default()
+    };
+    let store = Store::builder(combine_reducers())
+        .config(config)
+        .connect(&cli.database)
+        .await?;
     match cli.command {
         Command::Events(args) => cli::print_events(&store, &args, &mut std::io::stdout().lock()).await?,
         Command::New(_) => unreachable!("handled above"),
+        Command::IceLog(command) => cli::ice_log(&store, &command, &mut std::io::stdout().lock()).await?,
         Command::Sagas(command) => {
             flux_capacitor_server::saga::cli::sagas(&store, &command, &mut std::io::stdout().lock()).await?
         }

@@ -86,9 +86,12 @@ impl ApiError {
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", self.to_string()),
             ApiError::Store(err) => {
                 let status = match err {
-                    StoreError::Database { .. } | StoreError::Aborted { .. } | StoreError::Replay { .. } => {
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    }
+                    StoreError::Database { .. }
+                    | StoreError::Aborted { .. }
+                    | StoreError::Replay { .. }
+                    | StoreError::SegmentMissing { .. }
+                    | StoreError::SegmentCorrupt { .. }
+                    | StoreError::IceLog { .. } => StatusCode::INTERNAL_SERVER_ERROR,
                     StoreError::NotRestorable { .. } | StoreError::IdConflict { .. } => StatusCode::CONFLICT,
                     StoreError::Closed
                     | StoreError::CommitUnknown { .. }

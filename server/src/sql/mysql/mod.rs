@@ -50,6 +50,19 @@ impl Driver for MySql {
         ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
         "CREATE TABLE IF NOT EXISTS flux_store_lock (id INT NOT NULL PRIMARY KEY) ENGINE = InnoDB",
         "INSERT IGNORE INTO flux_store_lock (id) VALUES (1)",
+        // The icelog's manifest (see `crate::icelog`).
+        "CREATE TABLE IF NOT EXISTS flux_icelog (
+            segment VARCHAR(100) NOT NULL PRIMARY KEY,
+            first_seq BIGINT NOT NULL UNIQUE,
+            last_seq BIGINT NOT NULL,
+            first_time VARCHAR(40) NOT NULL,
+            last_time VARCHAR(40) NOT NULL,
+            events BIGINT NOT NULL,
+            bytes BIGINT NOT NULL,
+            crc_compressed BIGINT NOT NULL,
+            crc_events BIGINT NOT NULL,
+            location TEXT NOT NULL
+        ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
     ];
     const SAGA_TABLES: &'static [&'static str] = &[
         "CREATE TABLE IF NOT EXISTS flux_sagas (

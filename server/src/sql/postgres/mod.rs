@@ -63,6 +63,19 @@ impl Driver for Postgres {
         $$",
         "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
         "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
+        // The icelog's manifest (see `crate::icelog`).
+        "CREATE TABLE IF NOT EXISTS flux_icelog (
+            segment TEXT PRIMARY KEY,
+            first_seq BIGINT NOT NULL UNIQUE,
+            last_seq BIGINT NOT NULL,
+            first_time TEXT NOT NULL,
+            last_time TEXT NOT NULL,
+            events BIGINT NOT NULL,
+            bytes BIGINT NOT NULL,
+            crc_compressed BIGINT NOT NULL,
+            crc_events BIGINT NOT NULL,
+            location TEXT NOT NULL
+        )",
     ];
     const SAGA_TABLES: &'static [&'static str] = &[
         "CREATE TABLE IF NOT EXISTS flux_sagas (

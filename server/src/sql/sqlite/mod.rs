@@ -62,6 +62,19 @@ impl Driver for Sqlite {
         )",
         "CREATE INDEX IF NOT EXISTS flux_events_type ON flux_events (type)",
         "CREATE INDEX IF NOT EXISTS flux_events_timestamp ON flux_events (timestamp)",
+        // The icelog's manifest (see `crate::icelog`).
+        "CREATE TABLE IF NOT EXISTS flux_icelog (
+            segment TEXT PRIMARY KEY NOT NULL,
+            first_seq INTEGER NOT NULL UNIQUE,
+            last_seq INTEGER NOT NULL,
+            first_time TEXT NOT NULL,
+            last_time TEXT NOT NULL,
+            events INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            crc_compressed INTEGER NOT NULL,
+            crc_events INTEGER NOT NULL,
+            location TEXT NOT NULL
+        )",
     ];
     const SAGA_TABLES: &'static [&'static str] = &[
         "CREATE TABLE IF NOT EXISTS flux_sagas (
