@@ -31,6 +31,7 @@ use crate::sql::backend::WriterConn;
 use crate::store::Shared;
 use crate::{EventQuery, StoreError};
 use fast::BatchTables;
+pub(crate) use fast::{exact_key, pipeline};
 use tail::{Tail, Wake};
 
 /// What one dispatch writes.
