@@ -80,6 +80,14 @@ fn sent_times(text: &str) -> impl Iterator<Item = u64> + '_ {
     })
 }
 
+/// The clients' WebSocket settings: 4 KiB reads. tungstenite zeroes its
+/// whole read buffer (128 KiB by default) before every read, which on this
+/// bench's shared cores would charge every delivery, to the store and to
+/// the baselines alike, a memset a browser does not do.
+fn client_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4 * 1024)
+}
+
 /// One subscriber: connects, says so on `ready` at its first message, then
 /// records `(sent, received)` of every measured note until it has seen `expect`.
 async fn subscriber(
@@ -92,7 +100,7 @@ async fn subscriber(
         let _turn = gate.acquire().await.expect("gate");
         let mut tries = 0;
         loop {
-            match tokio_tungstenite::connect_async(url.as_str()).await {
+            match tokio_tungstenite::connect_async_with_config(url.as_str(), Some(client_config()), false).await {
                 Ok((socket, _)) => break socket,
                 Err(err) => {
                     tries += 1;
