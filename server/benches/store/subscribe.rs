@@ -291,26 +291,33 @@ impl Probe {
                 });
                 let waker = Waker::from(state.clone());
                 let mut cx = Context::from_waker(&waker);
-                let mut woken_at = now_nanos();
+                let mut last_item = 0;
                 while !stop.load(Ordering::SeqCst) {
                     match std::pin::Pin::new(&mut subscription).poll_next(&mut cx) {
                         Poll::Ready(Some(item)) => {
+                            let now = now_nanos();
+                            // The wake of this batch; or, when the probe was
+                            // polling anyway (woken by the batch before) and
+                            // saw this one before its wake, now: microseconds
+                            // after the publication. A wake older than the
+                            // last batch is not this one's.
+                            let woken = state.woken.swap(0, Ordering::SeqCst);
+                            let at = if woken > last_item { woken } else { now };
+                            last_item = now;
                             let mut published = published.lock().expect("probe map");
                             for event in item.events() {
                                 let text = event.payload.get("text").and_then(|t| t.as_str()).unwrap_or("");
                                 for sent in sent_times(text) {
-                                    published.insert(sent, woken_at);
+                                    published.insert(sent, at);
                                 }
                             }
                         }
                         Poll::Ready(None) => break,
-                        Poll::Pending => {
-                            std::thread::park_timeout(Duration::from_millis(100));
-                            let woken = state.woken.swap(0, Ordering::SeqCst);
-                            if woken != 0 {
-                                woken_at = woken;
-                            }
-                        }
+                        // Only a wake (or `stop`) unparks it: a timeout
+                        // would poll, in step with the dispatches, just
+                        // before a batch's wake and take the wake for the
+                        // next batch's.
+                        Poll::Pending => std::thread::park(),
                     }
                 }
             }
