@@ -6,7 +6,7 @@
 #
 #   bash scripts/bench.sh                      # everything
 #   bash scripts/bench.sh dispatch replay      # some sections of the store's bench:
-#                                              #   dispatch concurrent replay subscribe memory instances
+#                                              #   dispatch concurrent replay subscribe memory instances timemachine growth
 #   bash scripts/bench.sh frontend             # only the frontend's
 #   BENCH_QUICK=1 bash scripts/bench.sh        # a short smoke run (not figures)
 #

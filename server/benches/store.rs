@@ -5,17 +5,18 @@
 //! ```sh
 //! cargo bench -p flux-capacitor-server --bench store            # everything
 //! cargo bench -p flux-capacitor-server --bench store -- dispatch # some sections:
-//! #   dispatch concurrent replay subscribe memory instances timemachine icelog
+//! #   dispatch concurrent replay subscribe memory instances timemachine icelog growth
 //! ```
 //!
 //! `BENCH_TM_SIZES=10000,100000` narrows the time machine's sizes (default
-//! 10,000, 100,000 and 1,000,000 rows and events).
+//! 10,000, 100,000 and 1,000,000 rows and events), `BENCH_GROWTH_SIZES` the
+//! cost-growth table's (the same default).
 //! `BENCH_QUICK=1` shortens every measurement (a smoke run, not figures);
 //! `BENCH_ICELOG_EVENTS` the icelog's (default 1,000,000);
 //! `BENCH_REPLAY_EVENTS` sets the replayed log's length (default 1,000,000);
 //! `BENCH_BACKENDS=sqlite,postgres` and `BENCH_BATCHES=1,1000` narrow the
 //! dispatch sections; `BENCH_SUBSCRIBERS=1000,10000` sets the WebSocket section's
-//! numbers of subscribers (default 1, 100, 1,000 and 10,000). `bash scripts/bench.sh` runs this and the frontend's.
+//! numbers of subscribers (default 100, 1,000 and 10,000). `bash scripts/bench.sh` runs this and the frontend's.
 //! PostgreSQL and MariaDB are reached as the tests reach them
 //! (`DATABASE_URL_POSTGRES`, `DATABASE_URL_MYSQL`).
 
@@ -27,6 +28,8 @@ use flux_capacitor_server::Dialect;
 mod dispatch;
 #[path = "store/icelog.rs"]
 mod icelog;
+#[path = "store/growth.rs"]
+mod growth;
 #[path = "store/instances.rs"]
 mod instances;
 #[path = "store/memory.rs"]
@@ -42,7 +45,7 @@ mod support;
 #[path = "store/timemachine.rs"]
 mod timemachine;
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "dispatch",
     "concurrent",
     "replay",
@@ -51,6 +54,7 @@ const SECTIONS: [&str; 8] = [
     "instances",
     "timemachine",
     "icelog",
+    "growth",
 ];
 
 fn main() {
@@ -102,7 +106,7 @@ fn main() {
     let subscribers: Vec<usize> = std::env::var("BENCH_SUBSCRIBERS")
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 100, 1000, 10_000]);
+        .unwrap_or_else(|| vec![100, 1000, 10_000]);
     // Everything runs in a task on the runtime's workers, as a server's
     // handlers do (not on the thread that blocks on the runtime).
     let sections = async move {
@@ -119,6 +123,7 @@ fn main() {
                 }
                 "timemachine" => timemachine::run(&all).await,
                 "icelog" => icelog::run(quick).await,
+                "growth" => growth::run(&all).await,
                 _ => unreachable!(),
             }
         }

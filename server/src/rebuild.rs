@@ -6,7 +6,8 @@
 //!    it, with the new schema) and is empty; the retired names are free.
 //! 2. **Replay** the log, page by page (one transaction each), through the
 //!    new reducers, each operation on collection `c` redirected to its target
-//!    table. Dispatches go on meanwhile, with the old reducers, into the live
+//!    table, written with the multi-row statements of dispatch
+//!    ([`crate::sql::batch`]). Dispatches go on meanwhile, with the old reducers, into the live
 //!    tables; they wait at most one page for the writers' lock.
 //! 3. **Catch up** with the events committed meanwhile, until a page comes back empty.
 //! 4. **Switch**, with writes paused (this store's writer waits, and the
@@ -28,6 +29,7 @@
 //! by itself, so the switch commits the catch-up first and renames right
 //! after: stop other processes' writers during a rebuild there.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -35,6 +37,7 @@ use std::time::{Duration, Instant};
 use flux_capacitor::{Error as CoreError, Operation, Reducer, StoredEvent};
 
 use crate::reduce::run_reducer;
+use crate::schema::DbSchema;
 use crate::sql::backend::WriteTx;
 use crate::sql::compile_operation;
 use crate::sql::write::rename_tables_sql;
@@ -80,6 +83,8 @@ struct Plan<'a> {
     reducer: &'a dyn Reducer,
     /// (collection of the new reducers, table filled during the rebuild).
     tables: &'a [(String, String)],
+    /// The tables that take multi-row statements, read at the start.
+    batchable: HashSet<String>,
 }
 
 impl Plan<'_> {
@@ -91,10 +96,11 @@ impl Plan<'_> {
         }
     }
 
-    /// Applies the new reducers' changeset of `event` to the target tables.
-    async fn apply(&self, tx: &mut dyn WriteTx, event: &StoredEvent) -> Result<(), StoreError> {
+    /// The new reducers' changeset of `event`, each operation pointed at
+    /// its target table and checked against the schema as read at the start.
+    fn reduce(&self, schema: &DbSchema, event: &StoredEvent) -> Result<Vec<Operation>, StoreError> {
         let reduced = run_reducer(self.reducer, event).map_err(|e| Self::fail(event, e))?;
-        let schema = self.shared.schema();
+        let mut out = Vec::with_capacity(reduced.operations().len());
         for operation in reduced.operations() {
             let target = self
                 .tables
@@ -111,35 +117,82 @@ impl Plan<'_> {
                 })?;
             let operation = retarget(operation, target);
             schema.validate(&operation).map_err(|e| Self::fail(event, e))?;
+            if self.shared.config.row_versions && !schema.versions.contains_key(target) {
+                return Err(crate::read::no_versions(target));
+            }
+            out.push(operation);
+        }
+        Ok(out)
+    }
+
+    /// Replays one page of events after `after` in `tx`; answers the last
+    /// `seq` (or `after`). The page's changes go in multi-row statements,
+    /// as a dispatched group's do ([`crate::sql::batch`]), under a
+    /// savepoint; should that fail in the database, the page is written
+    /// again one statement per change, and fails as it always did.
+    async fn page(&self, tx: &mut dyn WriteTx, after: u64, events: &[StoredEvent]) -> Result<u64, StoreError> {
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(after);
+        };
+        let schema = self.shared.schema();
+        let mut changes = Vec::with_capacity(events.len());
+        for event in events {
+            changes.push((self.reduce(&schema, event)?, event.seq));
+        }
+        let dialect = self.shared.pool.dialect();
+        let operations = changes.iter().flat_map(|(operations, seq)| {
+            operations
+                .iter()
+                .map(|operation| (&schema.tables[operation.collection()], operation, *seq))
+        });
+        let steps = crate::sql::batch::schedule(operations, |table| {
+            self.batchable.contains(&table.name) && crate::writer::exact_key(dialect, table)
+        });
+        let versions = self.shared.config.row_versions.then_some(&schema.versions);
+        let mut savepoint = tx.savepoint().await?;
+        let statements = steps.into_iter().flat_map(|step| step.statements(dialect, versions));
+        match crate::writer::pipeline(&mut *savepoint, statements).await {
+            Ok(()) => {
+                savepoint.commit().await?;
+                return Ok(last);
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "rebuild: a multi-row page failed; writing it one change at a time");
+                savepoint.rollback().await?;
+            }
+        }
+        for ((operations, _), event) in changes.iter().zip(events) {
+            self.apply(tx, &schema, event, operations).await?;
+        }
+        Ok(last)
+    }
+
+    /// Writes `operations` (of `event`, from [`Plan::reduce`]) one statement each.
+    async fn apply(
+        &self,
+        tx: &mut dyn WriteTx,
+        schema: &DbSchema,
+        event: &StoredEvent,
+        operations: &[Operation],
+    ) -> Result<(), StoreError> {
+        let dialect = self.shared.pool.dialect();
+        for operation in operations {
+            let target = operation.collection();
             let table = &schema.tables[target];
-            let dialect = self.shared.pool.dialect();
-            let Some(statement) = compile_operation(dialect, table, &operation) else {
+            let Some(statement) = compile_operation(dialect, table, operation) else {
                 continue;
             };
-            let (before, after) = if self.shared.config.row_versions {
-                let versions = schema
-                    .versions
-                    .get(target)
-                    .ok_or_else(|| crate::read::no_versions(target))?;
-                crate::sql::versions::around(dialect, table, versions, &operation, event.seq)
-            } else {
-                (None, Vec::new())
+            let (before, after) = match schema.versions.get(target) {
+                Some(versions) if self.shared.config.row_versions => {
+                    crate::sql::versions::around(dialect, table, versions, operation, event.seq)
+                }
+                _ => (None, Vec::new()),
             };
             for statement in before.iter().chain([&statement]).chain(&after) {
                 tx.execute(statement).await?;
             }
         }
         Ok(())
-    }
-
-    /// Replays one page of events after `after` in `tx`; answers the last `seq` (or `after`).
-    async fn page(&self, tx: &mut dyn WriteTx, after: u64, events: &[StoredEvent]) -> Result<u64, StoreError> {
-        let mut last = after;
-        for event in events {
-            self.apply(tx, event).await?;
-            last = event.seq;
-        }
-        Ok(last)
     }
 }
 
@@ -185,10 +238,15 @@ impl Store {
                 return Err(invalid(format!("collection `{collection}` is mapped twice")));
             }
         }
+        let batchable = shared.db().batchable_tables().await.unwrap_or_else(|err| {
+            tracing::debug!(error = %err, "rebuild: cannot tell which tables take multi-row statements; using none");
+            HashSet::new()
+        });
         let plan = Plan {
             shared: &shared,
             reducer: &*reducer,
             tables: &tables,
+            batchable,
         };
         let page_size = shared.config.replay_page.max(1) as u64 * 2;
         let started = Instant::now();

@@ -201,3 +201,53 @@ async fn each_batch_is_serialized_once_for_every_subscriber() {
 async fn an_access_filter_chooses_shared_json_and_serializes_nothing_again() {
     for_each_backend(|db| fan_out(db, true)).await;
 }
+
+/// The feed reads a client's socket 4 KiB at a time (tungstenite zeroes its
+/// read buffer on every read attempt): a client message longer than that
+/// but within the 16 KiB allowed is read whole and the feed goes on; a
+/// longer one ends the feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_messages_longer_than_the_read_buffer_are_read_whole() {
+    let db = TestDb::new(flux_capacitor_server::Dialect::Sqlite).await;
+    let store = conformance_store(&db).await;
+    let base = listen(app(store.clone(), HttpConfig::default())).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{base}/events/live"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while metric(&store, "flux_subscribers").await < 1.0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "subscriber did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    futures::SinkExt::send(&mut socket, Message::text("x".repeat(12 * 1024)))
+        .await
+        .unwrap();
+    let sent = store
+        .dispatch(Event::new("blob", json!({ "n": 1, "text": "after a long message" })))
+        .await
+        .unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .expect("the feed goes on")
+        .expect("socket open")
+        .expect("valid frame");
+    assert_eq!(
+        message.into_text().unwrap().as_str(),
+        serde_json::to_string(&[sent]).unwrap()
+    );
+
+    futures::SinkExt::send(&mut socket, Message::text("x".repeat(20 * 1024)))
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "a message over 16 KiB ends the feed");
+    db.drop_db().await;
+}

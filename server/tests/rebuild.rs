@@ -229,3 +229,59 @@ async fn a_failing_rebuild_leaves_the_live_tables_and_the_log_untouched() {
     })
     .await;
 }
+
+/// A page is written with multi-row statements; when one fails in the
+/// database (here a key written twice), the page is written again one
+/// statement per change and the rebuild fails as it did before, writing
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_failing_in_the_database_writes_nothing() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        for i in 0..10 {
+            store.dispatch(issue(i)).await.unwrap();
+        }
+        db.create_tables(store.pool(), &tables("_next", false)).await;
+        let before = contents(&store, &["issues", "users"]).await;
+        // Every issue gets the same id: the second create breaks the key.
+        let one_id = |event: &StoredEvent| -> Result<flux_capacitor::Changeset, Error> {
+            let mut event = event.clone();
+            if let Some(payload) = event.event.payload.as_object_mut() {
+                payload.insert("id".into(), json!("same"));
+            }
+            conformance::reducer().reduce(&event)
+        };
+        use flux_capacitor::Reducer;
+        let failed = store
+            .rebuild(one_id, &[("issues", "issues_next"), ("users", "users_next")], |_| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(failed, StoreError::Database { .. }), "{failed}");
+        assert_eq!(
+            contents(&store, &["issues", "users"]).await,
+            before,
+            "live tables untouched"
+        );
+        assert_eq!(
+            contents(&store, &["issues_next", "users_next"]).await,
+            json!({ "issues_next": null, "users_next": null }),
+            "the failed page wrote nothing"
+        );
+        // The same log with the right reducers rebuilds.
+        let report = store
+            .rebuild(
+                conformance::reducer(),
+                &[("issues", "issues_next"), ("users", "users_next")],
+                |_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(report.replayed, 10);
+        assert_eq!(
+            contents(&store, &["issues", "users"]).await,
+            before,
+            "the same tables, replayed"
+        );
+    })
+    .await;
+}

@@ -99,7 +99,7 @@ pub async fn run(quick: bool) {
     let rebuild_rate = n as f64 / num(&rebuilt, 0);
     table.row(vec![
         format!(
-            "`Store::rebuild` of the log's own store into a new table (pages of {}, one statement per operation)",
+            "`Store::rebuild` of the log's own store into a new table (pages of {}, multi-row statements)",
             bench_config().replay_page * 2
         ),
         rate(n as f64),

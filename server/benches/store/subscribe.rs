@@ -1,23 +1,34 @@
-//! Subscribe (issue item 4): dispatch-to-delivery latency over `/events/live` WebSockets
-//! on loopback, from the start of the `dispatch` call to the receipt of the
-//! text message (the system clock, read by the bench and by a process of its
-//! subscribers, as one process cannot hold both ends of 10,000 sockets under
-//! the usual open-files limit), beside a bare axum WebSocket
-//! broadcast of an equal message (no store, serialized once) — the loopback
-//! ceiling of this machine.
+//! Subscribe (issue 6 item 4, issue 15 item 4): delivery latency over
+//! `/events/live` WebSockets on loopback, to the receipt of the text message
+//! by a client, beside a bare axum WebSocket broadcast of an equal message
+//! (no store, serialized once, one task per socket) to the same clients.
+//!
+//! Two latencies per delivery, both on the system clock (read by the bench
+//! and by a process of its subscribers, as one process cannot hold both ends
+//! of 10,000 sockets under the usual open-files limit):
+//!
+//! * **commit to receipt**: from the moment the store published the
+//!   committed batch — taken by a probe subscriber whose waker notes the
+//!   time when the live feed wakes it, which the feed does right after the
+//!   commit, on the writer's thread — to the receipt; for the bare broadcast,
+//!   from its `send`;
+//! * **dispatch to receipt**: from the start of the `dispatch` call (so the
+//!   commit's own time, an fsync on SQLite, included).
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::extract::ws::{Message as AxumMessage, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use flux_capacitor_server::Dialect;
 use flux_capacitor_server::http::{HttpConfig, app};
-use futures::StreamExt;
+use flux_capacitor_server::{Dialect, Store};
+use futures::{Stream, StreamExt};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -69,19 +80,27 @@ fn sent_times(text: &str) -> impl Iterator<Item = u64> + '_ {
     })
 }
 
+/// The clients' WebSocket settings: 4 KiB reads. tungstenite zeroes its
+/// whole read buffer (128 KiB by default) before every read, which on this
+/// bench's shared cores would charge every delivery, to the store and to
+/// the baselines alike, a memset a browser does not do.
+fn client_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4 * 1024)
+}
+
 /// One subscriber: connects, says so on `ready` at its first message, then
-/// records the latency of every measured note until it has seen `expect`.
+/// records `(sent, received)` of every measured note until it has seen `expect`.
 async fn subscriber(
     url: String,
     gate: Arc<Semaphore>,
     ready: tokio::sync::mpsc::UnboundedSender<()>,
     expect: usize,
-) -> Vec<Duration> {
+) -> Vec<(u64, u64)> {
     let mut socket = {
         let _turn = gate.acquire().await.expect("gate");
         let mut tries = 0;
         loop {
-            match tokio_tungstenite::connect_async(url.as_str()).await {
+            match tokio_tungstenite::connect_async_with_config(url.as_str(), Some(client_config()), false).await {
                 Ok((socket, _)) => break socket,
                 Err(err) => {
                     tries += 1;
@@ -102,7 +121,7 @@ async fn subscriber(
             let _ = ready.send(());
         }
         for sent in sent_times(&text) {
-            latencies.push(Duration::from_nanos(received.saturating_sub(sent)));
+            latencies.push((sent, received));
         }
     }
     latencies
@@ -111,8 +130,9 @@ async fn subscriber(
 /// The subscribers' process (`child-subscribers URL N EXPECT`): N WebSocket
 /// clients of URL, in a process of their own so that 10,000 of them and the
 /// server's 10,000 sockets each fit under an open-files limit. Prints
-/// `ready` once every one has received a message, then `latencies` and
-/// every latency in nanoseconds, sorted, once each has seen EXPECT notes.
+/// `ready` once every one has received a message, then `received` and
+/// every `sent:received` pair (nanoseconds since the epoch), once each has
+/// seen EXPECT notes.
 pub async fn child_subscribers(args: &[String]) {
     let [url, count, expect] = args else {
         panic!("child-subscribers URL N EXPECT")
@@ -137,12 +157,10 @@ pub async fn child_subscribers(args: &[String]) {
     for reader in readers {
         latencies.extend(reader.await.expect("subscriber task"));
     }
-    latencies.sort();
-    let mut out = String::with_capacity(latencies.len() * 12);
-    out.push_str("latencies");
-    for l in &latencies {
-        out.push(' ');
-        out.push_str(&l.as_nanos().to_string());
+    let mut out = String::with_capacity(latencies.len() * 40);
+    out.push_str("received");
+    for (sent, received) in &latencies {
+        out.push_str(&format!(" {sent}:{received}"));
     }
     println!("{out}");
 }
@@ -182,23 +200,39 @@ impl Subscribers {
         }
     }
 
-    /// Every latency measured, sorted.
-    async fn latencies(mut self) -> Vec<Duration> {
-        let line = tokio::time::timeout(Duration::from_secs(120), self.lines.recv())
+    /// Every `(sent, received)` pair.
+    async fn receipts(mut self) -> Vec<(u64, u64)> {
+        let line = tokio::time::timeout(Duration::from_secs(300), self.lines.recv())
             .await
             .expect("subscribers finished")
-            .expect("the subscribers' process printed its latencies");
+            .expect("the subscribers' process printed its receipts");
         let _ = self.child.wait();
-        let rest = line.strip_prefix("latencies").expect("a `latencies` line");
+        let rest = line.strip_prefix("received").expect("a `received` line");
         rest.split_whitespace()
-            .map(|n| Duration::from_nanos(n.parse().expect("nanoseconds")))
+            .map(|pair| {
+                let (sent, received) = pair.split_once(':').expect("sent:received");
+                (
+                    sent.parse().expect("nanoseconds"),
+                    received.parse().expect("nanoseconds"),
+                )
+            })
             .collect()
     }
 }
 
+/// The baseline's route: axum's defaults, one task per socket.
 async fn bare(State(feed): State<broadcast::Sender<Arc<str>>>, upgrade: WebSocketUpgrade) -> Response {
     let receiver = feed.subscribe();
     upgrade.on_upgrade(move |socket| bare_feed(socket, receiver))
+}
+
+/// The same with the store's read buffer (4 KiB instead of axum's 128 KiB,
+/// which tungstenite zeroes on every read attempt).
+async fn bare_small_reads(State(feed): State<broadcast::Sender<Arc<str>>>, upgrade: WebSocketUpgrade) -> Response {
+    let receiver = feed.subscribe();
+    upgrade
+        .read_buffer_size(4 * 1024)
+        .on_upgrade(move |socket| bare_feed(socket, receiver))
 }
 
 async fn bare_feed(mut socket: WebSocket, mut feed: broadcast::Receiver<Arc<str>>) {
@@ -209,14 +243,134 @@ async fn bare_feed(mut socket: WebSocket, mut feed: broadcast::Receiver<Arc<str>
     }
 }
 
+/// The probe's waker: notes when the live feed woke it (nanoseconds since
+/// the epoch; 0 once read) and unparks the probe's thread.
+struct ProbeWaker {
+    woken: AtomicU64,
+    thread: std::thread::Thread,
+}
+
+impl Wake for ProbeWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let _ = self
+            .woken
+            .compare_exchange(0, now_nanos(), Ordering::SeqCst, Ordering::SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// A subscriber of the store polled by hand on a thread of its own: the
+/// live feed calls its waker on the writer's thread right after a commit,
+/// so the time its waker notes is the batch's publication — the start of
+/// "commit to receipt" — whatever the runtime's workers are busy with.
+struct Probe {
+    /// `Sent at` of a measured note → when its batch was published.
+    published: Arc<Mutex<HashMap<u64, u64>>>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Probe {
+    fn start(store: &Store) -> Probe {
+        let runtime = tokio::runtime::Handle::current();
+        let mut subscription = store.subscribe();
+        let published = Arc::new(Mutex::new(HashMap::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let (published, stop) = (published.clone(), stop.clone());
+            move || {
+                // A catch-up read of the log (after a lag) needs the runtime.
+                let _runtime = runtime.enter();
+                let state = Arc::new(ProbeWaker {
+                    woken: AtomicU64::new(0),
+                    thread: std::thread::current(),
+                });
+                let waker = Waker::from(state.clone());
+                let mut cx = Context::from_waker(&waker);
+                let mut last_item = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    match std::pin::Pin::new(&mut subscription).poll_next(&mut cx) {
+                        Poll::Ready(Some(item)) => {
+                            let now = now_nanos();
+                            // The wake of this batch; or, when the probe was
+                            // polling anyway (woken by the batch before) and
+                            // saw this one before its wake, now: microseconds
+                            // after the publication. A wake older than the
+                            // last batch is not this one's.
+                            let woken = state.woken.swap(0, Ordering::SeqCst);
+                            let at = if woken > last_item { woken } else { now };
+                            last_item = now;
+                            let mut published = published.lock().expect("probe map");
+                            for event in item.events() {
+                                let text = event.payload.get("text").and_then(|t| t.as_str()).unwrap_or("");
+                                for sent in sent_times(text) {
+                                    published.insert(sent, at);
+                                }
+                            }
+                        }
+                        Poll::Ready(None) => break,
+                        // Only a wake (or `stop`) unparks it: a timeout
+                        // would poll, in step with the dispatches, just
+                        // before a batch's wake and take the wake for the
+                        // next batch's.
+                        Poll::Pending => std::thread::park(),
+                    }
+                }
+            }
+        });
+        Probe {
+            published,
+            stop,
+            thread,
+        }
+    }
+
+    fn stop(self) -> HashMap<u64, u64> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.thread().unpark();
+        self.thread.join().expect("probe thread");
+        Arc::try_unwrap(self.published)
+            .map(|m| m.into_inner().expect("probe map"))
+            .unwrap_or_default()
+    }
+}
+
+/// Raises this process's soft open-files limit to its hard limit (the
+/// subscribers' process inherits it): 10,000 subscribers take 10,000 files
+/// on each side. Says so when it cannot.
+pub fn raise_open_files(needed: usize) {
+    let pid = std::process::id().to_string();
+    let hard = Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile", "--output", "HARD", "--noheadings"])
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse::<u64>().ok());
+    let Some(hard) = hard else {
+        eprintln!("subscribe: cannot read the open-files limit (prlimit); keeping it");
+        return;
+    };
+    let raised = Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--nofile={hard}:{hard}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !raised || (hard as usize) < needed {
+        eprintln!("subscribe: open-files limit {hard} (raised: {raised}); {needed} wanted");
+    }
+}
+
 struct Outcome {
-    latencies: Vec<Duration>,
+    /// `(sent, received)` of every delivery.
+    receipts: Vec<(u64, u64)>,
     commits: Vec<Duration>,
 }
 
 /// Starts `subscribers` clients of `url` in a process of their own, sends
 /// `dispatches` notes one every [`INTERVAL`] with `send`, and gathers every
-/// delivery latency.
+/// delivery.
 async fn measure<F, Fut>(url: &str, subscribers: usize, dispatches: usize, next: &AtomicUsize, send: F) -> Outcome
 where
     F: Fn(usize, bool, u64) -> Fut,
@@ -237,30 +391,54 @@ where
     }
     let mut commits = Vec::with_capacity(dispatches);
     let mut slot = Instant::now();
-    for index in first..first + dispatches {
+    for (n, index) in (first..first + dispatches).enumerate() {
         slot += INTERVAL;
         let t0 = Instant::now();
         send(index, false, now_nanos()).await;
         commits.push(t0.elapsed());
+        if (n + 1) % 25 == 0 {
+            eprintln!("  {} of {dispatches} notes sent", n + 1);
+        }
         tokio::time::sleep_until(slot.into()).await;
     }
-    let latencies = process.latencies().await;
+    let receipts = process.receipts().await;
     commits.sort();
-    Outcome { latencies, commits }
+    Outcome { receipts, commits }
+}
+
+/// Sorted latencies of `receipts`, each from its start (`start(sent)`).
+fn latencies(receipts: &[(u64, u64)], start: impl Fn(u64) -> u64) -> Vec<Duration> {
+    let mut out: Vec<Duration> = receipts
+        .iter()
+        .map(|&(sent, received)| Duration::from_nanos(received.saturating_sub(start(sent))))
+        .collect();
+    out.sort();
+    out
+}
+
+fn p50_p99_max(sorted: &[Duration]) -> String {
+    format!(
+        "{} / {} / {}",
+        ms(percentile(sorted, 50.0)),
+        ms(percentile(sorted, 99.0)),
+        ms(percentile(sorted, 100.0))
+    )
 }
 
 pub async fn run(levels: &[usize], dispatches: usize) {
     println!(
-        "\n### 4. WebSocket delivery, dispatch start to receipt (SQLite, one `addNote` every {} ms)\n",
+        "\n### 4. WebSocket delivery (SQLite, one `addNote` every {} ms, {dispatches} measured)\n",
         INTERVAL.as_millis()
     );
+    let most = levels.iter().max().copied().unwrap_or(0);
+    raise_open_files(most + 1000);
     let db = BenchDb::new(Dialect::Sqlite).await;
     let store = db.store(bench_config()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     // Room for a level's subscribers while the last level's are still leaving.
     let http = HttpConfig {
-        max_live: 4 * levels.iter().max().copied().unwrap_or(0),
+        max_live: 4 * most,
         ..HttpConfig::default()
     };
     let router = app(store.clone(), http);
@@ -271,21 +449,25 @@ pub async fn run(levels: &[usize], dispatches: usize) {
     let bare_addr = bare_listener.local_addr().expect("addr");
     let bare_router = axum::Router::new()
         .route("/live", axum::routing::get(bare))
+        .route("/live-small-reads", axum::routing::get(bare_small_reads))
         .with_state(feed.clone());
     let bare_server = tokio::spawn(async move { axum::serve(bare_listener, bare_router).await.expect("serve") });
 
     let next = AtomicUsize::new(0);
     let mut table = Table::new(&[
         "subscribers",
-        "store p50 / p99 / max ms",
-        "of which commit (dispatch call) p50 / p99 ms",
-        "bare axum broadcast p50 / p99 / max ms",
+        "store: commit to receipt p50 / p99 / max ms",
+        "bare axum broadcast (baseline): send to receipt p50 / p99 / max ms",
         "p99 store / bare",
+        "bare, 4 KiB reads as the store: p50 / p99 / max ms",
+        "store: dispatch call to receipt p50 / p99 / max ms",
+        "the dispatch call (commit) p50 / p99 ms",
     ]);
     let seq = AtomicU64::new(1);
     for &subscribers in levels {
         let url = format!("ws://{addr}/events/live");
         eprintln!("subscribe: {subscribers} subscribers of the store");
+        let probe = Probe::start(&store);
         let store_run = measure(&url, subscribers, dispatches, &next, |index, warm, sent| {
             let store = store.clone();
             Box::pin(async move {
@@ -293,6 +475,7 @@ pub async fn run(levels: &[usize], dispatches: usize) {
             })
         })
         .await;
+        let published = probe.stop();
         tokio::time::sleep(Duration::from_millis(200)).await;
         let url = format!("ws://{bare_addr}/live");
         eprintln!("subscribe: {subscribers} subscribers of the bare broadcast");
@@ -305,29 +488,44 @@ pub async fn run(levels: &[usize], dispatches: usize) {
         })
         .await;
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let l = &store_run.latencies;
-        let b = &bare_run.latencies;
+        let url = format!("ws://{bare_addr}/live-small-reads");
+        eprintln!("subscribe: {subscribers} subscribers of the bare broadcast with 4 KiB reads");
+        let small_run = measure(&url, subscribers, dispatches, &next, |index, warm, sent| {
+            let time = timestamp(chrono::Utc::now());
+            let event = stored(seq.fetch_add(1, Ordering::SeqCst), &note(index, warm, sent), &time);
+            let text: Arc<str> = serde_json::to_string(&[event]).expect("json").into();
+            let _ = feed.send(text);
+            Box::pin(async {})
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let missing = store_run
+            .receipts
+            .iter()
+            .filter(|(sent, _)| !published.contains_key(sent))
+            .count();
+        assert_eq!(missing, 0, "the probe saw every measured note");
+        let committed = latencies(&store_run.receipts, |sent| published[&sent]);
+        let dispatched = latencies(&store_run.receipts, |sent| sent);
+        let bare = latencies(&bare_run.receipts, |sent| sent);
+        let small = latencies(&small_run.receipts, |sent| sent);
         table.row(vec![
             subscribers.to_string(),
-            format!(
-                "{} / {} / {}",
-                ms(percentile(l, 50.0)),
-                ms(percentile(l, 99.0)),
-                ms(percentile(l, 100.0))
+            p50_p99_max(&committed),
+            p50_p99_max(&bare),
+            ratio(
+                percentile(&committed, 99.0).as_secs_f64(),
+                percentile(&bare, 99.0).as_secs_f64(),
             ),
+            p50_p99_max(&small),
+            p50_p99_max(&dispatched),
             format!(
                 "{} / {}",
                 ms(percentile(&store_run.commits, 50.0)),
                 ms(percentile(&store_run.commits, 99.0))
             ),
-            format!(
-                "{} / {} / {}",
-                ms(percentile(b, 50.0)),
-                ms(percentile(b, 99.0)),
-                ms(percentile(b, 100.0))
-            ),
-            ratio(percentile(l, 99.0).as_secs_f64(), percentile(b, 99.0).as_secs_f64()),
         ]);
+        eprintln!("subscribe: {subscribers} done");
     }
     server.abort();
     bare_server.abort();

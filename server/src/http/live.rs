@@ -41,6 +41,14 @@ pub const CLOSE_BEHIND: u16 = 4001;
 /// close frames, and axum would otherwise buffer 64 MiB for each.
 const MAX_INCOMING: usize = 16 * 1024;
 
+/// Bytes read from a client's socket at a time. tungstenite zeroes this
+/// much of its read buffer on every read attempt — each time a feed's task
+/// wakes, for a batch as much as for the client — and its default, 128 KiB,
+/// made that memset a third of the server's CPU time with 1,000
+/// subscribers (BENCHMARKS.md, WebSocket delivery). Clients send pongs and
+/// close frames; a bigger message takes a few reads.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Upgrades to a WebSocket fed by [`Store::subscribe_from`](crate::Store::subscribe_from)
 /// (`after` given) or [`Store::subscribe`](crate::Store::subscribe). Parameters
 /// and credentials are checked before the upgrade, so a refused client gets a
@@ -61,7 +69,10 @@ pub(crate) async fn live(
     let slot = app
         .live
         .take(ctx.user.as_deref(), app.config.max_live, app.config.max_live_per_user)?;
-    let upgrade = upgrade.max_message_size(MAX_INCOMING).max_frame_size(MAX_INCOMING);
+    let upgrade = upgrade
+        .max_message_size(MAX_INCOMING)
+        .max_frame_size(MAX_INCOMING)
+        .read_buffer_size(READ_BUFFER);
     Ok(upgrade.on_upgrade(move |socket| async move {
         feed(app, ctx, params, socket).await;
         drop(slot);

@@ -48,14 +48,17 @@ pub(super) async fn batchable_tables(shared: &Shared, cache: &mut Option<BatchTa
 
 /// Whether rows of `table` are found by an exact comparison of their key
 /// (the dialects' `batchable_tables` check the rest).
-fn exact_key(dialect: Dialect, table: &Table) -> bool {
+pub(crate) fn exact_key(dialect: Dialect, table: &Table) -> bool {
     let key = table.key_column();
     key.ty != FieldType::Text || !dialect.syntax().inexact_key(key)
 }
 
 /// Executes `statements` in order, making each next one while the database
 /// runs the one before.
-async fn pipeline(tx: &mut dyn WriteTx, mut statements: impl Iterator<Item = sql::Sql>) -> Result<(), sqlx::Error> {
+pub(crate) async fn pipeline(
+    tx: &mut dyn WriteTx,
+    mut statements: impl Iterator<Item = sql::Sql>,
+) -> Result<(), sqlx::Error> {
     let mut next = statements.next();
     while let Some(current) = next {
         let (done, upcoming) = tokio::join!(biased; tx.execute(&current), async { statements.next() });

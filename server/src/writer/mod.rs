@@ -34,6 +34,7 @@ use crate::store::Shared;
 use crate::{EventQuery, StoreError};
 pub(crate) use extra::Extras;
 use fast::BatchTables;
+pub(crate) use fast::{exact_key, pipeline};
 use tail::{Tail, Wake};
 
 /// What one dispatch writes.
