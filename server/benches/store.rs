@@ -26,10 +26,10 @@ use flux_capacitor_server::Dialect;
 
 #[path = "store/dispatch.rs"]
 mod dispatch;
-#[path = "store/icelog.rs"]
-mod icelog;
 #[path = "store/growth.rs"]
 mod growth;
+#[path = "store/icelog.rs"]
+mod icelog;
 #[path = "store/instances.rs"]
 mod instances;
 #[path = "store/memory.rs"]
