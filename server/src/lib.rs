@@ -266,5 +266,8 @@ pub const EVENTS_TABLE: &str = "flux_events";
 pub const SNAPSHOTS_TABLE: &str = "flux_snapshots";
 /// The icelog's manifest: one row per frozen segment ([`icelog`]).
 pub const ICELOG_TABLE: &str = "flux_icelog";
+/// The ids of the events in the icelog, with their `seq`: what keeps a resent
+/// event id committed once after its event was frozen.
+pub const ICELOG_IDS_TABLE: &str = "flux_icelog_ids";
 /// The writers' lock table (MySQL/MariaDB).
 pub const LOCK_TABLE: &str = "flux_store_lock";

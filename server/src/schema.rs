@@ -14,6 +14,7 @@ pub(crate) const STORE_TABLES: &[&str] = &[
     crate::LOCK_TABLE,
     crate::SNAPSHOTS_TABLE,
     crate::ICELOG_TABLE,
+    crate::ICELOG_IDS_TABLE,
     crate::saga::SAGAS_TABLE,
     crate::saga::EFFECTS_TABLE,
     crate::saga::TIMERS_TABLE,

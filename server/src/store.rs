@@ -518,16 +518,26 @@ impl Store {
     }
 
     /// The log's events whose [`id`](StoredEvent::id) is one of `ids` (those
-    /// that are there), in `seq` order: e.g. to find out whether a dispatch
-    /// whose answer was lost was committed. Each id is found by the log's
-    /// unique index.
+    /// that are there, frozen into the icelog or not), in `seq` order: e.g. to
+    /// find out whether a dispatch whose answer was lost was committed. Each
+    /// id is found by the log's unique index, or by `flux_icelog_ids`'.
     pub async fn events_by_id(&self, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>, StoreError> {
         let shared = &self.inner.shared;
-        shared
+        let mut found = shared
             .db()
             .events_by_id(ids)
             .await
-            .map_err(|err| shared.log.read_error(shared.db(), err))
+            .map_err(|err| shared.log.read_error(shared.db(), err))?;
+        let missing: Vec<uuid::Uuid> = ids
+            .iter()
+            .filter(|id| !found.iter().any(|e| e.id == **id))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            found.extend(crate::icelog::read::frozen_events_by_id(shared.db(), &shared.icelog, &missing).await?);
+            found.sort_by_key(|e| e.seq);
+        }
+        Ok(found)
     }
 
     /// The `seq` of the last event this store has seen committed.

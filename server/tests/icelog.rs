@@ -535,3 +535,47 @@ async fn the_cli_freezes_lists_verifies_and_thaws() {
     })
     .await;
 }
+
+/// A client-chosen id stays committed once after its event was frozen: a
+/// resend is answered with the stored event (read back from its segment) and
+/// writes nothing, another event under that id is `id_conflict`, and after a
+/// thaw the log's own unique index answers again. `events_by_id` finds it
+/// on either side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_id_stays_committed_once_after_a_freeze() {
+    for_each_backend(|db| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&db, dir.path(), 16).await;
+        let id = uuid::Uuid::now_v7();
+        let add = || Event::new("addUser", json!({ "handle": "idem", "name": "Idem" })).with_id(id);
+        let first = store.dispatch(add()).await.unwrap();
+        random_log(&store, 80, 0x1ce).await;
+        let head = store.head();
+        store.freeze(FreezeBelow::Seq(head), |_| ()).await.unwrap();
+        assert_eq!(count(store.pool(), "flux_events").await, 1, "all but the head frozen");
+        assert_eq!(count(store.pool(), "flux_icelog_ids").await as u64, head - 1);
+        let first = vec![first];
+        assert_eq!(store.events_by_id(&[id]).await.unwrap(), first);
+
+        let again = store.dispatch(add()).await.unwrap();
+        assert_eq!(vec![again], first, "answered as stored");
+        assert_eq!(store.head(), head, "nothing written");
+        let other = Event::new("addUser", json!({ "handle": "other", "name": "O" })).with_id(id);
+        assert!(
+            matches!(store.dispatch(other).await, Err(StoreError::IdConflict { .. })),
+            "another event under a frozen id is a conflict"
+        );
+        assert_eq!(store.head(), head);
+
+        store.thaw(None, |_| ()).await.unwrap();
+        assert_eq!(
+            count(store.pool(), "flux_icelog_ids").await,
+            0,
+            "thawed ids leave the table"
+        );
+        assert_eq!(vec![store.dispatch(add()).await.unwrap()], first);
+        assert_eq!(store.events_by_id(&[id]).await.unwrap(), first);
+        assert_eq!(store.head(), head);
+    })
+    .await;
+}

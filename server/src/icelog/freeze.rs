@@ -83,6 +83,8 @@ impl Store {
             // The move: one transaction, holding this store's writer and the writers' lock.
             let gate = shared.write_gate.lock().await;
             let mut tx = db.begin_write().await?;
+            tx.execute(&manifest::copy_ids_sql(db.dialect(), info.first_seq, info.last_seq))
+                .await?;
             let deleted = tx
                 .execute(&manifest::delete_events_sql(
                     db.dialect(),
@@ -179,6 +181,7 @@ impl Store {
         // freeze that ran since fails this one (the frozen events stay a prefix).
         let cut = segments.first().map_or(u64::MAX, |s| s.first_seq - 1);
         let removed = tx.execute(&manifest::delete_above_sql(dialect, cut)).await?;
+        tx.execute(&manifest::delete_ids_above_sql(dialect, cut)).await?;
         if removed != segments.len() as u64 {
             let _ = tx.rollback().await;
             ice.invalidate();

@@ -167,3 +167,55 @@ pub(crate) fn delete_events_sql(dialect: Dialect, first: u64, last: u64) -> Sql 
     sql.bind(int(first), None).push(" AND seq <= ").bind(int(last), None);
     sql
 }
+
+/// Copies the ids of the log rows `first..=last` into `flux_icelog_ids`
+/// (in a freeze's move, before they are deleted), so that a resent id is
+/// still found once its event is in a segment.
+pub(crate) fn copy_ids_sql(dialect: Dialect, first: u64, last: u64) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("INSERT INTO ")
+        .push(crate::ICELOG_IDS_TABLE)
+        .push(" (id, seq) SELECT id, seq FROM ")
+        .push(crate::EVENTS_TABLE)
+        .push(" WHERE seq >= ");
+    sql.bind(int(first), None).push(" AND seq <= ").bind(int(last), None);
+    sql
+}
+
+/// `DELETE` of the frozen ids above `above` (a thaw puts their events back).
+pub(crate) fn delete_ids_above_sql(dialect: Dialect, above: u64) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("DELETE FROM ")
+        .push(crate::ICELOG_IDS_TABLE)
+        .push(" WHERE seq > ");
+    sql.bind(int(above), None);
+    sql
+}
+
+/// `SELECT seq` of the frozen events whose id is one of `ids`.
+pub(crate) fn frozen_seqs_sql(dialect: Dialect, ids: &[uuid::Uuid]) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT seq FROM ")
+        .push(crate::ICELOG_IDS_TABLE)
+        .push(" WHERE id IN (");
+    sql.list(ids, ", ", |sql, id| {
+        let bind = sql.syntax.event_id(*id);
+        sql.bind(bind, None);
+    });
+    sql.push(")");
+    sql
+}
+
+/// The `seq`s of the frozen events whose id is one of `ids` (read through
+/// the pool: called under the writers' lock, which every freeze and thaw
+/// takes too, so what it reads cannot change meanwhile).
+pub(super) async fn frozen_seqs(db: &dyn Backend, ids: &[uuid::Uuid]) -> Result<Vec<u64>, StoreError> {
+    let column = Column::new("seq", FieldType::Integer);
+    let mut seqs = Vec::new();
+    for chunk in ids.chunks(crate::sql::backend::IDS_PER_QUERY) {
+        for row in db.fetch_rows(&frozen_seqs_sql(db.dialect(), chunk), &[&column]).await? {
+            seqs.extend(row.get("seq").and_then(serde_json::Value::as_u64));
+        }
+    }
+    Ok(seqs)
+}

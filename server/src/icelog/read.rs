@@ -179,3 +179,23 @@ pub(crate) async fn events_at(
 
 /// Shares decoded segments between readers.
 pub(crate) type Decoded = Arc<[StoredEvent]>;
+
+/// The events of `ids` that are in segments (their ids kept in
+/// `flux_icelog_ids`, their events read back), in `seq` order.
+pub(crate) async fn frozen_events_by_id(
+    db: &dyn Backend,
+    ice: &IceLog,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let seqs = super::manifest::frozen_seqs(db, ids).await?;
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    events_at(
+        db,
+        ice,
+        &crate::sql::versions::events_at_sql(db.dialect(), &seqs),
+        &seqs,
+    )
+    .await
+}

@@ -205,7 +205,7 @@ where
 }
 
 /// Most ids one [`read::events_by_id_sql`] binds.
-const IDS_PER_QUERY: usize = 500;
+pub(crate) const IDS_PER_QUERY: usize = 500;
 
 async fn events_by_id<DB: Statements>(conn: &mut DB::Connection, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>> {
     let mut events = Vec::new();

@@ -180,9 +180,10 @@ async fn write_all(
         });
     }
     // Under the writers' lock: ids already committed are answered, not written.
-    super::ids::resolve(tx, group)
-        .await
-        .map_err(|e| Broken::database(Vec::new(), e))?;
+    super::ids::resolve(shared, tx, group).await.map_err(|error| Broken {
+        outcomes: Vec::new(),
+        error,
+    })?;
     if let Some(tables) = tables
         && let Some(mut stamped) = stamp_group(group, seq, time)
     {

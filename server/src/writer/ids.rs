@@ -23,7 +23,9 @@ use uuid::Uuid;
 
 use super::{Batch, Request};
 use crate::StoreError;
+use crate::icelog::read::frozen_events_by_id;
 use crate::sql::backend::WriteTx;
+use crate::store::Shared;
 
 /// The client-chosen ids of a batch's new events.
 pub(super) fn client_ids(batch: &Batch) -> impl Iterator<Item = Uuid> + '_ {
@@ -54,18 +56,32 @@ pub(super) fn split_repeats(group: Vec<Request>) -> (Vec<Request>, Vec<Request>)
 
 /// Reads which of the group's client-chosen ids the log holds (in the
 /// writer's transaction, under the writers' lock) and takes those events out
-/// of their dispatches (see [`take_known`]).
-pub(super) async fn resolve(tx: &mut dyn WriteTx, group: &mut [Request]) -> Result<(), sqlx::Error> {
+/// of their dispatches (see [`take_known`]). An id not in `flux_events` may
+/// be of an event frozen into the icelog: `flux_icelog_ids` says, and the
+/// event is read back from its segment.
+pub(super) async fn resolve(shared: &Shared, tx: &mut dyn WriteTx, group: &mut [Request]) -> Result<(), StoreError> {
     let ids: Vec<Uuid> = group.iter().flat_map(|r| client_ids(&r.batch)).collect();
     if ids.is_empty() {
         return Ok(());
     }
-    let found: HashMap<Uuid, StoredEvent> = tx
+    let mut found: HashMap<Uuid, StoredEvent> = tx
         .events_by_id(&ids)
-        .await?
+        .await
+        .map_err(StoreError::database)?
         .into_iter()
         .map(|event| (event.id, event))
         .collect();
+    let missing: Vec<Uuid> = ids.iter().filter(|id| !found.contains_key(id)).copied().collect();
+    if !missing.is_empty() {
+        let frozen = frozen_events_by_id(shared.db(), &shared.icelog, &missing).await?;
+        if !frozen.is_empty() {
+            tracing::debug!(
+                frozen = frozen.len(),
+                "ids committed before a freeze: answered from the icelog"
+            );
+            found.extend(frozen.into_iter().map(|event| (event.id, event)));
+        }
+    }
     if !found.is_empty() {
         tracing::debug!(found = found.len(), "ids already committed: answered from the log");
         for request in group {

@@ -63,6 +63,12 @@ impl Driver for MySql {
             crc_events BIGINT NOT NULL,
             location TEXT NOT NULL
         ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
+        // The frozen events' ids (see `crate::icelog`): a resend stays committed once.
+        "CREATE TABLE IF NOT EXISTS flux_icelog_ids (
+            id CHAR(36) NOT NULL PRIMARY KEY,
+            seq BIGINT NOT NULL,
+            INDEX flux_icelog_ids_seq (seq)
+        )",
     ];
     const SAGA_TABLES: &'static [&'static str] = &[
         "CREATE TABLE IF NOT EXISTS flux_sagas (

@@ -76,6 +76,12 @@ impl Driver for Postgres {
             crc_events BIGINT NOT NULL,
             location TEXT NOT NULL
         )",
+        // The frozen events' ids (see `crate::icelog`): a resend stays committed once.
+        "CREATE TABLE IF NOT EXISTS flux_icelog_ids (
+            id UUID PRIMARY KEY NOT NULL,
+            seq BIGINT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS flux_icelog_ids_seq ON flux_icelog_ids (seq)",
     ];
     const SAGA_TABLES: &'static [&'static str] = &[
         "CREATE TABLE IF NOT EXISTS flux_sagas (

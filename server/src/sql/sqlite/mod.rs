@@ -75,6 +75,12 @@ impl Driver for Sqlite {
             crc_events INTEGER NOT NULL,
             location TEXT NOT NULL
         )",
+        // The frozen events' ids (see `crate::icelog`): a resend stays committed once.
+        "CREATE TABLE IF NOT EXISTS flux_icelog_ids (
+            id TEXT PRIMARY KEY NOT NULL,
+            seq INTEGER NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS flux_icelog_ids_seq ON flux_icelog_ids (seq)",
     ];
     const SAGA_TABLES: &'static [&'static str] = &[
         "CREATE TABLE IF NOT EXISTS flux_sagas (
