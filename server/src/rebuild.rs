@@ -127,7 +127,7 @@ impl Plan<'_> {
 
     /// Replays one page of events after `after` in `tx`; answers the last
     /// `seq` (or `after`). The page's changes go in multi-row statements,
-    /// as a dispatched group's do ([`crate::sql::batch`]), under a
+    /// as a dispatched group's do (the multi-row statements of `sql::batch`), under a
     /// savepoint; should that fail in the database, the page is written
     /// again one statement per change, and fails as it always did.
     async fn page(&self, tx: &mut dyn WriteTx, after: u64, events: &[StoredEvent]) -> Result<u64, StoreError> {
