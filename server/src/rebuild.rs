@@ -7,7 +7,7 @@
 //! 2. **Replay** the log, page by page (one transaction each), through the
 //!    new reducers, each operation on collection `c` redirected to its target
 //!    table, written with the multi-row statements of dispatch
-//!    ([`crate::sql::batch`]). Dispatches go on meanwhile, with the old reducers, into the live
+//!    (`sql::batch`). Dispatches go on meanwhile, with the old reducers, into the live
 //!    tables; they wait at most one page for the writers' lock.
 //! 3. **Catch up** with the events committed meanwhile, until a page comes back empty.
 //! 4. **Switch**, with writes paused (this store's writer waits, and the
