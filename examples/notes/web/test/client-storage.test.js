@@ -4,12 +4,12 @@
 // pages of one browser context) share it: an event queued offline in one shows as
 // pending in the other, and only the tab holding the Web Lock sends, each event
 // once, in order; when that tab closes, the other takes over. A small page of its own (lab.html, served
-// by the test on the server's origin) loads the package as the notes page does,
+// by the test's proxy in front of the server) loads the package as the notes page does,
 // through its import map.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { SERVED_BY_THE_TEST, launchChromium } from "./chromium.js";
-import { getJson, startServer, tempDatabase, until } from "./server.js";
+import { launchChromium } from "./chromium.js";
+import { getJson, startHttpProxy, startServer, tempDatabase, until } from "./server.js";
 
 const WAIT = { timeout: 20_000 };
 
@@ -90,8 +90,7 @@ let browser;
 before(async () => {
   db = tempDatabase();
   server = await startServer({ database: db.url });
-  // the lab page is served by the test
-  browser = await launchChromium([SERVED_BY_THE_TEST]);
+  browser = await launchChromium();
 });
 after(async () => {
   try {
@@ -103,19 +102,24 @@ after(async () => {
 });
 
 /**
- * A browser context (one profile: its tabs share storage and Web Locks) with the lab
- * page on the server's origin. `sends(false)` fails every `POST /dispatch` as a cut
- * network does (the feed stays up); `requests` counts each page's dispatch requests.
+ * A browser context (one profile: its tabs share storage and Web Locks) whose pages
+ * reach the server through an HTTP proxy of their own (`url`), which also serves the
+ * lab page. `sends(false)` makes the proxy drop every `POST /dispatch` as a cut
+ * network does (the feed stays up): a real socket closed, so no request gets through
+ * whatever path it takes in the browser (one sent by a page being reloaded, say).
  */
 async function labContext() {
   const context = await browser.newContext();
-  const net = { sends: true };
-  await context.route("**/lab.html*", (route) => route.fulfill({ status: 200, contentType: "text/html", body: LAB }));
-  await context.route("**/dispatch/**", (route) => (net.sends ? route.continue() : route.abort("internetdisconnected")));
+  const proxy = await startHttpProxy(server.port, { pages: { "/lab.html": LAB } });
   return {
     context,
+    url: proxy.url,
     sends(on) {
-      net.sends = on;
+      proxy.refuse((method, path) => !on && method === "POST" && path.startsWith("/dispatch/"));
+    },
+    async close() {
+      await context.close();
+      await proxy.close();
     },
   };
 }
@@ -132,13 +136,13 @@ async function explained(err) {
   err.message += `\n-- page errors: ${problems.join("\n") || "(none)"}`;
   return err;
 }
-async function openLab(context, user, storage) {
+async function openLab({ context, url }, user, storage) {
   const page = await context.newPage();
   opened.add(page);
   page.dispatches = 0;
   page.on("request", (r) => r.method() === "POST" && new URL(r.url()).pathname.startsWith("/dispatch/") && page.dispatches++);
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  await page.goto(`${server.url}/lab.html?user=${user}&storage=${storage}`);
+  await page.goto(`${url}/lab.html?user=${user}&storage=${storage}`);
   await page.waitForSelector('body[data-ready="true"]', { ...WAIT, state: "attached" });
   await until(async () => (await view(page)).status.connection === "open", "the feed");
   return page;
@@ -151,9 +155,10 @@ const addNote = (id, title) => ({ type: "addNote", payload: { id, title, text: "
 
 for (const storage of ["indexeddb", "localstorage"]) {
   test(`${storage}: the pending queue survives a reload and is sent once, in order`, async () => {
-    const { context, sends } = await labContext();
+    const lab = await labContext();
+    const { sends } = lab;
     try {
-      const page = await openLab(context, "Tony", storage);
+      const page = await openLab(lab, "Tony", storage);
       sends(false);
       const note = crypto.randomUUID();
       const a = await send(page, addNote(note, `reloaded (${storage})`));
@@ -192,18 +197,19 @@ for (const storage of ["indexeddb", "localstorage"]) {
     } catch (err) {
       throw await explained(err);
     } finally {
-      await context.close();
+      await lab.close();
       opened.clear();
     }
     assert.deepEqual(problems, []);
   });
 
   test(`${storage}: two tabs of one user share the queue; one sends it, once and in order; the other takes over`, async () => {
-    const { context } = await labContext();
+    const lab = await labContext();
+    const { context } = lab;
     try {
-      const first = await openLab(context, "Mary", storage);
+      const first = await openLab(lab, "Mary", storage);
       await until(async () => (await view(first)).status.leader, "the first tab to lead");
-      const second = await openLab(context, "Mary", storage);
+      const second = await openLab(lab, "Mary", storage);
       await new Promise((done) => setTimeout(done, 200));
       assert.equal((await view(second)).status.leader, false, "one leader");
 
@@ -253,7 +259,7 @@ for (const storage of ["indexeddb", "localstorage"]) {
     } catch (err) {
       throw await explained(err);
     } finally {
-      await context.close();
+      await lab.close();
       opened.clear();
     }
     assert.deepEqual(problems, []);

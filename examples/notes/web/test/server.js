@@ -2,6 +2,7 @@
 // connections (a TCP proxy), and wait for things.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -145,4 +146,69 @@ export async function until(check, what, timeout = 15_000) {
     if (Date.now() - started > timeout) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of `targetPort`, for tests that cut some
+ * requests the way a cut network does (the connection dropped, no answer) at a
+ * real socket, whatever path the request took through the browser:
+ * `refuse((method, path) => boolean)` decides per request. `pages` maps paths to
+ * HTML the proxy answers itself (a test page on the server's side of the cut).
+ * WebSocket upgrades are piped through as they are.
+ */
+export async function startHttpProxy(targetPort, { pages = {} } = {}) {
+  let refused = () => false;
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url, "http://proxy").pathname;
+    if (pages[path] !== undefined) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      res.end(pages[path]);
+      return;
+    }
+    if (refused(req.method, path)) {
+      req.socket.destroy();
+      return;
+    }
+    const upstream = http.request({ host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on("error", () => req.socket.destroy());
+    req.pipe(upstream);
+  });
+  server.on("upgrade", (req, socket, head) => {
+    const upstream = net.connect(targetPort, "127.0.0.1", () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+      upstream.write(head);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+    for (const s of [socket, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => {
+        socket.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise((done) => server.listen(0, "127.0.0.1", done));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    refuse(predicate) {
+      refused = predicate;
+    },
+    close: () =>
+      new Promise((done) => {
+        for (const s of sockets) s.destroy();
+        server.close(done);
+      }),
+  };
 }
