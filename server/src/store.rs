@@ -296,15 +296,7 @@ impl Store {
         for (index, event) in events.iter().enumerate() {
             check_event(index, event, limit)?;
         }
-        let (reply, answer) = oneshot::channel();
-        let mut request = Request::new(Batch::New(events), reply, tracing::Span::current());
-        request.extras = Some(extras);
-        self.inner
-            .requests
-            .send(request)
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        self.send_with(Batch::New(events), Some(extras)).await
     }
 
     /// Whether the writer task still takes dispatches.
@@ -447,8 +439,14 @@ impl Store {
     }
 
     async fn send(&self, batch: Batch) -> Result<Vec<StoredEvent>, StoreError> {
+        self.send_with(batch, None).await
+    }
+
+    /// Hands `batch` (and statements to write with it) to the writer task and waits for its answer.
+    async fn send_with(&self, batch: Batch, extras: Option<writer::Extras>) -> Result<Vec<StoredEvent>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let request = Request::new(batch, reply, tracing::Span::current());
+        let mut request = Request::new(batch, reply, tracing::Span::current());
+        request.extras = extras;
         self.inner
             .requests
             .send(request)
