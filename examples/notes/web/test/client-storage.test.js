@@ -6,10 +6,10 @@
 // once, in order; when that tab closes, the other takes over. A small page of its own (lab.html, served
 // by the test's proxy in front of the server) loads the package as the notes page does,
 // through its import map.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launchChromium } from "./chromium.js";
-import { getJson, startHttpProxy, startServer, tempDatabase, until } from "./server.js";
+import { useServerAndChromium } from "./chromium.js";
+import { getJson, startHttpProxy, until } from "./server.js";
 
 const WAIT = { timeout: 20_000 };
 
@@ -84,22 +84,7 @@ window.lab = {
 document.body.dataset.ready = "true";
 </script></head><body></body></html>`;
 
-let db;
-let server;
-let browser;
-before(async () => {
-  db = tempDatabase();
-  server = await startServer({ database: db.url });
-  browser = await launchChromium();
-});
-after(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    await server?.stop();
-    db?.remove();
-  }
-});
+const env = useServerAndChromium();
 
 /**
  * A browser context (one profile: its tabs share storage and Web Locks) whose pages
@@ -109,8 +94,8 @@ after(async () => {
  * whatever path it takes in the browser (one sent by a page being reloaded, say).
  */
 async function labContext() {
-  const context = await browser.newContext();
-  const proxy = await startHttpProxy(server.port, { pages: { "/lab.html": LAB } });
+  const context = await env.browser.newContext();
+  const proxy = await startHttpProxy(env.server.port, { pages: { "/lab.html": LAB } });
   return {
     context,
     url: proxy.url,
@@ -149,8 +134,8 @@ async function openLab({ context, url }, user, storage) {
 }
 const view = (page) => page.evaluate(() => window.lab.view());
 const send = (page, event) => page.evaluate((e) => window.lab.dispatch(e), event);
-const log = async () => getJson(server.url, "/events?after=0&limit=10000");
-const serverRows = () => getJson(server.url, "/collections/notes?limit=1000");
+const log = async () => getJson(env.server.url, "/events?after=0&limit=10000");
+const serverRows = () => getJson(env.server.url, "/collections/notes?limit=1000");
 const addNote = (id, title) => ({ type: "addNote", payload: { id, title, text: "" } });
 
 for (const storage of ["indexeddb", "localstorage"]) {

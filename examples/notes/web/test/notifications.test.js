@@ -4,35 +4,20 @@
 // Over HTTP only a note's author may change it, so the other user here is an
 // operator restoring the note with the CLI (`notes restore --user Tony`), a second
 // process on the same database, as an admin would.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { launchChromium } from "./chromium.js";
-import { NOTES_BIN, REPO_ROOT, getJson, startServer, tempDatabase } from "./server.js";
+import { useServerAndChromium } from "./chromium.js";
+import { NOTES_BIN, REPO_ROOT, getJson } from "./server.js";
 
 const WAIT = { timeout: 20_000 };
 
-let db;
-let server;
-let browser;
-before(async () => {
-  db = tempDatabase();
-  server = await startServer({ database: db.url });
-  browser = await launchChromium();
-});
-after(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    await server?.stop();
-    db?.remove();
-  }
-});
+const env = useServerAndChromium();
 
 async function open(user) {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(`${server.url}/?user=${user}`);
+  const page = await (await env.browser.newContext()).newPage();
+  await page.goto(`${env.server.url}/?user=${user}`);
   await page.waitForSelector('body[data-ready="true"]', WAIT);
   await page.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
   return page;
@@ -51,7 +36,7 @@ test("someone else's change to your note shows under For you, to you only", asyn
   await george.waitForSelector(`[data-testid="removed"] [data-id="${id}"]`, WAIT);
   assert.equal(await george.isHidden('[data-testid="notifications-section"]'), true, "one's own changes tell nobody");
 
-  await promisify(execFile)(NOTES_BIN, ["--database", db.url, "restore", "notes", id, "--user", "Tony"], { cwd: REPO_ROOT });
+  await promisify(execFile)(NOTES_BIN, ["--database", env.db.url, "restore", "notes", id, "--user", "Tony"], { cwd: REPO_ROOT });
 
   const notification = george.locator('[data-testid="notification"]');
   await notification.waitFor(WAIT);
@@ -61,7 +46,7 @@ test("someone else's change to your note shows under For you, to you only", asyn
   await george.waitForSelector(`[data-testid="note"][data-id="${id}"]`, WAIT); // the note is back
 
   // the same row on the server, and in the log as told by the saga
-  const rows = await getJson(server.url, "/collections/notifications");
+  const rows = await getJson(env.server.url, "/collections/notifications");
   assert.deepEqual(
     rows.map(({ recipient, note, actor, action }) => ({ recipient, note, actor, action })),
     [{ recipient: "George", note: id, actor: "Tony", action: "restored" }],

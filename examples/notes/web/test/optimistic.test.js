@@ -5,12 +5,12 @@
 // state, each of his events committed once, and the one the server refuses
 // (an edit of Mary's note, forged by hand) is shown on that note while the
 // events queued after it are committed.
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { extname, join, relative } from "node:path";
-import { SERVED_BY_THE_TEST, launchChromium } from "./chromium.js";
-import { DIST_DIR, REPO_ROOT, getJson, startProxy, startServer, tempDatabase } from "./server.js";
+import { SERVED_BY_THE_TEST, useServerAndChromium } from "./chromium.js";
+import { DIST_DIR, REPO_ROOT, getJson, startProxy } from "./server.js";
 
 const SCREENSHOT_OFFLINE = join(REPO_ROOT, "artifacts/notes-offline.png");
 const SCREENSHOT_REJECTED = join(REPO_ROOT, "artifacts/notes-rejected.png");
@@ -18,25 +18,12 @@ const WAIT = { timeout: 20_000 };
 const POLL = { ...WAIT, polling: 50 };
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
 
-let db;
-let server;
-let browser;
+// George's reload while offline is served by the test
+const env = useServerAndChromium([SERVED_BY_THE_TEST]);
 const proxies = [];
 const problems = [];
-before(async () => {
-  db = tempDatabase();
-  server = await startServer({ database: db.url });
-  // George's reload while offline is served by the test
-  browser = await launchChromium([SERVED_BY_THE_TEST]);
-});
 after(async () => {
-  try {
-    await browser?.close();
-    for (const proxy of proxies) await proxy.close();
-  } finally {
-    await server?.stop();
-    db?.remove();
-  }
+  for (const proxy of proxies) await proxy.close();
 });
 
 /**
@@ -50,8 +37,8 @@ after(async () => {
  * the server, whatever path a request takes through the browser.
  */
 async function userContext() {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 860 } });
-  const proxy = await startProxy(server.port);
+  const context = await env.browser.newContext({ viewport: { width: 1200, height: 860 } });
+  const proxy = await startProxy(env.server.port);
   proxies.push(proxy);
   const net = { offline: false, sockets: new Set() };
   // every POST the context made and how it ended, for the failure messages
@@ -168,7 +155,7 @@ test("offline edits show at once, survive a reload, and converge on the server's
   await george.waitForFunction(() => !document.querySelector('[data-testid="note"][data-pending]'), null, POLL);
   const initial = await notesOf(george);
   const id = (title) => initial.find((n) => n.title === title).id;
-  const head = (await getJson(server.url, "/events?after=0")).length;
+  const head = (await getJson(env.server.url, "/events?after=0")).length;
   assert.equal(head, 3);
 
   // George goes offline
@@ -204,7 +191,7 @@ test("offline edits show at once, survive a reload, and converge on the server's
   assert.equal(await george.textContent('[data-testid="outbox"]'), "7 unsent · retrying");
   const queue = await storedQueue(george, "George");
   assert.deepEqual(queue.map((e) => e.type), ["addNote", "addNote", "editNoteTitle", "editNoteTitle", "editNoteText", "removeNote", "removeNote"]);
-  assert.equal((await getJson(server.url, "/events?after=0")).length, head, "nothing reached the server");
+  assert.equal((await getJson(env.server.url, "/events?after=0")).length, head, "nothing reached the server");
 
   // Mary, online, meanwhile; George's cut-off page does not get it
   await add(mary, "Meanwhile", "");
@@ -226,7 +213,7 @@ test("offline edits show at once, survive a reload, and converge on the server's
   assert.deepEqual(await storedQueue(george, "George"), queue, "the same queue, in order");
   await george.waitForSelector('[data-testid="outbox"][data-retrying="true"]', WAIT);
   assert.equal(await george.textContent('[data-testid="outbox"]'), "7 unsent · retrying");
-  const reached = (await getJson(server.url, "/events?after=0")).slice(head);
+  const reached = (await getJson(env.server.url, "/events?after=0")).slice(head);
   assert.deepEqual(
     reached.map((e) => e.meta.user),
     ["Mary"],
@@ -241,7 +228,7 @@ test("offline edits show at once, survive a reload, and converge on the server's
   for (const page of [george, mary]) await waitForTitles(page, expected);
   await george.waitForSelector('[data-testid="outbox"]', { ...WAIT, state: "hidden" });
   await george.waitForFunction(() => !document.querySelector('[data-testid="note"][data-pending]'), null, POLL);
-  const server_notes = await getJson(server.url, "/collections/notes");
+  const server_notes = await getJson(env.server.url, "/collections/notes");
   assert.deepEqual(server_notes.map((n) => n.title).sort(), expected);
   for (const page of [george, mary]) {
     await page.waitForSelector('[data-testid="connection"][data-status="open"]', WAIT);
@@ -250,7 +237,7 @@ test("offline edits show at once, survive a reload, and converge on the server's
   assert.equal(server_notes.find((n) => n.title === "Offline A").text, "a, edited offline");
 
   // each of George's events committed once, in his order; the refused one not at all
-  const events = await getJson(server.url, "/events?after=0");
+  const events = await getJson(env.server.url, "/events?after=0");
   const ids = events.map((e) => e.id);
   assert.equal(new Set(ids).size, ids.length, "no event twice");
   const refusedId = queue[3].id;
@@ -284,7 +271,7 @@ test("offline edits show at once, survive a reload, and converge on the server's
   assert.deepEqual([after403.text, after403.pending], ["plutonium", false]);
   assert.match(after403.error, /^editNoteText refused: only its author, Mary, may edit note `.*` \(forbidden\)$/);
   assert.match(await george.textContent('[data-testid="status"]'), /^editNoteText failed: only its author, Mary/);
-  assert.equal((await getJson(server.url, "/events?after=0")).length, events.length, "nothing logged");
+  assert.equal((await getJson(env.server.url, "/events?after=0")).length, events.length, "nothing logged");
 
   const allowed = [
     /Failed to load resource: the server responded with a status of 403/, // the refused edits
