@@ -9,22 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Event, Schema, StoredEvent};
-use flux_capacitor_server::testing::{TestDb, count, for_each_backend, test_config, tracker_schema};
+use flux_capacitor_server::testing::{Rng, TestDb, count, for_each_backend, test_config, tracker_schema};
 use flux_capacitor_server::{EventQuery, FreezeBelow, Store, StoreError, SubscriptionItem};
 use futures::StreamExt;
 use serde_json::{Value, json};
-
-/// A small, seeded pseudo-random generator (xorshift): the same log each run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 /// A random tracker log of about `n` committed events.
 async fn random_log(store: &Store, n: usize, seed: u64) {

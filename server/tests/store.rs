@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Changeset, Event, MemoryDatabase, Reducer, Schema, StoredEvent, aggregate_reducers, boxed};
 use flux_capacitor_server::testing::{
-    TestDb, conformance_store, count, execute, for_each_backend, test_config, tracker_schema,
+    Rng, TestDb, conformance_store, count, execute, for_each_backend, test_config, tracker_schema,
 };
 use flux_capacitor_server::{
     Config, Context, DbPool, Dialect, EventQuery, FindOptions, Middleware, Next, Store, StoreError, command_fn,
@@ -335,18 +335,6 @@ async fn middleware_enriches_and_rejects_and_commands_check_the_read_model() {
         assert_eq!(issues[0]["closed"], json!(false));
     })
     .await;
-}
-
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 fn random_event(rng: &mut Rng) -> Event {

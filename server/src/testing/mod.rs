@@ -359,3 +359,18 @@ pub async fn conformance_store(db: &TestDb) -> Store {
         .await
         .expect("open store")
 }
+
+/// A small, seeded pseudo-random generator (xorshift) for tests that want
+/// the same random log on every run, without a dependency.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number, below `n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
