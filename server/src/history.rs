@@ -6,7 +6,7 @@
 //!
 //! Both read the **row versions** the store keeps ([`crate::versions`]):
 //! for each read-model table a versions table with the same columns plus
-//! `flux_valid_from_seq` / `flux_valid_to_seq`, written in the dispatch's
+//! `flux_valid_from_seq` / `flux_valid_until_seq`, written in the dispatch's
 //! own transaction (a create opens a version; an update closes the current
 //! one at the event's `seq` and opens the new one; a destroy closes it;
 //! `*_where` do the same for every row matched, set-based). So:
@@ -40,7 +40,7 @@ use crate::schema::Column;
 use crate::sql::codec::parse_timestamp;
 use crate::sql::versions::{events_at_sql, history_sql};
 use crate::store::Shared;
-use crate::versions::VALIDITY;
+use crate::versions::{OPEN, VALIDITY};
 use crate::{Context, EventQuery, FindOptions, Store, StoreError};
 
 /// A point in the log: right after event `seq`, or right after the last
@@ -211,7 +211,8 @@ impl Store {
         let mut last: Option<(Row, Option<u64>)> = None;
         for mut row in db.fetch_rows(&statement, &columns).await? {
             let seq = |row: &mut Row, name: &str| row.remove(name).and_then(|v| v.as_u64());
-            let (Some(start), end) = (seq(&mut row, VALIDITY[0]), seq(&mut row, VALIDITY[1])) else {
+            let end = seq(&mut row, VALIDITY[1]).filter(|&end| end != OPEN as u64);
+            let (Some(start), end) = (seq(&mut row, VALIDITY[0]), end) else {
                 continue;
             };
             let before = match last.take() {

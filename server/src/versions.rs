@@ -2,8 +2,9 @@
 //!
 //! For each read-model table `t` the store keeps a table `flux_versions_t`
 //! with the same columns (as declared) plus `flux_valid_from_seq` and
-//! `flux_valid_to_seq` (`NULL`: current): the row as it was from right
-//! after event `valid_from` until right before event `valid_to`. The writer
+//! `flux_valid_until_seq` ([`OPEN`], `i64::MAX`: current): the row as it
+//! was from right after event `valid_from` until right before event
+//! `valid_until` (the layout and why: [`crate::sql::versions`]). The writer
 //! writes them in the dispatch's own transaction, next to each operation
 //! ([`crate::sql::versions`]), so they commit with the event or not at all.
 //!
@@ -26,6 +27,13 @@
 //!
 //! Writes to the read model made with SQL directly, outside the store, are
 //! not versioned (law 5: the log is the truth).
+//!
+//! **Versions tables of the first layout** (made before 2026-12-01: a
+//! nullable `flux_valid_to_seq`, `NULL` for current, no primary key) are
+//! converted when the store opens: copied into a table of the current
+//! layout (`NULL` becoming [`OPEN`]), which then takes the old one's name in
+//! one rename, the old one dropped (progress logged). A conversion cut short
+//! leaves the old table as it was, and runs again at the next open.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,10 +55,14 @@ const BUILD_PREFIX: &str = "flux_vbuild_";
 const SCRATCH_PREFIX: &str = "flux_vscratch_";
 /// The first `seq` a version holds.
 pub(crate) const VALID_FROM: &str = "flux_valid_from_seq";
-/// The `seq` that ended a version (`NULL`: current).
-pub(crate) const VALID_TO: &str = "flux_valid_to_seq";
+/// The `seq` that ended a version ([`OPEN`]: current).
+pub(crate) const VALID_UNTIL: &str = "flux_valid_until_seq";
 /// Both validity columns.
-pub(crate) const VALIDITY: [&str; 2] = [VALID_FROM, VALID_TO];
+pub(crate) const VALIDITY: [&str; 2] = [VALID_FROM, VALID_UNTIL];
+/// The `valid_until` of a current version.
+pub(crate) const OPEN: i64 = i64::MAX;
+/// The first layout's end column (`NULL`: current), converted on open.
+const LEGACY_VALID_TO: &str = "flux_valid_to_seq";
 
 /// The versions table of read-model table `table`.
 pub(crate) fn table_name(table: &str) -> String {
@@ -171,14 +183,17 @@ pub(crate) async fn ensure_on_open(
 ) -> Result<DbSchema, StoreError> {
     let dialect = db.dialect();
     let schema = db.introspect().await?;
-    let leftovers: Vec<&String> = schema
+    let leftovers: Vec<String> = schema
         .version_columns
         .keys()
         .filter(|name| name.starts_with(BUILD_PREFIX) || name.starts_with(SCRATCH_PREFIX))
+        .cloned()
         .collect();
     for name in &leftovers {
         db.execute(&sql::drop_table(dialect, name)).await?;
     }
+    let converted = convert_legacy(db, &schema).await?;
+    let schema = if converted { db.introspect().await? } else { schema };
     let (missing, columns) = lacking(dialect, &schema);
     for statement in &columns {
         tracing::info!(statement = %statement.text, "row versions: adding a column");
@@ -202,7 +217,7 @@ pub(crate) async fn ensure_on_open(
             }
         }
     }
-    let schema = if leftovers.is_empty() && columns.is_empty() && missing.is_empty() {
+    let schema = if leftovers.is_empty() && !converted && columns.is_empty() && missing.is_empty() {
         schema
     } else {
         db.introspect().await?
@@ -287,8 +302,24 @@ async fn build(
         .iter()
         .map(|(live, _, versions)| (versions.name.clone(), table_name(&live.name)))
         .collect();
+    rename_under_lock(db, &renames).await?;
+    for (_, scratch, _) in &plan {
+        db.execute(&sql::drop_table(dialect, &scratch.name)).await?;
+    }
+    tracing::info!(
+        replayed = done,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "row versions: built"
+    );
+    Ok(())
+}
+
+/// Renames tables `(from, to)` at once, under the writers' lock (where a
+/// rename commits by itself, MySQL's `RENAME TABLE` of all of them, atomic).
+async fn rename_under_lock(db: &dyn Backend, renames: &[(String, String)]) -> Result<(), StoreError> {
+    let dialect = db.dialect();
     let mut tx = db.begin_write().await?;
-    let statements = crate::sql::write::rename_tables_sql(dialect, &renames);
+    let statements = crate::sql::write::rename_tables_sql(dialect, renames);
     if dialect.syntax().rename_commits() {
         tx.rollback().await?;
         for statement in &statements {
@@ -300,13 +331,47 @@ async fn build(
         }
         tx.commit().await?;
     }
-    for (_, scratch, _) in &plan {
-        db.execute(&sql::drop_table(dialect, &scratch.name)).await?;
-    }
-    tracing::info!(
-        replayed = done,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "row versions: built"
-    );
     Ok(())
+}
+
+/// Converts the versions tables of the first layout (see the module docs);
+/// answers whether there were any.
+async fn convert_legacy(db: &dyn Backend, schema: &DbSchema) -> Result<bool, StoreError> {
+    let dialect = db.dialect();
+    let mut converted = false;
+    for (name, table) in &schema.tables {
+        let versions = table_name(name);
+        let Some(found) = schema.version_columns.get(&versions) else {
+            continue;
+        };
+        if !found.iter().any(|c| c == LEGACY_VALID_TO) {
+            continue;
+        }
+        let started = Instant::now();
+        tracing::info!(table = %versions, "row versions: converting a table of the first layout");
+        let build = format!("{BUILD_PREFIX}{name}");
+        let old = format!("{SCRATCH_PREFIX}{name}");
+        for statement in sql::create_table(dialect, &build, table) {
+            db.execute(&statement).await?;
+        }
+        let kept: Vec<&str> = table
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .filter(|c| found.iter().any(|f| f == c))
+            .collect();
+        let copied = db
+            .execute(&sql::copy_legacy(dialect, &versions, &build, &kept, LEGACY_VALID_TO))
+            .await?;
+        rename_under_lock(db, &[(versions.clone(), old.clone()), (build, versions.clone())]).await?;
+        db.execute(&sql::drop_table(dialect, &old)).await?;
+        tracing::info!(
+            table = %versions,
+            versions = copied,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "row versions: converted"
+        );
+        converted = true;
+    }
+    Ok(converted)
 }

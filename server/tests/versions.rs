@@ -11,7 +11,7 @@
 
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Direction, Event, Filter, FindOptions, Key, MemoryDatabase, Row, Schema, StoredEvent};
-use flux_capacitor_server::testing::{TestDb, execute, for_each_backend, test_config};
+use flux_capacitor_server::testing::{TestDb, count, execute, for_each_backend, test_config};
 use flux_capacitor_server::{Dialect, EventQuery, Store};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -273,6 +273,44 @@ async fn a_store_without_versions_builds_them_from_the_log_on_open() {
         // And it keeps versioning what comes next.
         let later = events().new_tree(runner).unwrap().current();
         write(&reopened, later).await;
+        check(&reopened, &reads).await.unwrap();
+    })
+    .await;
+}
+
+/// A versions table of the first layout (a nullable `flux_valid_to_seq`,
+/// `NULL` for current, no key) is converted when the store opens: the same
+/// answers, and versioning goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_versions_table_of_the_first_layout_is_converted_on_open() {
+    for_each_backend(|db| async move {
+        let pool = db.pool_with_tables(&schema()).await;
+        let store = open(pool.clone()).await;
+        let runner = &mut TestRunner::deterministic();
+        let reads: Vec<FindOptions> = (0..4).map(|_| options().new_tree(runner).unwrap().current()).collect();
+        write(&store, events().new_tree(runner).unwrap().current()).await;
+        write(&store, events().new_tree(runner).unwrap().current()).await;
+        drop(store);
+        execute(
+            &pool,
+            "CREATE TABLE flux_legacy AS SELECT id, n, tag, score, flux_valid_from_seq, \
+             CASE WHEN flux_valid_until_seq = 9223372036854775807 THEN NULL ELSE flux_valid_until_seq END \
+             AS flux_valid_to_seq FROM flux_versions_items",
+        )
+        .await;
+        execute(&pool, "DROP TABLE flux_versions_items").await;
+        execute(&pool, "ALTER TABLE flux_legacy RENAME TO flux_versions_items").await;
+
+        let reopened = open(pool.clone()).await;
+        check(&reopened, &reads).await.unwrap();
+        let current = count(
+            &pool,
+            "flux_versions_items WHERE flux_valid_until_seq = 9223372036854775807",
+        )
+        .await;
+        let rows = count(&pool, "items").await;
+        assert_eq!(current, rows, "one current version a row");
+        write(&reopened, events().new_tree(runner).unwrap().current()).await;
         check(&reopened, &reads).await.unwrap();
     })
     .await;

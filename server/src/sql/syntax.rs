@@ -63,12 +63,6 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
         }
     }
 
-    /// Whether indexes are declared inside `CREATE TABLE` (where `CREATE
-    /// INDEX IF NOT EXISTS` is missing: MySQL).
-    fn inline_indexes(&self) -> bool {
-        false
-    }
-
     /// The cast of an integer parameter whose type the database cannot
     /// infer (in a `SELECT` list or a `CASE` result).
     fn int_param_cast(&self) -> Option<&'static str> {

@@ -2,19 +2,28 @@
 //! made like its read-model table, the statements that close and open
 //! versions next to each changeset operation, and the reads at a `seq`.
 //!
+//! **Layout.** A current version's `valid_until` is [`OPEN`] (`i64::MAX`),
+//! not `NULL`, so that `(key, valid_until, valid_from)` can be the versions
+//! table's primary key: on SQLite a `WITHOUT ROWID` table, on MySQL/MariaDB
+//! InnoDB's clustered index (where the key compares exactly), on PostgreSQL
+//! an index in the order a page reads. A row's current version is one seek
+//! on it (`key = ? AND valid_until = OPEN`), a page `as_of` walks it in key
+//! order, and every version is **one** B-tree entry where the first layout
+//! (a rowid table, a `(key, valid_from)` and a `(valid_to, key)` index) wrote
+//! three: dispatch pays for the versions (issue 15: dispatch with versions
+//! ≥ 0.9× without), BENCHMARKS.md §9. A second index holds closed versions
+//! only (`valid_until < OPEN`; on MySQL, which has no partial indexes, all of
+//! them): it finds the versions an `update_where` closed. `valid_from` is in
+//! the primary key because one event may open and close versions of a row
+//! more than once: those empty versions (`valid_from = valid_until`, never
+//! in force) share the key and `valid_until` of the one that lasted.
+//!
 //! Every statement is set-based: a `*_where` operation closes the versions
 //! of the rows its filter matches with one `UPDATE ... WHERE key IN (SELECT
 //! key FROM table WHERE filter)` (before the operation) and opens the new
 //! ones with one `INSERT ... SELECT` of the rows it left without a current
-//! version (after it), found through the `(valid_to, key)` index.
-//!
-//! Dispatch pays for the versions (issue 15: dispatch with versions ≥ 0.9×
-//! without), so the multi-row path writes a create's version from the
-//! values it binds (`INSERT ... VALUES`) instead of reading the row back.
-//! (The `(valid_to, key)` index made partial, closed versions only, was
-//! measured too: it cost PostgreSQL batches more than half their throughput,
-//! as closing a row's current version then had only the key index; SQLite
-//! gained nothing measurable. BENCHMARKS.md §9.)
+//! version (after it). The multi-row path writes a create's version from
+//! the values it binds (`INSERT ... VALUES`) instead of reading the row back.
 
 use flux_capacitor::{FieldType, Key, Operation};
 
@@ -22,7 +31,7 @@ use super::Dialect;
 use super::builder::{Bind, Sql};
 use super::write::{key_bind, push_filter, write_bind};
 use crate::schema::{Column, Table};
-use crate::versions::{VALID_FROM, VALID_TO};
+use crate::versions::{OPEN, VALID_FROM, VALID_UNTIL};
 
 fn int(value: u64) -> Bind {
     Bind::Int(i64::try_from(value).unwrap_or(i64::MAX))
@@ -49,10 +58,9 @@ fn key_exprs(sql: &Sql, key: &Column) -> Vec<String> {
 }
 
 /// `CREATE TABLE` of `versions` (the columns of its read-model table, as
-/// declared, without any constraint, and the validity columns) and its two
-/// indexes: `(key, valid_from)` for point lookups, pages in key order and
-/// history; `(valid_to, key)` for the current version of a row and the
-/// versions an event closed.
+/// declared, without any constraint, and the validity columns), keyed by
+/// `(key, valid_until, valid_from)`, and its index of closed versions (see
+/// the module docs).
 pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<Sql> {
     let syntax = dialect.syntax();
     let mut columns: Vec<String> = table
@@ -61,35 +69,52 @@ pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<S
         .map(|c| format!("{} {}", syntax.quote(&c.name), c.sql_type))
         .collect();
     columns.push(format!("{VALID_FROM} BIGINT NOT NULL"));
-    columns.push(format!("{VALID_TO} BIGINT"));
+    columns.push(format!("{VALID_UNTIL} BIGINT NOT NULL"));
     let sql = Sql::new(dialect);
-    let key_expr = key_expr(&sql, table.key_column());
+    let key = table.key_column();
     // In the order a page in key order reads it (PostgreSQL's `ASC NULLS
     // FIRST` is not a default index's order, which would leave it unused).
-    let ordered = syntax.order_term(&key_expr, false);
+    let ordered = syntax.order_term(&key_expr(&sql, key), false);
+    let primary = format!("{ordered}, {VALID_UNTIL}, {VALID_FROM}");
     let quoted = syntax.quote(name);
-    let indexes = [
-        (syntax.quote(&format!("{name}_key")), format!("{ordered}, {VALID_FROM}")),
-        (syntax.quote(&format!("{name}_open")), format!("{VALID_TO}, {key_expr}")),
-    ];
-    if syntax.inline_indexes() {
-        for (index, on) in &indexes {
-            columns.push(format!("INDEX {index} ({on})"));
-        }
-    }
-    let mut out = vec![Sql::fixed(
-        dialect,
-        format!("CREATE TABLE IF NOT EXISTS {quoted} ({})", columns.join(", ")),
-    )];
-    if !syntax.inline_indexes() {
-        for (index, on) in indexes {
-            out.push(Sql::fixed(
-                dialect,
-                format!("CREATE INDEX IF NOT EXISTS {index} ON {quoted} ({on})"),
+    let key_index = syntax.quote(&format!("{name}_key"));
+    let closed_index = syntax.quote(&format!("{name}_closed"));
+    let mut out = Vec::new();
+    match dialect {
+        Dialect::Sqlite => {
+            columns.push(format!("PRIMARY KEY ({primary})"));
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {quoted} ({}) WITHOUT ROWID",
+                columns.join(", ")
+            ));
+            out.push(format!(
+                "CREATE INDEX IF NOT EXISTS {closed_index} ON {quoted} ({VALID_UNTIL}) WHERE {VALID_UNTIL} < {OPEN}"
             ));
         }
+        Dialect::Postgres => {
+            out.push(format!("CREATE TABLE IF NOT EXISTS {quoted} ({})", columns.join(", ")));
+            out.push(format!(
+                "CREATE INDEX IF NOT EXISTS {key_index} ON {quoted} ({primary})"
+            ));
+            out.push(format!(
+                "CREATE INDEX IF NOT EXISTS {closed_index} ON {quoted} ({VALID_UNTIL}) WHERE {VALID_UNTIL} < {OPEN}"
+            ));
+        }
+        Dialect::MySql => {
+            // A key compared through a padding or case-blind collation could
+            // make two rows' versions one primary key: a plain index then.
+            let exact = key.ty != FieldType::Text || !syntax.inexact_key(key);
+            columns.push(if exact {
+                format!("PRIMARY KEY ({primary})")
+            } else {
+                format!("INDEX {key_index} ({primary})")
+            });
+            // Inline: MySQL has no `CREATE INDEX IF NOT EXISTS`.
+            columns.push(format!("INDEX {closed_index} ({VALID_UNTIL})"));
+            out.push(format!("CREATE TABLE IF NOT EXISTS {quoted} ({})", columns.join(", ")));
+        }
     }
-    out
+    out.into_iter().map(|text| Sql::fixed(dialect, text)).collect()
 }
 
 /// `CREATE TABLE` of a scratch copy of `table` named `name` (its columns
@@ -126,10 +151,30 @@ pub(crate) fn seed(dialect: Dialect, source: &Table, versions: &Table, seq: u64)
     let mut sql = Sql::new(dialect);
     push_insert_select(&mut sql, versions);
     push_seq(&mut sql, seq);
+    push_open(&mut sql);
     sql.push(" FROM ")
         .ident(&source.name)
         .push(" WHERE NOT EXISTS (SELECT 1 FROM ");
     sql.ident(&versions.name).push(")");
+    sql
+}
+
+/// Copies every version of `legacy`, a versions table of the first layout
+/// (`legacy_end` `NULL` for current), into `versions`, of the current one:
+/// its columns `kept`, and `NULL` ends become [`OPEN`].
+pub(crate) fn copy_legacy(dialect: Dialect, legacy: &str, versions: &str, kept: &[&str], legacy_end: &str) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push("INSERT INTO ").ident(versions).push(" (");
+    sql.list(kept, ", ", |sql, c| {
+        sql.ident(c);
+    });
+    push_validity(&mut sql);
+    sql.push(") SELECT ");
+    sql.list(kept, ", ", |sql, c| {
+        sql.ident(c);
+    });
+    sql.push(", ").push(VALID_FROM).push(", COALESCE(").push(legacy_end);
+    sql.push(", ").push(&OPEN.to_string()).push(") FROM ").ident(legacy);
     sql
 }
 
@@ -160,6 +205,22 @@ fn push_key(sql: &mut Sql, key: &Column, id: &Key) {
 fn push_seq(sql: &mut Sql, seq: u64) {
     let cast = sql.syntax.int_param_cast();
     sql.bind(int(seq), cast);
+}
+
+/// `, valid_from, valid_until`: the validity columns, after a version's others.
+fn push_validity(sql: &mut Sql) {
+    sql.push(", ").push(VALID_FROM).push(", ").push(VALID_UNTIL);
+}
+
+/// `, <OPEN>`: the `valid_until` of a version opened (after its `valid_from`).
+fn push_open(sql: &mut Sql) {
+    sql.push(", ").push(&OPEN.to_string());
+}
+
+/// `valid_until = <OPEN> AND `: a row's current version (literal, so that
+/// the primary key's second column is matched by every plan).
+fn push_current(sql: &mut Sql) {
+    sql.push(VALID_UNTIL).push(" = ").push(&OPEN.to_string()).push(" AND ");
 }
 
 /// `<key> IN (?, ...)`.
@@ -207,29 +268,32 @@ pub(crate) fn close_keys(dialect: Dialect, versions: &Table, rows: &[(Key, u64)]
     let mut sql = Sql::new(dialect);
     let key = versions.key_column();
     sql.push("UPDATE ").ident(&versions.name);
-    sql.push(" SET ").push(VALID_TO).push(" = ");
+    sql.push(" SET ").push(VALID_UNTIL).push(" = ");
     match rows {
         [(id, seq)] => {
             push_seq(&mut sql, *seq);
-            sql.push(" WHERE ").push(VALID_TO).push(" IS NULL AND ");
+            sql.push(" WHERE ");
+            push_current(&mut sql);
             push_key(&mut sql, key, id);
         }
         _ => {
             push_seqs(&mut sql, key, rows);
-            sql.push(" WHERE ").push(VALID_TO).push(" IS NULL AND ");
+            sql.push(" WHERE ");
+            push_current(&mut sql);
             push_keys(&mut sql, key, rows);
         }
     }
     sql
 }
 
-/// `INSERT INTO versions (columns, valid_from) SELECT columns, `.
+/// `INSERT INTO versions (columns, valid_from, valid_until) SELECT columns, `.
 fn push_insert_select(sql: &mut Sql, versions: &Table) {
     sql.push("INSERT INTO ").ident(&versions.name).push(" (");
     sql.list(&versions.columns, ", ", |sql, c| {
         sql.ident(&c.name);
     });
-    sql.push(", ").push(VALID_FROM).push(") SELECT ");
+    push_validity(sql);
+    sql.push(") SELECT ");
     sql.list(&versions.columns, ", ", |sql, c| {
         sql.ident(&c.name);
     });
@@ -244,11 +308,13 @@ pub(crate) fn open_keys(dialect: Dialect, source: &Table, versions: &Table, rows
     match rows {
         [(id, seq)] => {
             push_seq(&mut sql, *seq);
+            push_open(&mut sql);
             sql.push(" FROM ").ident(&source.name).push(" WHERE ");
             push_key(&mut sql, key, id);
         }
         _ => {
             push_seqs(&mut sql, key, rows);
+            push_open(&mut sql);
             sql.push(" FROM ").ident(&source.name).push(" WHERE ");
             push_keys(&mut sql, key, rows);
         }
@@ -264,9 +330,10 @@ fn close_matching(dialect: Dialect, source: &Table, versions: &Table, operation:
     };
     let mut sql = Sql::new(dialect);
     sql.push("UPDATE ").ident(&versions.name);
-    sql.push(" SET ").push(VALID_TO).push(" = ");
+    sql.push(" SET ").push(VALID_UNTIL).push(" = ");
     push_seq(&mut sql, seq);
-    sql.push(" WHERE ").push(VALID_TO).push(" IS NULL AND ");
+    sql.push(" WHERE ");
+    push_current(&mut sql);
     push_key_in(&mut sql, source.key_column(), &source.name, |sql| {
         push_filter(sql, source, filter)
     });
@@ -279,18 +346,21 @@ fn close_matching(dialect: Dialect, source: &Table, versions: &Table, operation:
 fn open_reclosed(dialect: Dialect, source: &Table, versions: &Table, seq: u64) -> Sql {
     let mut sql = Sql::new(dialect);
     let key = source.key_column();
+    // The partial index's own term, verbatim, lets the planners use it.
     let closed = |sql: &mut Sql| {
-        sql.push(VALID_TO).push(" = ");
+        sql.push(VALID_UNTIL).push(" < ").push(&OPEN.to_string());
+        sql.push(" AND ").push(VALID_UNTIL).push(" = ");
         push_seq(sql, seq);
     };
     push_insert_select(&mut sql, versions);
     push_seq(&mut sql, seq);
+    push_open(&mut sql);
     sql.push(" FROM ").ident(&source.name).push(" WHERE ");
     push_key_in(&mut sql, key, &versions.name, closed);
     // ... and without a current version (one opened since, at `seq`).
     sql.push(" AND NOT (");
     push_key_in(&mut sql, key, &versions.name, |sql| {
-        sql.push(VALID_TO).push(" IS NULL AND ");
+        push_current(sql);
         push_key_in(sql, key, &versions.name, closed);
     });
     sql.push(")");
@@ -364,7 +434,8 @@ fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Values, u64)]) -> 
     sql.list(&versions.columns, ", ", |sql, c| {
         sql.ident(&c.name);
     });
-    sql.push(", ").push(VALID_FROM).push(") VALUES ");
+    push_validity(&mut sql);
+    sql.push(") VALUES ");
     sql.list(rows, ", ", |sql, (values, seq)| {
         sql.push("(");
         sql.list(values, ", ", |sql, (bind, cast)| {
@@ -372,6 +443,7 @@ fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Values, u64)]) -> 
         });
         sql.push(", ");
         push_seq(sql, *seq);
+        push_open(sql);
         sql.push(")");
     });
     sql
@@ -421,12 +493,8 @@ pub(crate) fn after_many<'a>(
 /// `<validity columns> ` of a version in force right after `seq`.
 pub(crate) fn push_valid_at(sql: &mut Sql, seq: u64) {
     sql.push(VALID_FROM).push(" <= ").bind(int(seq), None);
-    sql.push(" AND (")
-        .push(VALID_TO)
-        .push(" IS NULL OR ")
-        .push(VALID_TO)
-        .push(" > ");
-    sql.bind(int(seq), None).push(")");
+    sql.push(" AND ").push(VALID_UNTIL).push(" > ");
+    sql.bind(int(seq), None);
 }
 
 /// `SELECT` of every version of row `id` that lasted (valid after some
@@ -439,16 +507,11 @@ pub(crate) fn history_sql<'t>(dialect: Dialect, versions: &'t Table, id: &Key) -
         let expr = sql.syntax.select_expr(column);
         sql.push(&expr);
     });
-    sql.push(", ").push(VALID_FROM).push(", ").push(VALID_TO);
+    sql.push(", ").push(VALID_FROM).push(", ").push(VALID_UNTIL);
     sql.push(" FROM ").ident(&versions.name).push(" WHERE ");
     push_key(&mut sql, versions.key_column(), id);
-    sql.push(" AND (")
-        .push(VALID_TO)
-        .push(" IS NULL OR ")
-        .push(VALID_TO)
-        .push(" > ")
-        .push(VALID_FROM);
-    sql.push(") ORDER BY ").push(VALID_FROM);
+    sql.push(" AND ").push(VALID_UNTIL).push(" > ").push(VALID_FROM);
+    sql.push(" ORDER BY ").push(VALID_FROM);
     (sql, columns)
 }
 
@@ -493,12 +556,12 @@ mod tests {
         let (before, after) = around(Dialect::Sqlite, &table("t"), &table("flux_versions_t"), &op, 7);
         assert_eq!(
             before.unwrap().text,
-            r#"UPDATE "flux_versions_t" SET flux_valid_to_seq = ? WHERE flux_valid_to_seq IS NULL AND "id" COLLATE BINARY IN (SELECT "id" COLLATE BINARY FROM "t" WHERE ("n" IS NOT NULL AND "n" > ?))"#
+            r#"UPDATE "flux_versions_t" SET flux_valid_until_seq = ? WHERE flux_valid_until_seq = 9223372036854775807 AND "id" COLLATE BINARY IN (SELECT "id" COLLATE BINARY FROM "t" WHERE ("n" IS NOT NULL AND "n" > ?))"#
         );
         assert_eq!(after.len(), 1);
         assert!(
             after[0].text.starts_with(
-                r#"INSERT INTO "flux_versions_t" ("id", "n", flux_valid_from_seq) SELECT "id", "n", ? FROM "t""#
+                r#"INSERT INTO "flux_versions_t" ("id", "n", flux_valid_from_seq, flux_valid_until_seq) SELECT "id", "n", ?, 9223372036854775807 FROM "t""#
             ),
             "{}",
             after[0].text
@@ -525,7 +588,7 @@ mod tests {
         assert_eq!(sql.len(), 1);
         assert_eq!(
             sql[0].text,
-            r#"INSERT INTO "flux_versions_t" ("id", "n", flux_valid_from_seq) VALUES (?, ?, ?), (?, ?, ?)"#
+            r#"INSERT INTO "flux_versions_t" ("id", "n", flux_valid_from_seq, flux_valid_until_seq) VALUES (?, ?, ?, 9223372036854775807), (?, ?, ?, 9223372036854775807)"#
         );
         assert_eq!(
             sql[0].binds,
@@ -559,7 +622,7 @@ mod tests {
         let sql = close_keys(Dialect::Postgres, &table("flux_versions_t"), &rows);
         assert_eq!(
             sql.text,
-            r#"UPDATE "flux_versions_t" SET flux_valid_to_seq = CASE "id" COLLATE "C" WHEN $1 THEN CAST($2 AS BIGINT) WHEN $3 THEN CAST($4 AS BIGINT) END WHERE flux_valid_to_seq IS NULL AND "id" COLLATE "C" IN ($5, $6)"#
+            r#"UPDATE "flux_versions_t" SET flux_valid_until_seq = CASE "id" COLLATE "C" WHEN $1 THEN CAST($2 AS BIGINT) WHEN $3 THEN CAST($4 AS BIGINT) END WHERE flux_valid_until_seq = 9223372036854775807 AND "id" COLLATE "C" IN ($5, $6)"#
         );
     }
 }

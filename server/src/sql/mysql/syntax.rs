@@ -35,10 +35,6 @@ impl Syntax for MySqlSyntax {
         self.quote(&key.name)
     }
 
-    fn inline_indexes(&self) -> bool {
-        true
-    }
-
     fn select_expr(&self, column: &Column) -> String {
         let q = self.quote(&column.name);
         match column.ty {
