@@ -298,8 +298,23 @@ async fn a_versions_table_of_the_first_layout_is_converted_on_open() {
              AS flux_valid_to_seq FROM flux_versions_items",
         )
         .await;
-        execute(&pool, "DROP TABLE flux_versions_items").await;
-        execute(&pool, "ALTER TABLE flux_legacy RENAME TO flux_versions_items").await;
+        // In one step: the dropped store's tasks may still be running, and
+        // would make a missing versions table anew.
+        match db.dialect {
+            Dialect::MySql => {
+                execute(
+                    &pool,
+                    "RENAME TABLE flux_versions_items TO flux_current, flux_legacy TO flux_versions_items",
+                )
+                .await;
+                execute(&pool, "DROP TABLE flux_current").await;
+            }
+            _ => execute(
+                &pool,
+                "BEGIN; DROP TABLE flux_versions_items; ALTER TABLE flux_legacy RENAME TO flux_versions_items; COMMIT",
+            )
+            .await,
+        }
 
         let reopened = open(pool.clone()).await;
         check(&reopened, &reads).await.unwrap();

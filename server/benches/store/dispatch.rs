@@ -18,10 +18,12 @@ pub fn bench_config() -> Config {
     default_config()
 }
 
-/// The default settings, but for the polling (see [`bench_config`]).
+/// The default settings, but for the polling (see [`bench_config`]);
+/// `BENCH_ROW_VERSIONS=0` turns the row versions off.
 pub fn default_config() -> Config {
     Config {
         poll_interval: None,
+        row_versions: std::env::var("BENCH_ROW_VERSIONS").map_or(true, |v| v != "0"),
         ..Config::default()
     }
 }

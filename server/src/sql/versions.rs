@@ -29,7 +29,8 @@ use flux_capacitor::{FieldType, Key, Operation};
 
 use super::Dialect;
 use super::builder::{Bind, Sql};
-use super::write::{key_bind, push_filter, write_bind};
+use super::syntax::MultiUpdate;
+use super::write::{key_bind, push_filter, row_chunks, write_bind};
 use crate::schema::{Column, Table};
 use crate::versions::{OPEN, VALID_FROM, VALID_UNTIL};
 
@@ -37,8 +38,64 @@ fn int(value: u64) -> Bind {
     Bind::Int(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
-/// Most rows one multi-row versions statement names (its `CASE` grows with them).
-pub(crate) const MAX_ROWS: usize = 64;
+/// Most rows one versions statement with a `CASE` names (its cost grows
+/// with rows²); where the dialect joins a `VALUES` list instead
+/// ([`MultiUpdate::FromValues`]), [`row_chunks`] decides.
+pub(crate) const MAX_CASE_ROWS: usize = 64;
+
+/// The sizes of the statements closing or opening `rows` versions by key.
+fn key_chunks(dialect: Dialect, rows: usize) -> Vec<usize> {
+    match dialect.syntax().multi_update() {
+        MultiUpdate::FromValues { .. } => row_chunks(rows, 2),
+        MultiUpdate::CaseWhen { .. } => {
+            let mut sizes = vec![MAX_CASE_ROWS; rows / MAX_CASE_ROWS];
+            sizes.extend((rows % MAX_CASE_ROWS > 0).then_some(rows % MAX_CASE_ROWS));
+            sizes
+        }
+    }
+}
+
+/// Splits `rows` into the chunks of [`key_chunks`].
+fn in_key_chunks<T>(dialect: Dialect, rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    key_chunks(dialect, rows.len()).into_iter().map(move |size| {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        chunk
+    })
+}
+
+/// The alias of the `VALUES` list of keys and `seq`s a statement joins.
+const KEYS_ALIAS: &str = "flux_keys";
+
+/// `flux_keys.flux_k` and `flux_keys.flux_s`: a key and its `seq` in
+/// [`push_key_values`] (names no read-model column can clash with).
+fn key_value_names() -> (String, String) {
+    (format!("{KEYS_ALIAS}.flux_k"), format!("{KEYS_ALIAS}.flux_s"))
+}
+
+/// `(VALUES (?, ?), ...) AS flux_keys (flux_k, flux_s)`, each row's key and
+/// `seq` (where `VALUES` takes no alias list, a `SELECT` renames its columns).
+fn push_key_values(sql: &mut Sql, key: &Column, rows: &[(Key, u64)], alias_list: bool, typed: bool) {
+    let key_cast = typed.then(|| sql.syntax.value_type(key));
+    if !alias_list {
+        sql.push("(SELECT column1 AS flux_k, column2 AS flux_s FROM ");
+    }
+    sql.push("(VALUES ");
+    sql.list(rows, ", ", |sql, (id, seq)| {
+        sql.push("(");
+        sql.bind(key_bind(id), key_cast);
+        sql.push(", ");
+        push_seq(sql, *seq);
+        sql.push(")");
+    });
+    sql.push(")");
+    if alias_list {
+        sql.push(" AS ").push(KEYS_ALIAS).push(" (flux_k, flux_s)");
+    } else {
+        sql.push(") AS ").push(KEYS_ALIAS);
+    }
+}
 
 /// The expression a versions table's key is indexed by (and matched by,
 /// when it compares exactly: see [`key_exprs`]).
@@ -276,12 +333,28 @@ pub(crate) fn close_keys(dialect: Dialect, versions: &Table, rows: &[(Key, u64)]
             push_current(&mut sql);
             push_key(&mut sql, key, id);
         }
-        _ => {
-            push_seqs(&mut sql, key, rows);
-            sql.push(" WHERE ");
-            push_current(&mut sql);
-            push_keys(&mut sql, key, rows);
-        }
+        _ => match sql.syntax.multi_update() {
+            MultiUpdate::FromValues {
+                alias_list,
+                typed_values,
+            } => {
+                // `... = flux_keys.s FROM (VALUES ...) AS flux_keys WHERE key = flux_keys.k`:
+                // one primary-key seek a row.
+                let (k, s) = key_value_names();
+                sql.push(&s).push(" FROM ");
+                push_key_values(&mut sql, key, rows, alias_list, typed_values);
+                sql.push(" WHERE ");
+                push_current(&mut sql);
+                let expr = key_expr(&sql, key);
+                sql.push(&expr).push(" = ").push(&k);
+            }
+            MultiUpdate::CaseWhen { .. } => {
+                push_seqs(&mut sql, key, rows);
+                sql.push(" WHERE ");
+                push_current(&mut sql);
+                push_keys(&mut sql, key, rows);
+            }
+        },
     }
     sql
 }
@@ -312,12 +385,28 @@ pub(crate) fn open_keys(dialect: Dialect, source: &Table, versions: &Table, rows
             sql.push(" FROM ").ident(&source.name).push(" WHERE ");
             push_key(&mut sql, key, id);
         }
-        _ => {
-            push_seqs(&mut sql, key, rows);
-            push_open(&mut sql);
-            sql.push(" FROM ").ident(&source.name).push(" WHERE ");
-            push_keys(&mut sql, key, rows);
-        }
+        _ => match sql.syntax.multi_update() {
+            MultiUpdate::FromValues {
+                alias_list,
+                typed_values,
+            } => {
+                // `... flux_keys.s, OPEN FROM (VALUES ...) AS flux_keys JOIN source ON key = flux_keys.k`.
+                let (k, s) = key_value_names();
+                sql.push(&s);
+                push_open(&mut sql);
+                sql.push(" FROM ");
+                push_key_values(&mut sql, key, rows, alias_list, typed_values);
+                sql.push(" JOIN ").ident(&source.name).push(" ON ");
+                let expr = key_expr(&sql, key);
+                sql.push(&expr).push(" = ").push(&k);
+            }
+            MultiUpdate::CaseWhen { .. } => {
+                push_seqs(&mut sql, key, rows);
+                push_open(&mut sql);
+                sql.push(" FROM ").ident(&source.name).push(" WHERE ");
+                push_keys(&mut sql, key, rows);
+            }
+        },
     }
     sql
 }
@@ -474,14 +563,10 @@ pub(crate) fn after_many<'a>(
             open.push((id, seq));
         }
     }
-    let mut out: Vec<Sql> = close
-        .chunks(MAX_ROWS)
+    let mut out: Vec<Sql> = in_key_chunks(dialect, &close)
         .map(|rows| close_keys(dialect, versions, rows))
         .collect();
-    out.extend(
-        open.chunks(MAX_ROWS)
-            .map(|rows| open_keys(dialect, source, versions, rows)),
-    );
+    out.extend(in_key_chunks(dialect, &open).map(|rows| open_keys(dialect, source, versions, rows)));
     let mut start = 0;
     for size in super::write::row_chunks(created.len(), versions.columns.len() + 1) {
         out.push(insert_values(dialect, versions, &created[start..start + size]));
@@ -619,10 +704,22 @@ mod tests {
     #[test]
     fn many_rows_take_their_own_seq() {
         let rows = [(Key::from("a"), 3), (Key::from("b"), 4)];
-        let sql = close_keys(Dialect::Postgres, &table("flux_versions_t"), &rows);
+        let versions = table("flux_versions_t");
+        // Joined with a `VALUES` list (one key seek a row) ...
         assert_eq!(
-            sql.text,
-            r#"UPDATE "flux_versions_t" SET flux_valid_until_seq = CASE "id" COLLATE "C" WHEN $1 THEN CAST($2 AS BIGINT) WHEN $3 THEN CAST($4 AS BIGINT) END WHERE flux_valid_until_seq = 9223372036854775807 AND "id" COLLATE "C" IN ($5, $6)"#
+            close_keys(Dialect::Postgres, &versions, &rows).text,
+            r#"UPDATE "flux_versions_t" SET flux_valid_until_seq = flux_keys.flux_s FROM (VALUES (CAST($1 AS TEXT), CAST($2 AS BIGINT)), (CAST($3 AS TEXT), CAST($4 AS BIGINT))) AS flux_keys (flux_k, flux_s) WHERE flux_valid_until_seq = 9223372036854775807 AND "id" COLLATE "C" = flux_keys.flux_k"#
         );
+        assert_eq!(
+            open_keys(Dialect::Sqlite, &table("t"), &versions, &rows).text,
+            r#"INSERT INTO "flux_versions_t" ("id", "n", flux_valid_from_seq, flux_valid_until_seq) SELECT "id", "n", flux_keys.flux_s, 9223372036854775807 FROM (SELECT column1 AS flux_k, column2 AS flux_s FROM (VALUES (?, ?), (?, ?))) AS flux_keys JOIN "t" ON "id" COLLATE BINARY = flux_keys.flux_k"#
+        );
+        // ... or, on MySQL, a `CASE` on the key.
+        assert_eq!(
+            close_keys(Dialect::MySql, &versions, &rows).text,
+            "UPDATE `flux_versions_t` SET flux_valid_until_seq = CASE CAST(`id` AS BINARY) WHEN ? THEN ? WHEN ? THEN ? END WHERE flux_valid_until_seq = 9223372036854775807 AND `id` IN (?, ?) AND CAST(`id` AS BINARY) IN (?, ?)"
+        );
+        assert_eq!(key_chunks(Dialect::MySql, 130), [64, 64, 2]);
+        assert_eq!(key_chunks(Dialect::Sqlite, 130), [128, 2]);
     }
 }
