@@ -338,7 +338,7 @@ pub(crate) fn close_keys(dialect: Dialect, versions: &Table, rows: &[(Key, u64)]
                 alias_list,
                 typed_values,
             } => {
-                // `... = flux_keys.s FROM (VALUES ...) AS flux_keys WHERE key = flux_keys.k`:
+                // `... = flux_keys.flux_s FROM (VALUES ...) AS flux_keys WHERE key = flux_keys.flux_k`:
                 // one primary-key seek a row.
                 let (k, s) = key_value_names();
                 sql.push(&s).push(" FROM ");
@@ -390,7 +390,7 @@ pub(crate) fn open_keys(dialect: Dialect, source: &Table, versions: &Table, rows
                 alias_list,
                 typed_values,
             } => {
-                // `... flux_keys.s, OPEN FROM (VALUES ...) AS flux_keys JOIN source ON key = flux_keys.k`.
+                // `... flux_keys.flux_s, OPEN FROM (VALUES ...) AS flux_keys JOIN source ON key = flux_keys.flux_k`.
                 let (k, s) = key_value_names();
                 sql.push(&s);
                 push_open(&mut sql);
