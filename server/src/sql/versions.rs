@@ -3,20 +3,23 @@
 //! versions next to each changeset operation, and the reads at a `seq`.
 //!
 //! **Layout.** A current version's `valid_until` is [`OPEN`] (`i64::MAX`),
-//! not `NULL`, so that `(key, valid_until, valid_from)` can be the versions
-//! table's primary key: on SQLite a `WITHOUT ROWID` table, on MySQL/MariaDB
-//! InnoDB's clustered index (where the key compares exactly), on PostgreSQL
-//! an index in the order a page reads. A row's current version is one seek
-//! on it (`key = ? AND valid_until = OPEN`), a page `as_of` walks it in key
-//! order, and every version is **one** B-tree entry where the first layout
-//! (a rowid table, a `(key, valid_from)` and a `(valid_to, key)` index) wrote
-//! three: dispatch pays for the versions (issue 15: dispatch with versions
-//! ≥ 0.9× without), BENCHMARKS.md §9. A second index holds closed versions
-//! only (`valid_until < OPEN`; on MySQL, which has no partial indexes, all of
-//! them): it finds the versions an `update_where` closed. `valid_from` is in
-//! the primary key because one event may open and close versions of a row
-//! more than once: those empty versions (`valid_from = valid_until`, never
-//! in force) share the key and `valid_until` of the one that lasted.
+//! not `NULL`, so that `(key, valid_until, valid_from)` can key the versions
+//! table: on SQLite the primary key of a `WITHOUT ROWID` table, elsewhere an
+//! index in the order a page reads. A row's current version is one seek on
+//! it (`key = ? AND valid_until = OPEN`), a page `as_of` walks it in key
+//! order, and on SQLite every version is **one** B-tree entry where the
+//! first layout (a rowid table, a `(key, valid_from)` and a `(valid_to, key)`
+//! index) wrote three (BENCHMARKS.md §9). A second index holds closed
+//! versions only (`valid_until < OPEN`; on MySQL, which has no partial
+//! indexes, all of them): it finds the versions an `update_where` closed.
+//!
+//! One event may open and close versions of a row more than once: those
+//! empty versions (`valid_from = valid_until`, never in force, read by
+//! nothing) can share all three columns. Where they are a primary key
+//! (SQLite), closing a version replaces such a twin (`UPDATE OR REPLACE`:
+//! only an empty version can collide, as the one version of a row closed at
+//! a `seq` after being in force is unique); MySQL/MariaDB, which has no such
+//! update, keys them with a plain index.
 //!
 //! Every statement is set-based: a `*_where` operation closes the versions
 //! of the rows its filter matches with one `UPDATE ... WHERE key IN (SELECT
@@ -158,15 +161,8 @@ pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<S
             ));
         }
         Dialect::MySql => {
-            // A key compared through a padding or case-blind collation could
-            // make two rows' versions one primary key: a plain index then.
-            let exact = key.ty != FieldType::Text || !syntax.inexact_key(key);
-            columns.push(if exact {
-                format!("PRIMARY KEY ({primary})")
-            } else {
-                format!("INDEX {key_index} ({primary})")
-            });
             // Inline: MySQL has no `CREATE INDEX IF NOT EXISTS`.
+            columns.push(format!("INDEX {key_index} ({primary})"));
             columns.push(format!("INDEX {closed_index} ({VALID_UNTIL})"));
             out.push(format!("CREATE TABLE IF NOT EXISTS {quoted} ({})", columns.join(", ")));
         }
@@ -216,9 +212,9 @@ pub(crate) fn seed(dialect: Dialect, source: &Table, versions: &Table, seq: u64)
     sql
 }
 
-/// Copies every version of `legacy`, a versions table of the first layout
+/// Copies the versions of `legacy`, a versions table of the first layout
 /// (`legacy_end` `NULL` for current), into `versions`, of the current one:
-/// its columns `kept`, and `NULL` ends become [`OPEN`].
+/// its columns `kept`, `NULL` ends becoming [`OPEN`], the empty ones left out.
 pub(crate) fn copy_legacy(dialect: Dialect, legacy: &str, versions: &str, kept: &[&str], legacy_end: &str) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push("INSERT INTO ").ident(versions).push(" (");
@@ -232,6 +228,9 @@ pub(crate) fn copy_legacy(dialect: Dialect, legacy: &str, versions: &str, kept: 
     });
     sql.push(", ").push(VALID_FROM).push(", COALESCE(").push(legacy_end);
     sql.push(", ").push(&OPEN.to_string()).push(") FROM ").ident(legacy);
+    // Empty versions were never in force (and could collide in the new key).
+    sql.push(" WHERE ").push(legacy_end).push(" IS NULL OR ");
+    sql.push(legacy_end).push(" > ").push(VALID_FROM);
     sql
 }
 
@@ -272,6 +271,16 @@ fn push_validity(sql: &mut Sql) {
 /// `, <OPEN>`: the `valid_until` of a version opened (after its `valid_from`).
 fn push_open(sql: &mut Sql) {
     sql.push(", ").push(&OPEN.to_string());
+}
+
+/// `UPDATE versions SET valid_until = `, replacing an empty twin where the
+/// three columns are a primary key (see the module docs).
+fn push_close(sql: &mut Sql, dialect: Dialect, versions: &Table) {
+    sql.push(match dialect {
+        Dialect::Sqlite => "UPDATE OR REPLACE ",
+        Dialect::Postgres | Dialect::MySql => "UPDATE ",
+    });
+    sql.ident(&versions.name).push(" SET ").push(VALID_UNTIL).push(" = ");
 }
 
 /// `valid_until = <OPEN> AND `: a row's current version (literal, so that
@@ -324,8 +333,7 @@ fn push_seqs(sql: &mut Sql, key: &Column, rows: &[(Key, u64)]) {
 pub(crate) fn close_keys(dialect: Dialect, versions: &Table, rows: &[(Key, u64)]) -> Sql {
     let mut sql = Sql::new(dialect);
     let key = versions.key_column();
-    sql.push("UPDATE ").ident(&versions.name);
-    sql.push(" SET ").push(VALID_UNTIL).push(" = ");
+    push_close(&mut sql, dialect, versions);
     match rows {
         [(id, seq)] => {
             push_seq(&mut sql, *seq);
@@ -418,8 +426,7 @@ fn close_matching(dialect: Dialect, source: &Table, versions: &Table, operation:
         return None;
     };
     let mut sql = Sql::new(dialect);
-    sql.push("UPDATE ").ident(&versions.name);
-    sql.push(" SET ").push(VALID_UNTIL).push(" = ");
+    push_close(&mut sql, dialect, versions);
     push_seq(&mut sql, seq);
     sql.push(" WHERE ");
     push_current(&mut sql);
@@ -641,7 +648,7 @@ mod tests {
         let (before, after) = around(Dialect::Sqlite, &table("t"), &table("flux_versions_t"), &op, 7);
         assert_eq!(
             before.unwrap().text,
-            r#"UPDATE "flux_versions_t" SET flux_valid_until_seq = ? WHERE flux_valid_until_seq = 9223372036854775807 AND "id" COLLATE BINARY IN (SELECT "id" COLLATE BINARY FROM "t" WHERE ("n" IS NOT NULL AND "n" > ?))"#
+            r#"UPDATE OR REPLACE "flux_versions_t" SET flux_valid_until_seq = ? WHERE flux_valid_until_seq = 9223372036854775807 AND "id" COLLATE BINARY IN (SELECT "id" COLLATE BINARY FROM "t" WHERE ("n" IS NOT NULL AND "n" > ?))"#
         );
         assert_eq!(after.len(), 1);
         assert!(
