@@ -14,7 +14,7 @@ import { FluxCapacitorError } from "./semantics.js";
 import { queueOf } from "./storage.js";
 import { canShareTabs, joinTabs } from "./tabs.js";
 
-const DEFAULT_RETRY = { minDelay: 250, maxDelay: 10_000, factor: 2, jitter: true };
+const DEFAULT_RETRY = { minDelay: 250, maxDelay: 10_000, factor: 2, jitter: true, requestTimeout: 10_000 };
 
 /** The base URL of the store, ending in "/" (relative to the page in a browser). */
 function baseUrl(url) {
@@ -237,10 +237,13 @@ export function createClient(options) {
     endpoint.searchParams.set("id", entry.id);
     const headers = { "Content-Type": "application/json" };
     if (token !== undefined && token !== null) headers.Authorization = `Bearer ${token}`;
+    // A request the network swallowed (a connection cut while it opened may
+    // never answer) is abandoned and sent again: the id keeps it committed once.
     const response = await fetchImpl(endpoint.href, {
       method: "POST",
       headers,
       body: event.payload === undefined ? "" : JSON.stringify(event.payload),
+      signal: AbortSignal.timeout(retry.requestTimeout),
     });
     if (response.ok) {
       const events = await response.json();

@@ -26,6 +26,11 @@ export interface RetryOptions {
   factor?: number;
   /** Pick each delay at random in [delay/2, delay] (default true). */
   jitter?: boolean;
+  /**
+   * A POST of an event without an answer within this many ms is abandoned and sent
+   * again after the next delay, with the same id (default 10000).
+   */
+  requestTimeout?: number;
 }
 
 /** The WebSocket constructor: the browser's, Node's, or the `ws` package's. */

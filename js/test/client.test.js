@@ -2,7 +2,8 @@
 // events show at once and are confirmed by the feed; a refusal marks that event only;
 // events dispatched while the server is unreachable are resent in order; the queue
 // survives a reload (a new client over the same Storage); a resend of a committed id
-// commits nothing twice. Redux Toolkit and MobX as the adapters.
+// commits nothing twice; a send without an answer is abandoned and sent again.
+// Redux Toolkit and MobX as the adapters.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -127,6 +128,29 @@ test("offline: events queue, are resent in order when the server is reachable ag
     assert.deepEqual(notes.rows, await serverRows());
   } finally {
     env.proxy.resume();
+    c.close();
+  }
+});
+
+test("a send the network swallows is abandoned after retry.requestTimeout and sent again, committed once", async () => {
+  const store = notesStore();
+  let swallowed = 0;
+  // The first POST never gets an answer (as when a connection is cut while it opens).
+  const fetch = (url, init) => {
+    if (swallowed++ > 0) return globalThis.fetch(url, init);
+    return new Promise((_, fail) => init.signal?.addEventListener("abort", () => fail(init.signal.reason)));
+  };
+  const c = client(store, "Mary", { fetch, retry: { ...fast, requestTimeout: 200 } });
+  try {
+    await until(() => c.status.connection === "open", "the feed");
+    const id = crypto.randomUUID();
+    const { id: eventId, response } = c.dispatch(add(id, "swallowed once"));
+    await until(() => c.status.pending === 0, "the resend's commit", 5_000);
+    assert.equal((await response)[0].id, eventId);
+    assert.equal(swallowed, 2, "sent twice: the swallowed POST and its resend");
+    assert.equal((await log()).filter((e) => e.id === eventId).length, 1, "committed once");
+    assert.deepEqual(rowsOf(store.getState().notes), await serverRows());
+  } finally {
     c.close();
   }
 });
