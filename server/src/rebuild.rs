@@ -39,11 +39,17 @@ use flux_capacitor::{Error as CoreError, Operation, Reducer, StoredEvent};
 use crate::reduce::run_reducer;
 use crate::schema::DbSchema;
 use crate::sql::backend::WriteTx;
-use crate::sql::compile_operation;
+use crate::sql::versions::rename_indexes;
 use crate::sql::write::rename_tables_sql;
+use crate::sql::{Sql, compile_operation};
 use crate::store::Shared;
 use crate::versions::table_name;
 use crate::{EventQuery, FindOptions, Store, StoreError};
+
+/// The switch to the rebuilt tables: the last `seq` replayed, the table
+/// renames `(from, to)`, and the statements giving renamed versions tables
+/// their indexes.
+type Switch = (u64, Vec<(String, String)>, Vec<Sql>);
 
 /// How far a rebuild has come, for progress reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,7 +289,7 @@ impl Store {
         let gate = shared.write_gate.lock().await;
         let pause = Instant::now();
         let mut tx = shared.db().begin_write().await?;
-        let switched: Result<(u64, Vec<(String, String)>), StoreError> = async {
+        let switched: Result<Switch, StoreError> = async {
             loop {
                 let events =
                     crate::icelog::read::events(shared.db(), &shared.icelog, &EventQuery::after(done, page_size), None)
@@ -295,6 +301,7 @@ impl Store {
             }
             let mut renames = Vec::new();
             let mut retired = Vec::new();
+            let mut indexes = Vec::new();
             let current = shared.schema();
             let versioned = |table: &str| shared.config.row_versions && current.versions.contains_key(table);
             for (collection, target) in &tables {
@@ -303,29 +310,35 @@ impl Store {
                     if schema.collections.contains_key(&old) {
                         return Err(invalid(format!("table `{old}` exists already")));
                     }
-                    if versioned(collection) {
-                        retired.push((table_name(collection), table_name(&old)));
+                    if let Some(versions) = current.versions.get(collection).filter(|_| versioned(collection)) {
+                        let (from, to) = (table_name(collection), table_name(&old));
+                        indexes.extend(rename_indexes(dialect, versions, &from, &to, false));
+                        retired.push((from, to));
                     }
                     retired.push((collection.clone(), old));
                 }
-                if versioned(target) {
-                    renames.push((table_name(target), table_name(collection)));
+                if let Some(versions) = current.versions.get(target).filter(|_| versioned(target)) {
+                    let (from, to) = (table_name(target), table_name(collection));
+                    indexes.extend(rename_indexes(dialect, versions, &from, &to, true));
+                    renames.push((from, to));
                 }
                 renames.push((target.clone(), collection.clone()));
             }
             let mut all = retired.clone();
             all.extend(renames);
-            Ok((done, all))
+            Ok((done, all, indexes))
         }
         .await;
-        let (done, renames) = match switched {
+        let (done, renames, indexes) = match switched {
             Ok(ok) => ok,
             Err(err) => {
                 let _ = tx.rollback().await;
                 return Err(err);
             }
         };
-        let statements = rename_tables_sql(dialect, &renames);
+        // The versions tables' indexes follow them (on MySQL, by themselves).
+        let mut statements = rename_tables_sql(dialect, &renames);
+        statements.extend(indexes);
         if dialect.syntax().rename_commits() {
             tx.commit().await?;
             tx = shared.db().begin_write().await?;

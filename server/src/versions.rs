@@ -145,8 +145,8 @@ pub(crate) async fn ensure_runtime(db: &dyn Backend, schema: DbSchema) -> Result
 /// transaction `tx` (`head`: the last event before the one being written).
 /// Where DDL commits by itself and a transaction cannot read a table
 /// created after it began (MySQL/MariaDB), they are made on the pool and
-/// the dispatch fails, to be sent again (once, when a table appears under
-/// a running store and its first use is a write).
+/// the dispatch fails with [`JUST_MADE`], which the writer writes once more
+/// (when a table appears under a running store and its first use is a write).
 pub(crate) async fn ensure_in(
     db: &dyn Backend,
     tx: &mut dyn WriteTx,
@@ -167,9 +167,16 @@ pub(crate) async fn ensure_in(
     for statement in ddl.iter().chain(&seeds) {
         db.execute(statement).await?;
     }
-    Err(sqlx::Error::Protocol(
-        "the row versions of a table new to the store were just made: dispatch again".into(),
-    ))
+    Err(sqlx::Error::Protocol(JUST_MADE.into()))
+}
+
+/// Why [`ensure_in`] failed a dispatch: the writer writes it once more.
+const JUST_MADE: &str = "the row versions of a table new to the store were just made: dispatch again";
+
+/// Whether `err` is [`ensure_in`]'s: the versions were made, the dispatch
+/// not written, and writing it again finds them.
+pub(crate) fn just_made(err: &StoreError) -> bool {
+    matches!(err, StoreError::Database { source, .. } if matches!(&**source, sqlx::Error::Protocol(m) if m == JUST_MADE))
 }
 
 /// When the store opens: drops what an interrupted build left, adds
@@ -194,6 +201,7 @@ pub(crate) async fn ensure_on_open(
     }
     let converted = convert_legacy(db, &schema).await?;
     let schema = if converted { db.introspect().await? } else { schema };
+    name_indexes(db, &schema).await;
     let (missing, columns) = lacking(dialect, &schema);
     for statement in &columns {
         tracing::info!(statement = %statement.text, "row versions: adding a column");
@@ -302,7 +310,13 @@ async fn build(
         .iter()
         .map(|(live, _, versions)| (versions.name.clone(), table_name(&live.name)))
         .collect();
-    rename_under_lock(db, &renames).await?;
+    let indexes = plan
+        .iter()
+        .flat_map(|(live, _, versions)| {
+            sql::rename_indexes(dialect, live, &versions.name, &table_name(&live.name), true)
+        })
+        .collect();
+    rename_under_lock(db, &renames, indexes).await?;
     for (_, scratch, _) in &plan {
         db.execute(&sql::drop_table(dialect, &scratch.name)).await?;
     }
@@ -314,12 +328,19 @@ async fn build(
     Ok(())
 }
 
-/// Renames tables `(from, to)` at once, under the writers' lock (where a
-/// rename commits by itself, MySQL's `RENAME TABLE` of all of them, atomic).
-async fn rename_under_lock(db: &dyn Backend, renames: &[(String, String)]) -> Result<(), StoreError> {
+/// Renames tables `(from, to)` at once, then runs `indexes` (the renamed
+/// versions tables' indexes: [`sql::rename_indexes`]), under the writers'
+/// lock (where a rename commits by itself, MySQL's `RENAME TABLE` of all of
+/// them, atomic).
+async fn rename_under_lock(
+    db: &dyn Backend,
+    renames: &[(String, String)],
+    indexes: Vec<Sql>,
+) -> Result<(), StoreError> {
     let dialect = db.dialect();
     let mut tx = db.begin_write().await?;
-    let statements = crate::sql::write::rename_tables_sql(dialect, renames);
+    let mut statements = crate::sql::write::rename_tables_sql(dialect, renames);
+    statements.extend(indexes);
     if dialect.syntax().rename_commits() {
         tx.rollback().await?;
         for statement in &statements {
@@ -332,6 +353,29 @@ async fn rename_under_lock(db: &dyn Backend, renames: &[(String, String)]) -> Re
         tx.commit().await?;
     }
     Ok(())
+}
+
+/// Gives every versions table its indexes under its own name: those made
+/// under a build table's name by a conversion before index names followed
+/// renames (2026-12-01) are renamed, any missing made again. A failure is
+/// logged, not fatal: the indexes make reads and writes fast, not right.
+async fn name_indexes(db: &dyn Backend, schema: &DbSchema) {
+    let dialect = db.dialect();
+    for (name, table) in &schema.tables {
+        let versions = table_name(name);
+        if !schema.version_columns.contains_key(&versions) {
+            continue;
+        }
+        let build = format!("{BUILD_PREFIX}{name}");
+        let statements = sql::rename_indexes(dialect, table, &build, &versions, true)
+            .into_iter()
+            .chain(sql::ensure_indexes(dialect, &versions, table));
+        for statement in statements {
+            if let Err(error) = db.execute(&statement).await {
+                tracing::warn!(%error, statement = %statement.text, "row versions: an index could not be made");
+            }
+        }
+    }
 }
 
 /// Converts the versions tables of the first layout (see the module docs);
@@ -363,7 +407,14 @@ async fn convert_legacy(db: &dyn Backend, schema: &DbSchema) -> Result<bool, Sto
         let copied = db
             .execute(&sql::copy_legacy(dialect, &versions, &build, &kept, LEGACY_VALID_TO))
             .await?;
-        rename_under_lock(db, &[(versions.clone(), old.clone()), (build, versions.clone())]).await?;
+        let mut indexes = sql::rename_indexes(dialect, table, &versions, &old, false);
+        indexes.extend(sql::rename_indexes(dialect, table, &build, &versions, true));
+        rename_under_lock(
+            db,
+            &[(versions.clone(), old.clone()), (build, versions.clone())],
+            indexes,
+        )
+        .await?;
         db.execute(&sql::drop_table(dialect, &old)).await?;
         tracing::info!(
             table = %versions,

@@ -8,7 +8,8 @@ use flux_capacitor::testing::conformance;
 use flux_capacitor::{
     Aggregate, Error, Event, MemoryDatabase, Schema, StoredEvent, aggregate_reducers, boxed, event_log,
 };
-use flux_capacitor_server::testing::{TestDb, for_each_backend, test_config, tracker_schema};
+use flux_capacitor_server::Dialect;
+use flux_capacitor_server::testing::{TestDb, for_each_backend, index_names, test_config, tracker_schema};
 use flux_capacitor_server::{EventQuery, Store, StoreError};
 use serde_json::{Value, json};
 
@@ -282,6 +283,58 @@ async fn a_rebuild_failing_in_the_database_writes_nothing() {
             before,
             "the same tables, replayed"
         );
+    })
+    .await;
+}
+
+/// Checks that versions table `flux_versions_{table}` has its indexes: on
+/// SQLite (keyed by its primary key) the closed versions', elsewhere also
+/// its key's; named after it where index names are the schema's (on MySQL
+/// they are the table's own, and keep the name they were made with).
+async fn assert_versions_indexed(store: &Store, dialect: Dialect, table: &str) {
+    let versions = format!("flux_versions_{table}");
+    let names = index_names(store.pool(), &versions).await;
+    let suffixes: Vec<&str> = names.iter().filter_map(|n| n.rsplit('_').next()).collect();
+    let expected: &[&str] = match dialect {
+        Dialect::Sqlite => &["closed"],
+        Dialect::Postgres | Dialect::MySql => &["closed", "key"],
+    };
+    assert_eq!(suffixes, expected, "{names:?}");
+    if dialect != Dialect::MySql {
+        assert!(
+            names.iter().all(|n| n.starts_with(&format!("{versions}_"))),
+            "{names:?}"
+        );
+    }
+}
+
+/// Index names belong to the schema, not to a table (SQLite, PostgreSQL):
+/// the versions tables' indexes follow them through the rebuild's renames,
+/// so a second rebuild into targets of the same names gives the new
+/// versions tables their indexes instead of finding the names taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuilding_twice_into_targets_of_the_same_names_keeps_the_versions_indexes() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        for i in 0..20 {
+            store.dispatch(issue(i)).await.unwrap();
+        }
+        for round in 0..2 {
+            db.create_tables(store.pool(), &tables("_next", false)).await;
+            store
+                .rebuild(
+                    conformance::reducer(),
+                    &[("issues", "issues_next"), ("users", "users_next")],
+                    |_| {},
+                )
+                .await
+                .unwrap_or_else(|e| panic!("rebuild {round}: {e}"));
+            store.dispatch(issue(100 + round)).await.unwrap();
+            for table in ["issues", "users"] {
+                assert_versions_indexed(&store, db.dialect, table).await;
+            }
+        }
+        assert!(store.find_by_id("issues", "0101").await.unwrap().is_some());
     })
     .await;
 }

@@ -11,7 +11,7 @@
 
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Direction, Event, Filter, FindOptions, Key, MemoryDatabase, Row, Schema, StoredEvent};
-use flux_capacitor_server::testing::{TestDb, count, execute, for_each_backend, test_config};
+use flux_capacitor_server::testing::{TestDb, count, execute, for_each_backend, index_names, test_config};
 use flux_capacitor_server::{Dialect, EventQuery, Store, StoreError};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -334,8 +334,51 @@ async fn a_versions_table_of_the_first_layout_is_converted_on_open() {
         .await;
         let rows = count(&pool, "items").await;
         assert_eq!(current, rows, "one current version a row");
+        // Where index names are the schema's (on MySQL they are the table's own).
+        if db.dialect != Dialect::MySql {
+            let names = index_names(&pool, "flux_versions_items").await;
+            assert!(
+                !names.is_empty() && names.iter().all(|name| name.starts_with("flux_versions_items_")),
+                "the indexes are named after the versions table: {names:?}"
+            );
+        }
         write(&reopened, events().new_tree(runner).unwrap().current()).await;
         check(&reopened, &reads).await.unwrap();
+    })
+    .await;
+}
+
+/// A conversion made before index names followed renames left the versions
+/// table's indexes under the build table's names (SQLite and PostgreSQL,
+/// where index names are the schema's): the store renames them when it opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexes_left_under_a_build_tables_name_are_renamed_on_open() {
+    for_each_backend(|db| async move {
+        let pool = db.pool_with_tables(&schema()).await;
+        let store = open(pool.clone()).await;
+        let named = index_names(&pool, "flux_versions_items").await;
+        assert!(!named.is_empty(), "the versions table is indexed");
+        drop(store);
+        let misname = match db.dialect {
+            Dialect::Sqlite => vec![
+                "DROP INDEX flux_versions_items_closed".to_owned(),
+                "CREATE INDEX flux_vbuild_items_closed ON flux_versions_items (flux_valid_until_seq) \
+                 WHERE flux_valid_until_seq < 9223372036854775807"
+                    .to_owned(),
+            ],
+            Dialect::Postgres => ["key", "closed"]
+                .iter()
+                .map(|s| format!("ALTER INDEX flux_versions_items_{s} RENAME TO flux_vbuild_items_{s}"))
+                .collect(),
+            // Index names are the table's own: they followed it.
+            Dialect::MySql => Vec::new(),
+        };
+        for statement in &misname {
+            execute(&pool, statement).await;
+        }
+        let reopened = open(pool.clone()).await;
+        assert_eq!(index_names(&pool, "flux_versions_items").await, named);
+        drop(reopened);
     })
     .await;
 }
@@ -387,6 +430,56 @@ async fn a_column_added_later_is_versioned_from_then_on() {
         );
         let before = store.as_of(head - 2).await.unwrap().find_all("items", &FindOptions::all()).await.unwrap();
         assert!(before.iter().all(|r| !r.contains_key("extra")), "{before:?}");
+    })
+    .await;
+}
+
+/// A table a migration makes while the store runs takes its first write
+/// at once, with its versions (on MySQL/MariaDB, where a transaction cannot
+/// see a table made after it began, the writer makes them and writes the
+/// dispatch once more), and its past reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_made_while_the_store_runs_takes_its_first_write() {
+    for_each_backend(|db| async move {
+        let pool = db.pool_with_tables(&schema()).await;
+        let store = open(pool.clone()).await;
+        let apply = |ops: Value| Event::new("conformance/apply", json!({ "ops": ops }));
+        store
+            .dispatch(apply(
+                json!([{ "op": "create", "collection": "items", "row": { "id": "a" } }]),
+            ))
+            .await
+            .unwrap();
+        let mut later = schema();
+        later.collections = later
+            .collections
+            .into_values()
+            .map(|c| ("later".to_owned(), c))
+            .collect();
+        db.create_tables(&pool, &later).await;
+        let first = store
+            .dispatch(apply(
+                json!([{ "op": "create", "collection": "later", "row": { "id": "b", "n": 1 } }]),
+            ))
+            .await;
+        assert!(first.is_ok(), "the first write into a new table: {first:?}");
+        store
+            .dispatch(apply(
+                json!([{ "op": "update_by_id", "collection": "later", "id": "b", "patch": { "n": 2 } }]),
+            ))
+            .await
+            .unwrap();
+        let head = store.head();
+        let past = store
+            .as_of(head - 1)
+            .await
+            .unwrap()
+            .find_all("later", &FindOptions::all())
+            .await
+            .unwrap();
+        assert_eq!(past.len(), 1, "{past:?}");
+        assert_eq!(past[0]["n"], json!(1));
+        assert_eq!(store.history("later", "b").await.unwrap().len(), 2);
     })
     .await;
 }

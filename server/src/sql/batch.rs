@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use flux_capacitor::{Key, Operation};
 
-use super::syntax::MultiUpdate;
+use super::syntax::{MultiUpdate, ValuesTable};
 use super::write::{key_bind, write_bind};
 use super::{Bind, Dialect, Sql, compile_operation, row_chunks};
 use crate::schema::{Column, Table};
@@ -267,7 +267,7 @@ fn group_statements(dialect: Dialect, group: Group<'_>, out: &mut Vec<Sql>) {
         Kind::Destroy => (1, usize::MAX),
         Kind::Update => match dialect.syntax().multi_update() {
             MultiUpdate::CaseWhen { max_rows } => (2 * values + 1, max_rows),
-            MultiUpdate::FromValues { .. } => (values + 1, usize::MAX),
+            MultiUpdate::FromValues(_) => (values + 1, usize::MAX),
         },
     };
     let mut rest = entries;
@@ -333,11 +333,11 @@ fn update(dialect: Dialect, table: &Table, columns: &[(&Column, bool)], entries:
     let mut sql = Sql::new(dialect);
     sql.push("UPDATE ").ident(&table.name).push(" SET ");
     let key = table.key_column();
-    let (alias_list, typed_values) = match sql.syntax.multi_update() {
-        MultiUpdate::FromValues {
-            alias_list,
-            typed_values,
-        } => (alias_list, typed_values),
+    let ValuesTable {
+        alias_list,
+        typed_values,
+    } = match sql.syntax.multi_update() {
+        MultiUpdate::FromValues(values) => values,
         MultiUpdate::CaseWhen { .. } => {
             // `SET c = CASE key WHEN ? THEN ? ... END ... WHERE key IN (...)`.
             let mut value = 0;

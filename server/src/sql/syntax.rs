@@ -6,14 +6,23 @@ use flux_capacitor::FieldType;
 
 use super::builder::Bind;
 use crate::schema::Column;
+use crate::versions::{OPEN, VALID_UNTIL};
+
+/// How a dialect spells a `VALUES` list read as a table (`FROM (VALUES ...) AS v`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ValuesTable {
+    /// Its columns are named by an alias list (`AS v (c0, ...)`); without
+    /// one, `VALUES` names them `column1`, `column2`...
+    pub alias_list: bool,
+    /// Each value is cast to its column's type ([`Syntax::value_type`]).
+    pub typed_values: bool,
+}
 
 /// How a multi-row `UPDATE` joins the new values (see [`super::batch`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MultiUpdate {
-    /// `UPDATE t SET c = v.<name> FROM (VALUES ...) AS v`, the values' columns
-    /// named by `column_names` (`column1`.., or an alias list `c0`..), each
-    /// value cast to its column's type when `typed_values`.
-    FromValues { alias_list: bool, typed_values: bool },
+    /// `UPDATE t SET c = v.<name> FROM (VALUES ...) AS v`.
+    FromValues(ValuesTable),
     /// `SET c = CASE key WHEN ? THEN ? ... END WHERE key IN (...)`, at most
     /// `max_rows` rows a statement (its cost grows with rows²).
     CaseWhen { max_rows: usize },
@@ -91,8 +100,8 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
     /// How multi-row updates are written.
     fn multi_update(&self) -> MultiUpdate;
 
-    /// The cast of a `VALUES` entry of `column` in a multi-row update, when
-    /// [`MultiUpdate::FromValues`] has `typed_values`.
+    /// The cast of a `VALUES` entry of `column`, when [`ValuesTable`] has
+    /// `typed_values`.
     fn value_type(&self, column: &Column) -> &'static str {
         match (column.write_cast, column.ty) {
             (Some(cast), _) => cast,
@@ -117,4 +126,79 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
     fn rename_commits(&self) -> bool {
         false
     }
+
+    /// How the row versions' statements ([`super::versions`]) join many
+    /// `(key, seq)` rows: a `VALUES` table, or (`None`) a `CASE` on the key.
+    fn versions_values(&self) -> Option<ValuesTable> {
+        None
+    }
+
+    /// The `UPDATE` closing versions: where a versions table's key is a
+    /// primary key, one replacing an empty twin ([`super::versions`]).
+    fn versions_update(&self) -> &'static str {
+        "UPDATE "
+    }
+
+    /// `CREATE TABLE` of versions table `name` with `columns`, keyed by
+    /// `key` (the terms of its key, in page order).
+    fn versions_table(&self, name: &str, columns: &[String], key: &str) -> String {
+        let _ = key;
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            self.quote(name),
+            columns.join(", ")
+        )
+    }
+
+    /// The indexes of versions table `name` made apart from its table:
+    /// its key, and its closed versions (a partial index).
+    fn versions_indexes(&self, name: &str, key: &str) -> Vec<String> {
+        vec![
+            format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {} ({key})",
+                self.quote(&versions_index(name, KEY_INDEX)),
+                self.quote(name)
+            ),
+            closed_versions_index(self, name),
+        ]
+    }
+
+    /// Statements giving versions table `to`, renamed from `from`, the
+    /// indexes named after it (index names are the schema's, not the
+    /// table's: left behind, they would keep a later table named `from`
+    /// from getting its own). `kept`: `to` stays a versions table in use
+    /// (not one set aside to be dropped).
+    fn rename_versions_indexes(&self, from: &str, to: &str, key: &str, kept: bool) -> Vec<String> {
+        let _ = (key, kept);
+        [KEY_INDEX, CLOSED_INDEX]
+            .iter()
+            .map(|which| {
+                format!(
+                    "ALTER INDEX IF EXISTS {} RENAME TO {}",
+                    self.quote(&versions_index(from, which)),
+                    self.quote(&versions_index(to, which))
+                )
+            })
+            .collect()
+    }
+}
+
+/// The suffix of a versions table's key index.
+pub(crate) const KEY_INDEX: &str = "key";
+/// The suffix of a versions table's index of closed versions.
+pub(crate) const CLOSED_INDEX: &str = "closed";
+
+/// The name of index `which` of versions table `table`.
+pub(crate) fn versions_index(table: &str, which: &str) -> String {
+    format!("{table}_{which}")
+}
+
+/// The partial index of the closed versions of `table` (the planners use
+/// it where a statement repeats its term verbatim: [`super::versions`]).
+pub(crate) fn closed_versions_index(syntax: &(impl Syntax + ?Sized), table: &str) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {} ({VALID_UNTIL}) WHERE {VALID_UNTIL} < {OPEN}",
+        syntax.quote(&versions_index(table, CLOSED_INDEX)),
+        syntax.quote(table)
+    )
 }

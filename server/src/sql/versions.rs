@@ -12,6 +12,10 @@
 //! index) wrote three (BENCHMARKS.md §9). A second index holds closed
 //! versions only (`valid_until < OPEN`; on MySQL, which has no partial
 //! indexes, all of them): it finds the versions an `update_where` closed.
+//! Indexes are named after their table (`<versions>_key`, `<versions>_closed`)
+//! and renamed with it ([`rename_indexes`]): on SQLite and PostgreSQL index
+//! names are the schema's, and a name left behind would keep a later table
+//! of the old name from getting its own (`CREATE INDEX IF NOT EXISTS`).
 //!
 //! One event may open and close versions of a row more than once: those
 //! empty versions (`valid_from = valid_until`, never in force, read by
@@ -32,8 +36,10 @@ use flux_capacitor::{FieldType, Key, Operation};
 
 use super::Dialect;
 use super::builder::{Bind, Sql};
-use super::syntax::MultiUpdate;
-use super::write::{key_bind, push_filter, row_chunks, write_bind};
+use super::syntax::ValuesTable;
+#[cfg(doc)]
+use super::write::row_chunks;
+use super::write::{key_bind, push_filter, split_rows, write_bind};
 use crate::schema::{Column, Table};
 use crate::versions::{OPEN, VALID_FROM, VALID_UNTIL};
 
@@ -42,46 +48,25 @@ fn int(value: u64) -> Bind {
 }
 
 /// Most rows one versions statement with a `CASE` names (its cost grows
-/// with rows²); where the dialect joins a `VALUES` list instead
-/// ([`MultiUpdate::FromValues`]), [`row_chunks`] decides.
+/// with rows²); where the dialect joins a `VALUES` table instead,
+/// [`row_chunks`] decides.
 pub(crate) const MAX_CASE_ROWS: usize = 64;
 
-/// The sizes of the statements closing or opening `rows` versions by key.
-fn key_chunks(dialect: Dialect, rows: usize) -> Vec<usize> {
-    match dialect.syntax().multi_update() {
-        MultiUpdate::FromValues { .. } => row_chunks(rows, 2),
-        MultiUpdate::CaseWhen { .. } => {
-            let mut sizes = vec![MAX_CASE_ROWS; rows / MAX_CASE_ROWS];
-            sizes.extend((rows % MAX_CASE_ROWS > 0).then_some(rows % MAX_CASE_ROWS));
-            sizes
-        }
+/// `rows` split into the statements closing or opening their versions by key.
+fn in_key_chunks<T>(dialect: Dialect, rows: &[T]) -> Vec<&[T]> {
+    match dialect.syntax().versions_values() {
+        Some(_) => split_rows(rows, 2).collect(),
+        None => rows.chunks(MAX_CASE_ROWS).collect(),
     }
 }
 
-/// Splits `rows` into the chunks of [`key_chunks`].
-fn in_key_chunks<T>(dialect: Dialect, rows: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = rows;
-    key_chunks(dialect, rows.len()).into_iter().map(move |size| {
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        chunk
-    })
-}
-
-/// The alias of the `VALUES` list of keys and `seq`s a statement joins.
-const KEYS_ALIAS: &str = "flux_keys";
-
-/// `flux_keys.flux_k` and `flux_keys.flux_s`: a key and its `seq` in
-/// [`push_key_values`] (names no read-model column can clash with).
-fn key_value_names() -> (String, String) {
-    (format!("{KEYS_ALIAS}.flux_k"), format!("{KEYS_ALIAS}.flux_s"))
-}
-
 /// `(VALUES (?, ?), ...) AS flux_keys (flux_k, flux_s)`, each row's key and
-/// `seq` (where `VALUES` takes no alias list, a `SELECT` renames its columns).
-fn push_key_values(sql: &mut Sql, key: &Column, rows: &[(Key, u64)], alias_list: bool, typed: bool) {
-    let key_cast = typed.then(|| sql.syntax.value_type(key));
-    if !alias_list {
+/// `seq` (where `VALUES` takes no alias list, a `SELECT` renames its
+/// columns: names no read-model column can clash with); answers the join
+/// condition on `key` (`flux_keys.flux_s` is the `seq`).
+fn push_key_values(sql: &mut Sql, values: ValuesTable, key: &Column, rows: &[(Key, u64)]) -> String {
+    let key_cast = values.typed_values.then(|| sql.syntax.value_type(key));
+    if !values.alias_list {
         sql.push("(SELECT column1 AS flux_k, column2 AS flux_s FROM ");
     }
     sql.push("(VALUES ");
@@ -92,12 +77,12 @@ fn push_key_values(sql: &mut Sql, key: &Column, rows: &[(Key, u64)], alias_list:
         push_seq(sql, *seq);
         sql.push(")");
     });
-    sql.push(")");
-    if alias_list {
-        sql.push(" AS ").push(KEYS_ALIAS).push(" (flux_k, flux_s)");
+    sql.push(if values.alias_list {
+        ") AS flux_keys (flux_k, flux_s)"
     } else {
-        sql.push(") AS ").push(KEYS_ALIAS);
-    }
+        ")) AS flux_keys"
+    });
+    format!("{} = flux_keys.flux_k", key_expr(sql, key))
 }
 
 /// The expression a versions table's key is indexed by (and matched by,
@@ -117,6 +102,15 @@ fn key_exprs(sql: &Sql, key: &Column) -> Vec<String> {
     out
 }
 
+/// The terms of a versions table's key: `(key, valid_until, valid_from)`,
+/// in the order a page in key order reads it (PostgreSQL's `ASC NULLS
+/// FIRST` is not a default index's order, which would leave it unused).
+fn key_terms(dialect: Dialect, table: &Table) -> String {
+    let syntax = dialect.syntax();
+    let key = syntax.versions_key_expr(table.key_column());
+    format!("{}, {VALID_UNTIL}, {VALID_FROM}", syntax.order_term(&key, false))
+}
+
 /// `CREATE TABLE` of `versions` (the columns of its read-model table, as
 /// declared, without any constraint, and the validity columns), keyed by
 /// `(key, valid_until, valid_from)`, and its index of closed versions (see
@@ -130,44 +124,33 @@ pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<S
         .collect();
     columns.push(format!("{VALID_FROM} BIGINT NOT NULL"));
     columns.push(format!("{VALID_UNTIL} BIGINT NOT NULL"));
-    let sql = Sql::new(dialect);
-    let key = table.key_column();
-    // In the order a page in key order reads it (PostgreSQL's `ASC NULLS
-    // FIRST` is not a default index's order, which would leave it unused).
-    let ordered = syntax.order_term(&key_expr(&sql, key), false);
-    let primary = format!("{ordered}, {VALID_UNTIL}, {VALID_FROM}");
-    let quoted = syntax.quote(name);
-    let key_index = syntax.quote(&format!("{name}_key"));
-    let closed_index = syntax.quote(&format!("{name}_closed"));
-    let mut out = Vec::new();
-    match dialect {
-        Dialect::Sqlite => {
-            columns.push(format!("PRIMARY KEY ({primary})"));
-            out.push(format!(
-                "CREATE TABLE IF NOT EXISTS {quoted} ({}) WITHOUT ROWID",
-                columns.join(", ")
-            ));
-            out.push(format!(
-                "CREATE INDEX IF NOT EXISTS {closed_index} ON {quoted} ({VALID_UNTIL}) WHERE {VALID_UNTIL} < {OPEN}"
-            ));
-        }
-        Dialect::Postgres => {
-            out.push(format!("CREATE TABLE IF NOT EXISTS {quoted} ({})", columns.join(", ")));
-            out.push(format!(
-                "CREATE INDEX IF NOT EXISTS {key_index} ON {quoted} ({primary})"
-            ));
-            out.push(format!(
-                "CREATE INDEX IF NOT EXISTS {closed_index} ON {quoted} ({VALID_UNTIL}) WHERE {VALID_UNTIL} < {OPEN}"
-            ));
-        }
-        Dialect::MySql => {
-            // Inline: MySQL has no `CREATE INDEX IF NOT EXISTS`.
-            columns.push(format!("INDEX {key_index} ({primary})"));
-            columns.push(format!("INDEX {closed_index} ({VALID_UNTIL})"));
-            out.push(format!("CREATE TABLE IF NOT EXISTS {quoted} ({})", columns.join(", ")));
-        }
-    }
-    out.into_iter().map(|text| Sql::fixed(dialect, text)).collect()
+    let key = key_terms(dialect, table);
+    std::iter::once(syntax.versions_table(name, &columns, &key))
+        .chain(syntax.versions_indexes(name, &key))
+        .map(|text| Sql::fixed(dialect, text))
+        .collect()
+}
+
+/// The indexes of versions table `name` of `table` made apart from it
+/// (`IF NOT EXISTS`: made again only where missing).
+pub(crate) fn ensure_indexes(dialect: Dialect, name: &str, table: &Table) -> Vec<Sql> {
+    let syntax = dialect.syntax();
+    syntax
+        .versions_indexes(name, &key_terms(dialect, table))
+        .into_iter()
+        .map(|text| Sql::fixed(dialect, text))
+        .collect()
+}
+
+/// After versions table `from` of `table` was renamed `to`: its indexes
+/// named after `to` (see [`super::syntax::Syntax::rename_versions_indexes`]).
+pub(crate) fn rename_indexes(dialect: Dialect, table: &Table, from: &str, to: &str, kept: bool) -> Vec<Sql> {
+    let syntax = dialect.syntax();
+    syntax
+        .rename_versions_indexes(from, to, &key_terms(dialect, table), kept)
+        .into_iter()
+        .map(|text| Sql::fixed(dialect, text))
+        .collect()
 }
 
 /// `CREATE TABLE` of a scratch copy of `table` named `name` (its columns
@@ -275,11 +258,9 @@ fn push_open(sql: &mut Sql) {
 
 /// `UPDATE versions SET valid_until = `, replacing an empty twin where the
 /// three columns are a primary key (see the module docs).
-fn push_close(sql: &mut Sql, dialect: Dialect, versions: &Table) {
-    sql.push(match dialect {
-        Dialect::Sqlite => "UPDATE OR REPLACE ",
-        Dialect::Postgres | Dialect::MySql => "UPDATE ",
-    });
+fn push_close(sql: &mut Sql, versions: &Table) {
+    let update = sql.syntax.versions_update();
+    sql.push(update);
     sql.ident(&versions.name).push(" SET ").push(VALID_UNTIL).push(" = ");
 }
 
@@ -333,7 +314,7 @@ fn push_seqs(sql: &mut Sql, key: &Column, rows: &[(Key, u64)]) {
 pub(crate) fn close_keys(dialect: Dialect, versions: &Table, rows: &[(Key, u64)]) -> Sql {
     let mut sql = Sql::new(dialect);
     let key = versions.key_column();
-    push_close(&mut sql, dialect, versions);
+    push_close(&mut sql, versions);
     match rows {
         [(id, seq)] => {
             push_seq(&mut sql, *seq);
@@ -341,22 +322,17 @@ pub(crate) fn close_keys(dialect: Dialect, versions: &Table, rows: &[(Key, u64)]
             push_current(&mut sql);
             push_key(&mut sql, key, id);
         }
-        _ => match sql.syntax.multi_update() {
-            MultiUpdate::FromValues {
-                alias_list,
-                typed_values,
-            } => {
+        _ => match sql.syntax.versions_values() {
+            Some(values) => {
                 // `... = flux_keys.flux_s FROM (VALUES ...) AS flux_keys WHERE key = flux_keys.flux_k`:
                 // one primary-key seek a row.
-                let (k, s) = key_value_names();
-                sql.push(&s).push(" FROM ");
-                push_key_values(&mut sql, key, rows, alias_list, typed_values);
+                sql.push("flux_keys.flux_s FROM ");
+                let join = push_key_values(&mut sql, values, key, rows);
                 sql.push(" WHERE ");
                 push_current(&mut sql);
-                let expr = key_expr(&sql, key);
-                sql.push(&expr).push(" = ").push(&k);
+                sql.push(&join);
             }
-            MultiUpdate::CaseWhen { .. } => {
+            None => {
                 push_seqs(&mut sql, key, rows);
                 sql.push(" WHERE ");
                 push_current(&mut sql);
@@ -393,22 +369,16 @@ pub(crate) fn open_keys(dialect: Dialect, source: &Table, versions: &Table, rows
             sql.push(" FROM ").ident(&source.name).push(" WHERE ");
             push_key(&mut sql, key, id);
         }
-        _ => match sql.syntax.multi_update() {
-            MultiUpdate::FromValues {
-                alias_list,
-                typed_values,
-            } => {
+        _ => match sql.syntax.versions_values() {
+            Some(values) => {
                 // `... flux_keys.flux_s, OPEN FROM (VALUES ...) AS flux_keys JOIN source ON key = flux_keys.flux_k`.
-                let (k, s) = key_value_names();
-                sql.push(&s);
+                sql.push("flux_keys.flux_s");
                 push_open(&mut sql);
                 sql.push(" FROM ");
-                push_key_values(&mut sql, key, rows, alias_list, typed_values);
-                sql.push(" JOIN ").ident(&source.name).push(" ON ");
-                let expr = key_expr(&sql, key);
-                sql.push(&expr).push(" = ").push(&k);
+                let join = push_key_values(&mut sql, values, key, rows);
+                sql.push(" JOIN ").ident(&source.name).push(" ON ").push(&join);
             }
-            MultiUpdate::CaseWhen { .. } => {
+            None => {
                 push_seqs(&mut sql, key, rows);
                 push_open(&mut sql);
                 sql.push(" FROM ").ident(&source.name).push(" WHERE ");
@@ -426,7 +396,7 @@ fn close_matching(dialect: Dialect, source: &Table, versions: &Table, operation:
         return None;
     };
     let mut sql = Sql::new(dialect);
-    push_close(&mut sql, dialect, versions);
+    push_close(&mut sql, versions);
     push_seq(&mut sql, seq);
     sql.push(" WHERE ");
     push_current(&mut sql);
@@ -571,14 +541,15 @@ pub(crate) fn after_many<'a>(
         }
     }
     let mut out: Vec<Sql> = in_key_chunks(dialect, &close)
+        .into_iter()
         .map(|rows| close_keys(dialect, versions, rows))
         .collect();
-    out.extend(in_key_chunks(dialect, &open).map(|rows| open_keys(dialect, source, versions, rows)));
-    let mut start = 0;
-    for size in super::write::row_chunks(created.len(), versions.columns.len() + 1) {
-        out.push(insert_values(dialect, versions, &created[start..start + size]));
-        start += size;
-    }
+    out.extend(
+        in_key_chunks(dialect, &open)
+            .into_iter()
+            .map(|rows| open_keys(dialect, source, versions, rows)),
+    );
+    out.extend(split_rows(&created, versions.columns.len() + 1).map(|rows| insert_values(dialect, versions, rows)));
     out
 }
 
@@ -726,7 +697,8 @@ mod tests {
             close_keys(Dialect::MySql, &versions, &rows).text,
             "UPDATE `flux_versions_t` SET flux_valid_until_seq = CASE CAST(`id` AS BINARY) WHEN ? THEN ? WHEN ? THEN ? END WHERE flux_valid_until_seq = 9223372036854775807 AND `id` IN (?, ?) AND CAST(`id` AS BINARY) IN (?, ?)"
         );
-        assert_eq!(key_chunks(Dialect::MySql, 130), [64, 64, 2]);
-        assert_eq!(key_chunks(Dialect::Sqlite, 130), [128, 2]);
+        let sizes = |dialect| -> Vec<usize> { in_key_chunks(dialect, &[0; 130]).iter().map(|c| c.len()).collect() };
+        assert_eq!(sizes(Dialect::MySql), [64, 64, 2]);
+        assert_eq!(sizes(Dialect::Sqlite), [128, 2]);
     }
 }

@@ -259,6 +259,16 @@ pub(crate) fn row_chunks(rows: usize, params: usize) -> Vec<usize> {
     out
 }
 
+/// `rows` split into the statement sizes of [`row_chunks`].
+pub(crate) fn split_rows<T>(rows: &[T], params: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    row_chunks(rows.len(), params).into_iter().map(move |size| {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        chunk
+    })
+}
+
 /// Parameters of one log row in [`insert_events`].
 pub(crate) const EVENT_PARAMS: usize = 8;
 

@@ -288,6 +288,40 @@ pub async fn count(pool: &DbPool, table: &str) -> i64 {
     .unwrap_or_else(|e| panic!("{statement}: {e}"))
 }
 
+/// The names of the indexes of `table` made apart from its primary key, sorted.
+pub async fn index_names(pool: &DbPool, table: &str) -> Vec<String> {
+    let mut names: Vec<String> = match pool {
+        DbPool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT name FROM pragma_index_list(?) WHERE origin = 'c'")
+                .bind(table)
+                .fetch_all(p)
+                .await
+        }
+        DbPool::Postgres(p) => {
+            sqlx::query_scalar(
+                "SELECT c.relname::TEXT FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+                 JOIN pg_class AS t ON t.oid = i.indrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace
+                 WHERE t.relname = $1 AND n.nspname = current_schema() AND NOT i.indisprimary",
+            )
+            .bind(table)
+            .fetch_all(p)
+            .await
+        }
+        DbPool::MySql(p) => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT CAST(INDEX_NAME AS CHAR) FROM information_schema.STATISTICS
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY'",
+            )
+            .bind(table)
+            .fetch_all(p)
+            .await
+        }
+    }
+    .unwrap_or_else(|e| panic!("the indexes of {table}: {e}"));
+    names.sort();
+    names
+}
+
 /// `CREATE TABLE` statements for `schema` in `dialect`: a column per field,
 /// of the type the store reads back as that field type, the key the primary
 /// key. On MySQL/MariaDB text compares exactly: a text key is

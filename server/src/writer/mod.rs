@@ -160,6 +160,14 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Reques
                 deferred.push_back(request);
                 continue;
             }
+            if !request.retried && matches!(&result, Err(err) if crate::versions::just_made(err)) {
+                // MySQL/MariaDB: a new table's versions were made outside the
+                // transaction, which could not see them; the next one does.
+                tracing::debug!("row versions of a new table made: writing the dispatch once more");
+                request.retried = true;
+                deferred.push_back(request);
+                continue;
+            }
             let _enter = request.span.enter();
             match &result {
                 Ok(events) => {

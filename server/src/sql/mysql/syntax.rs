@@ -5,7 +5,8 @@
 use flux_capacitor::FieldType;
 
 use crate::schema::Column;
-use crate::sql::syntax::{MultiUpdate, Syntax};
+use crate::sql::syntax::{CLOSED_INDEX, KEY_INDEX, MultiUpdate, Syntax, versions_index};
+use crate::versions::VALID_UNTIL;
 
 #[derive(Debug)]
 pub(crate) struct MySqlSyntax;
@@ -64,5 +65,28 @@ impl Syntax for MySqlSyntax {
     /// `RENAME TABLE` commits the open transaction.
     fn rename_commits(&self) -> bool {
         true
+    }
+
+    /// Indexes inline (MySQL has no `CREATE INDEX IF NOT EXISTS`), the key
+    /// a plain index: one event may leave two empty versions of a row with
+    /// the same key columns, and MySQL has no `UPDATE` replacing one. No
+    /// partial indexes: the closed versions' index holds every version.
+    fn versions_table(&self, name: &str, columns: &[String], key: &str) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({}, INDEX {} ({key}), INDEX {} ({VALID_UNTIL}))",
+            self.quote(name),
+            columns.join(", "),
+            self.quote(&versions_index(name, KEY_INDEX)),
+            self.quote(&versions_index(name, CLOSED_INDEX))
+        )
+    }
+
+    fn versions_indexes(&self, _name: &str, _key: &str) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Index names are the table's own: they follow it.
+    fn rename_versions_indexes(&self, _from: &str, _to: &str, _key: &str, _kept: bool) -> Vec<String> {
+        Vec::new()
     }
 }

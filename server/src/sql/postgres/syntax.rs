@@ -8,7 +8,7 @@ use flux_capacitor::FieldType;
 
 use crate::schema::Column;
 use crate::sql::builder::Bind;
-use crate::sql::syntax::{MultiUpdate, Syntax};
+use crate::sql::syntax::{MultiUpdate, Syntax, ValuesTable};
 
 #[derive(Debug)]
 pub(crate) struct PostgresSyntax;
@@ -55,9 +55,17 @@ impl Syntax for PostgresSyntax {
     }
 
     fn multi_update(&self) -> MultiUpdate {
-        MultiUpdate::FromValues {
-            alias_list: true,
-            typed_values: true,
-        }
+        MultiUpdate::FromValues(VALUES)
+    }
+
+    fn versions_values(&self) -> Option<ValuesTable> {
+        Some(VALUES)
     }
 }
+
+/// `(VALUES (CAST($1 AS ...), ...)) AS v (c0, ...)`: parameters are typed
+/// by their casts, columns named by an alias list.
+const VALUES: ValuesTable = ValuesTable {
+    alias_list: true,
+    typed_values: true,
+};

@@ -5,7 +5,7 @@ use flux_capacitor::FieldType;
 
 use crate::schema::Column;
 use crate::sql::builder::Bind;
-use crate::sql::syntax::{MultiUpdate, Syntax};
+use crate::sql::syntax::{CLOSED_INDEX, MultiUpdate, Syntax, ValuesTable, closed_versions_index, versions_index};
 
 #[derive(Debug)]
 pub(crate) struct SqliteSyntax;
@@ -32,9 +32,48 @@ impl Syntax for SqliteSyntax {
     }
 
     fn multi_update(&self) -> MultiUpdate {
-        MultiUpdate::FromValues {
-            alias_list: false,
-            typed_values: false,
+        MultiUpdate::FromValues(VALUES)
+    }
+
+    fn versions_values(&self) -> Option<ValuesTable> {
+        Some(VALUES)
+    }
+
+    /// Only an empty version can collide with the one closed (see
+    /// [`crate::sql::versions`]): replacing it loses nothing.
+    fn versions_update(&self) -> &'static str {
+        "UPDATE OR REPLACE "
+    }
+
+    /// Keyed by its primary key, `WITHOUT ROWID`: one B-tree entry a version.
+    fn versions_table(&self, name: &str, columns: &[String], key: &str) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({key})) WITHOUT ROWID",
+            self.quote(name),
+            columns.join(", ")
+        )
+    }
+
+    fn versions_indexes(&self, name: &str, _key: &str) -> Vec<String> {
+        vec![closed_versions_index(self, name)]
+    }
+
+    /// SQLite cannot rename an index: the old one is dropped and, for a
+    /// table kept, made again under its new name.
+    fn rename_versions_indexes(&self, from: &str, to: &str, key: &str, kept: bool) -> Vec<String> {
+        let mut out = vec![format!(
+            "DROP INDEX IF EXISTS {}",
+            self.quote(&versions_index(from, CLOSED_INDEX))
+        )];
+        if kept {
+            out.extend(self.versions_indexes(to, key));
         }
+        out
     }
 }
+
+/// `(SELECT column1 AS ... FROM (VALUES ...))`: no alias list, no casts.
+const VALUES: ValuesTable = ValuesTable {
+    alias_list: false,
+    typed_values: false,
+};
