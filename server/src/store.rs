@@ -225,6 +225,18 @@ impl StoreBuilder {
         } else {
             db.introspect().await?
         };
+        for table in schema.tables.values() {
+            let key = table.key_column();
+            if !db.dialect().syntax().key_orders_by_code_point(key) {
+                tracing::warn!(
+                    table = %table.name,
+                    key = %key.name,
+                    sql_type = %key.sql_type,
+                    "the key's collation does not order by code point: every page in key order sorts the whole table \
+                     (on PostgreSQL, declare a text key COLLATE \"C\")"
+                );
+            }
+        }
         let head = db.last_seq().await?;
         let live = LiveFeed::new(self.config.subscriber_buffer);
         let shared = Arc::new(Shared {

@@ -90,9 +90,20 @@ pub(crate) fn find_sql<'t>(
         push_filter(&mut sql, table, filter);
     }
     sql.push(" ORDER BY ");
-    let terms = order.iter().copied().chain([(table.key_column(), false)]);
-    sql.list(terms, ", ", |sql, (column, descending)| {
-        let term = sql.syntax.order_term(&order_expr(sql, column), descending);
+    // The key last, to make the order total (unless ordered by already).
+    let key = table.key_column();
+    let tie = (!order.iter().any(|(column, _)| column.name == key.name)).then_some((key, false));
+    let live = at.is_none();
+    sql.list(order.iter().copied().chain(tie), ", ", |sql, (column, descending)| {
+        let expr = order_expr(sql, column);
+        let term = if live && column.name == key.name {
+            // Never NULL: no nulls placement, so that the primary key's index
+            // serves the order (PostgreSQL's `NULLS FIRST` is not its order).
+            format!("{expr} {}", if descending { "DESC" } else { "ASC" })
+        } else {
+            // The versions' key index is built in this order ([`super::versions`]).
+            sql.syntax.order_term(&expr, descending)
+        };
         sql.push(&term);
     });
     if limit.is_some() || offset > 0 {
@@ -100,4 +111,30 @@ pub(crate) fn find_sql<'t>(
         sql.push(" OFFSET ").bind(int(offset), None);
     }
     (sql, columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use flux_capacitor::CollectionSchema;
+
+    use super::*;
+
+    #[test]
+    fn a_live_page_orders_by_the_key_as_its_index_does() {
+        let schema: CollectionSchema =
+            serde_json::from_value(serde_json::json!({ "fields": { "id": "text", "n": "integer" } })).unwrap();
+        let table = Table::from_schema("t", &schema);
+        let (key, n) = (&table.columns[0], &table.columns[1]);
+        let text =
+            |order: &[(&Column, bool)], at| find_sql(Dialect::Postgres, &table, None, order, Some(50), 0, at).0.text;
+        // The key, never NULL, with no nulls placement: the primary key's index serves it.
+        assert!(text(&[], None).ends_with(r#"ORDER BY "id" COLLATE "C" ASC LIMIT $1 OFFSET $2"#));
+        assert!(text(&[(key, true)], None).ends_with(r#"ORDER BY "id" COLLATE "C" DESC LIMIT $1 OFFSET $2"#));
+        assert!(
+            text(&[(n, false)], None)
+                .ends_with(r#"ORDER BY "n" ASC NULLS FIRST, "id" COLLATE "C" ASC LIMIT $1 OFFSET $2"#)
+        );
+        // A past page reads the versions' key index, built `NULLS FIRST`.
+        assert!(text(&[], Some(3)).contains(r#"ORDER BY "id" COLLATE "C" ASC NULLS FIRST LIMIT"#));
+    }
 }

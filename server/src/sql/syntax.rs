@@ -62,6 +62,14 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether the primary key's index of a table keyed by `key` holds its
+    /// keys in code-point order, the order of every page (else each page in
+    /// key order sorts the whole table).
+    fn key_orders_by_code_point(&self, key: &Column) -> bool {
+        let _ = key;
+        true
+    }
+
     /// The expression a versions table's key is indexed, matched and
     /// ordered by ([`super::versions`]): the reads' code-point expression,
     /// where an index can hold it.

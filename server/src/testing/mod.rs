@@ -325,7 +325,9 @@ pub async fn index_names(pool: &DbPool, table: &str) -> Vec<String> {
 /// `CREATE TABLE` statements for `schema` in `dialect`: a column per field,
 /// of the type the store reads back as that field type, the key the primary
 /// key. On MySQL/MariaDB text compares exactly: a text key is
-/// `VARCHAR(191) COLLATE utf8mb4_nopad_bin`, other text `utf8mb4_bin`.
+/// `VARCHAR(191) COLLATE utf8mb4_nopad_bin`, other text `utf8mb4_bin`. On
+/// PostgreSQL a text key is `COLLATE "C"`, so that the primary key's index
+/// serves pages in key order.
 pub fn create_tables(dialect: Dialect, schema: &Schema) -> Vec<String> {
     schema
         .collections
@@ -342,7 +344,8 @@ pub fn create_tables(dialect: Dialect, schema: &Schema) -> Vec<String> {
                         (Dialect::Sqlite, FieldType::Real, _) => "REAL",
                         (Dialect::Sqlite, FieldType::Boolean, _) => "BOOLEAN",
                         (Dialect::Sqlite, FieldType::Json, _) => "JSON",
-                        (Dialect::Postgres, FieldType::Text, _) => "TEXT",
+                        (Dialect::Postgres, FieldType::Text, true) => "TEXT COLLATE \"C\"",
+                        (Dialect::Postgres, FieldType::Text, false) => "TEXT",
                         (Dialect::Postgres, FieldType::Integer, _) => "BIGINT",
                         (Dialect::Postgres, FieldType::Real, _) => "DOUBLE PRECISION",
                         (Dialect::Postgres, FieldType::Boolean, _) => "BOOLEAN",

@@ -22,6 +22,12 @@ impl Syntax for PostgresSyntax {
         format!("{} COLLATE \"C\"", self.quote(&column.name))
     }
 
+    /// A text key in the `C` (or `POSIX`) collation: its index is in the
+    /// order of `COLLATE "C"`.
+    fn key_orders_by_code_point(&self, key: &Column) -> bool {
+        key.ty != FieldType::Text || key.sql_type.ends_with("\"C\"") || key.sql_type.ends_with("\"POSIX\"")
+    }
+
     fn order_term(&self, expr: &str, descending: bool) -> String {
         if descending {
             format!("{expr} DESC NULLS LAST")
@@ -69,3 +75,22 @@ const VALUES: ValuesTable = ValuesTable {
     alias_list: true,
     typed_values: true,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_text_key_in_the_c_collation_orders_by_code_point() {
+        let key = |ty, sql_type: &str| Column {
+            sql_type: sql_type.into(),
+            ..Column::new("id", ty)
+        };
+        let syntax = PostgresSyntax;
+        assert!(syntax.key_orders_by_code_point(&key(FieldType::Text, r#"text COLLATE pg_catalog."C""#)));
+        assert!(syntax.key_orders_by_code_point(&key(FieldType::Text, r#"text COLLATE pg_catalog."POSIX""#)));
+        assert!(syntax.key_orders_by_code_point(&key(FieldType::Integer, "bigint")));
+        assert!(!syntax.key_orders_by_code_point(&key(FieldType::Text, r#"text COLLATE pg_catalog."default""#)));
+        assert!(!syntax.key_orders_by_code_point(&key(FieldType::Text, r#"text COLLATE pg_catalog."en_US""#)));
+    }
+}
