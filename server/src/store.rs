@@ -227,13 +227,12 @@ impl StoreBuilder {
         };
         for table in schema.tables.values() {
             let key = table.key_column();
-            if !db.dialect().syntax().key_orders_by_code_point(key) {
+            if let Some(fix) = db.dialect().syntax().key_order_fix(key) {
                 tracing::warn!(
                     table = %table.name,
                     key = %key.name,
                     sql_type = %key.sql_type,
-                    "the key's collation does not order by code point: every page in key order sorts the whole table \
-                     (on PostgreSQL, declare a text key COLLATE \"C\")"
+                    "the key's collation does not order by code point: every page in key order sorts the whole table ({fix})"
                 );
             }
         }

@@ -62,12 +62,13 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
         false
     }
 
-    /// Whether the primary key's index of a table keyed by `key` holds its
-    /// keys in code-point order, the order of every page (else each page in
-    /// key order sorts the whole table).
-    fn key_orders_by_code_point(&self, key: &Column) -> bool {
+    /// `None` where the primary key's index of a table keyed by `key` holds
+    /// its keys in code-point order, the order of every page; else how to
+    /// declare the key so that it does (each page in key order sorts the
+    /// whole table meanwhile).
+    fn key_order_fix(&self, key: &Column) -> Option<&'static str> {
         let _ = key;
-        true
+        None
     }
 
     /// The expression a versions table's key is indexed, matched and

@@ -30,6 +30,12 @@ impl Syntax for MySqlSyntax {
         !key.exact_text
     }
 
+    /// An inexact text key is ordered as `CAST(key AS BINARY)`, which its
+    /// index does not hold.
+    fn key_order_fix(&self, key: &Column) -> Option<&'static str> {
+        (key.ty == FieldType::Text && !key.exact_text).then_some("declare a text key COLLATE utf8mb4_nopad_bin")
+    }
+
     /// No expression indexes (MariaDB): the column itself, whose
     /// collation is exact wherever this is used ([`Syntax::inexact_key`]).
     fn versions_key_expr(&self, key: &Column) -> String {
@@ -88,5 +94,21 @@ impl Syntax for MySqlSyntax {
     /// Index names are the table's own: they follow it.
     fn rename_versions_indexes(&self, _from: &str, _to: &str, _key: &str, _kept: bool) -> Vec<String> {
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_exact_text_key_is_indexed_in_page_order() {
+        let key = |ty, exact_text| Column {
+            exact_text,
+            ..Column::new("id", ty)
+        };
+        assert!(MySqlSyntax.key_order_fix(&key(FieldType::Text, true)).is_none());
+        assert!(MySqlSyntax.key_order_fix(&key(FieldType::Integer, false)).is_none());
+        assert!(MySqlSyntax.key_order_fix(&key(FieldType::Text, false)).is_some());
     }
 }

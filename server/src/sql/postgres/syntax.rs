@@ -22,10 +22,11 @@ impl Syntax for PostgresSyntax {
         format!("{} COLLATE \"C\"", self.quote(&column.name))
     }
 
-    /// A text key in the `C` (or `POSIX`) collation: its index is in the
-    /// order of `COLLATE "C"`.
-    fn key_orders_by_code_point(&self, key: &Column) -> bool {
-        key.ty != FieldType::Text || key.sql_type.ends_with("\"C\"") || key.sql_type.ends_with("\"POSIX\"")
+    /// A text key's index serves `COLLATE "C"` in the `C` (or `POSIX`)
+    /// collation only (not the database's default, even when that is C).
+    fn key_order_fix(&self, key: &Column) -> Option<&'static str> {
+        let code_point = key.sql_type.ends_with("\"C\"") || key.sql_type.ends_with("\"POSIX\"");
+        (key.ty == FieldType::Text && !code_point).then_some("declare a text key COLLATE \"C\"")
     }
 
     fn order_term(&self, expr: &str, descending: bool) -> String {
@@ -86,11 +87,11 @@ mod tests {
             sql_type: sql_type.into(),
             ..Column::new("id", ty)
         };
-        let syntax = PostgresSyntax;
-        assert!(syntax.key_orders_by_code_point(&key(FieldType::Text, r#"text COLLATE pg_catalog."C""#)));
-        assert!(syntax.key_orders_by_code_point(&key(FieldType::Text, r#"text COLLATE pg_catalog."POSIX""#)));
-        assert!(syntax.key_orders_by_code_point(&key(FieldType::Integer, "bigint")));
-        assert!(!syntax.key_orders_by_code_point(&key(FieldType::Text, r#"text COLLATE pg_catalog."default""#)));
-        assert!(!syntax.key_orders_by_code_point(&key(FieldType::Text, r#"text COLLATE pg_catalog."en_US""#)));
+        let sorts = |ty, sql_type| PostgresSyntax.key_order_fix(&key(ty, sql_type)).is_some();
+        assert!(!sorts(FieldType::Text, r#"text COLLATE pg_catalog."C""#));
+        assert!(!sorts(FieldType::Text, r#"text COLLATE pg_catalog."POSIX""#));
+        assert!(!sorts(FieldType::Integer, "bigint"));
+        assert!(sorts(FieldType::Text, r#"text COLLATE pg_catalog."default""#));
+        assert!(sorts(FieldType::Text, r#"text COLLATE pg_catalog."en_US""#));
     }
 }
