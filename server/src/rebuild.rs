@@ -16,8 +16,12 @@
 //!    rename the row versions (see [`crate::AsOf`]) alike (`flux_versions_c`
 //!    to `flux_versions_c_before_<seq>`, the target's to `flux_versions_c`:
 //!    the replay wrote the target's versions as it went, so the time
-//!    machine answers with the new reducers' past), and commit; then the store dispatches with the new reducers. The pause
-//!    lasts one catch-up page plus the renames.
+//!    machine answers with the new reducers' past), their indexes alike
+//!    (index names are the schema's on SQLite and PostgreSQL), and commit; then the store
+//!    dispatches with the new reducers. The pause lasts one catch-up page plus
+//!    the renames; on SQLite, which cannot rename an index, plus making the new
+//!    versions table's index of closed versions under its new name (about
+//!    0.5 s a million closed versions here).
 //!
 //! A failure at any step before the switch's commit leaves the live tables,
 //! the log and the reducers as they were (the target tables may hold a
