@@ -35,14 +35,15 @@
 //! one rename, the old one dropped (progress logged). A conversion cut short
 //! leaves the old table as it was, and runs again at the next open.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use flux_capacitor::{Error as CoreError, Reducer};
+use flux_capacitor::{Error as CoreError, FieldType, Reducer};
 
 use crate::icelog::{self, IceLog};
 use crate::reduce::run_reducer;
-use crate::schema::{DbSchema, Table};
+use crate::schema::{Column, DbSchema, Table};
 use crate::sql::backend::{Backend, WriteTx};
 use crate::sql::{Dialect, Sql, compile_operation, versions as sql};
 use crate::{EventQuery, StoreError};
@@ -201,7 +202,7 @@ pub(crate) async fn ensure_on_open(
     }
     let converted = convert_legacy(db, &schema).await?;
     let schema = if converted { db.introspect().await? } else { schema };
-    name_indexes(db, &schema).await;
+    name_indexes(db, &schema).await?;
     let (missing, columns) = lacking(dialect, &schema);
     for statement in &columns {
         tracing::info!(statement = %statement.text, "row versions: adding a column");
@@ -357,25 +358,47 @@ async fn rename_under_lock(
 
 /// Gives every versions table its indexes under its own name: those made
 /// under a build table's name by a conversion before index names followed
-/// renames (2026-12-01) are renamed, any missing made again. A failure is
-/// logged, not fatal: the indexes make reads and writes fast, not right.
-async fn name_indexes(db: &dyn Backend, schema: &DbSchema) {
+/// renames (2026-12-01) are renamed, any missing made again. Only what the
+/// catalog shows lacking is run (PostgreSQL would log a notice for each
+/// index found). A failure is logged, not fatal: the indexes make reads and
+/// writes fast, not right.
+async fn name_indexes(db: &dyn Backend, schema: &DbSchema) -> Result<(), StoreError> {
     let dialect = db.dialect();
-    for (name, table) in &schema.tables {
-        let versions = table_name(name);
+    let Some(query) = dialect.syntax().index_names_query() else {
+        return Ok(());
+    };
+    let name = Column::new("name", FieldType::Text);
+    let existing: HashSet<String> = db
+        .fetch_rows(&Sql::fixed(dialect, query.to_owned()), &[&name])
+        .await?
+        .iter()
+        .filter_map(|row| row.get("name")?.as_str().map(str::to_owned))
+        .collect();
+    for (table_name, table) in &schema.tables {
+        let versions = self::table_name(table_name);
         if !schema.version_columns.contains_key(&versions) {
             continue;
         }
-        let build = format!("{BUILD_PREFIX}{name}");
-        let statements = sql::rename_indexes(dialect, table, &build, &versions, true)
-            .into_iter()
-            .chain(sql::ensure_indexes(dialect, &versions, table));
+        let build = format!("{BUILD_PREFIX}{table_name}");
+        let stale = sql::index_names(dialect, &build, table)
+            .iter()
+            .any(|i| existing.contains(i));
+        let mut statements = if stale {
+            sql::rename_indexes(dialect, table, &build, &versions, true)
+        } else {
+            Vec::new()
+        };
+        if !stale {
+            statements.extend(sql::missing_indexes(dialect, &versions, table, &existing));
+        }
         for statement in statements {
+            tracing::info!(statement = %statement.text, "row versions: naming an index");
             if let Err(error) = db.execute(&statement).await {
                 tracing::warn!(%error, statement = %statement.text, "row versions: an index could not be made");
             }
         }
     }
+    Ok(())
 }
 
 /// Converts the versions tables of the first layout (see the module docs);

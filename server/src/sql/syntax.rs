@@ -159,17 +159,24 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
         )
     }
 
-    /// The indexes of versions table `name` made apart from its table:
-    /// its key, and its closed versions (a partial index).
-    fn versions_indexes(&self, name: &str, key: &str) -> Vec<String> {
-        vec![
-            format!(
-                "CREATE INDEX IF NOT EXISTS {} ON {} ({key})",
-                self.quote(&versions_index(name, KEY_INDEX)),
-                self.quote(name)
-            ),
-            closed_versions_index(self, name),
-        ]
+    /// The indexes of versions table `name` made apart from its table, each
+    /// `(index name, statement)`: its key, and its closed versions (a
+    /// partial index).
+    fn versions_indexes(&self, name: &str, key: &str) -> Vec<(String, String)> {
+        let key_index = versions_index(name, KEY_INDEX);
+        let create = format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} ({key})",
+            self.quote(&key_index),
+            self.quote(name)
+        );
+        vec![(key_index, create), closed_versions_index(self, name)]
+    }
+
+    /// A query of the names of the indexes of the current schema (one text
+    /// column), where index names are the schema's; `None` where they are
+    /// each table's own.
+    fn index_names_query(&self) -> Option<&'static str> {
+        None
     }
 
     /// Statements giving versions table `to`, renamed from `from`, the
@@ -203,11 +210,14 @@ pub(crate) fn versions_index(table: &str, which: &str) -> String {
 }
 
 /// The partial index of the closed versions of `table` (the planners use
-/// it where a statement repeats its term verbatim: [`super::versions`]).
-pub(crate) fn closed_versions_index(syntax: &(impl Syntax + ?Sized), table: &str) -> String {
-    format!(
+/// it where a statement repeats its term verbatim: [`super::versions`]):
+/// its name and statement.
+pub(crate) fn closed_versions_index(syntax: &(impl Syntax + ?Sized), table: &str) -> (String, String) {
+    let name = versions_index(table, CLOSED_INDEX);
+    let create = format!(
         "CREATE INDEX IF NOT EXISTS {} ON {} ({VALID_UNTIL}) WHERE {VALID_UNTIL} < {OPEN}",
-        syntax.quote(&versions_index(table, CLOSED_INDEX)),
+        syntax.quote(&name),
         syntax.quote(table)
-    )
+    );
+    (name, create)
 }

@@ -32,6 +32,8 @@
 //! version (after it). The multi-row path writes a create's version from
 //! the values it binds (`INSERT ... VALUES`) instead of reading the row back.
 
+use std::collections::HashSet;
+
 use flux_capacitor::{FieldType, Key, Operation};
 
 use super::Dialect;
@@ -126,19 +128,35 @@ pub(crate) fn create_table(dialect: Dialect, name: &str, table: &Table) -> Vec<S
     columns.push(format!("{VALID_UNTIL} BIGINT NOT NULL"));
     let key = key_terms(dialect, table);
     std::iter::once(syntax.versions_table(name, &columns, &key))
-        .chain(syntax.versions_indexes(name, &key))
+        .chain(
+            syntax
+                .versions_indexes(name, &key)
+                .into_iter()
+                .map(|(_, create)| create),
+        )
         .map(|text| Sql::fixed(dialect, text))
         .collect()
 }
 
 /// The indexes of versions table `name` of `table` made apart from it
-/// (`IF NOT EXISTS`: made again only where missing).
-pub(crate) fn ensure_indexes(dialect: Dialect, name: &str, table: &Table) -> Vec<Sql> {
+/// that `existing` (index names) lacks.
+pub(crate) fn missing_indexes(dialect: Dialect, name: &str, table: &Table, existing: &HashSet<String>) -> Vec<Sql> {
     let syntax = dialect.syntax();
     syntax
         .versions_indexes(name, &key_terms(dialect, table))
         .into_iter()
-        .map(|text| Sql::fixed(dialect, text))
+        .filter(|(index, _)| !existing.contains(index))
+        .map(|(_, create)| Sql::fixed(dialect, create))
+        .collect()
+}
+
+/// The names of the indexes of versions table `name` made apart from it.
+pub(crate) fn index_names(dialect: Dialect, name: &str, table: &Table) -> Vec<String> {
+    let syntax = dialect.syntax();
+    syntax
+        .versions_indexes(name, &key_terms(dialect, table))
+        .into_iter()
+        .map(|(index, _)| index)
         .collect()
 }
 

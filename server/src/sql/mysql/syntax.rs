@@ -87,7 +87,7 @@ impl Syntax for MySqlSyntax {
         )
     }
 
-    fn versions_indexes(&self, _name: &str, _key: &str) -> Vec<String> {
+    fn versions_indexes(&self, _name: &str, _key: &str) -> Vec<(String, String)> {
         Vec::new()
     }
 

@@ -68,6 +68,10 @@ impl Syntax for PostgresSyntax {
     fn versions_values(&self) -> Option<ValuesTable> {
         Some(VALUES)
     }
+
+    fn index_names_query(&self) -> Option<&'static str> {
+        Some("SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = current_schema()")
+    }
 }
 
 /// `(VALUES (CAST($1 AS ...), ...)) AS v (c0, ...)`: parameters are typed

@@ -54,8 +54,12 @@ impl Syntax for SqliteSyntax {
         )
     }
 
-    fn versions_indexes(&self, name: &str, _key: &str) -> Vec<String> {
+    fn versions_indexes(&self, name: &str, _key: &str) -> Vec<(String, String)> {
         vec![closed_versions_index(self, name)]
+    }
+
+    fn index_names_query(&self) -> Option<&'static str> {
+        Some("SELECT name FROM sqlite_master WHERE type = 'index'")
     }
 
     /// SQLite cannot rename an index: the old one is dropped and, for a
@@ -66,7 +70,7 @@ impl Syntax for SqliteSyntax {
             self.quote(&versions_index(from, CLOSED_INDEX))
         )];
         if kept {
-            out.extend(self.versions_indexes(to, key));
+            out.extend(self.versions_indexes(to, key).into_iter().map(|(_, create)| create));
         }
         out
     }
