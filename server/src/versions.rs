@@ -356,46 +356,40 @@ async fn rename_under_lock(
     Ok(())
 }
 
-/// Gives every versions table its indexes under its own name: those made
-/// under a build table's name by a conversion before index names followed
-/// renames (2026-12-01) are renamed, any missing made again. Only what the
-/// catalog shows lacking is run (PostgreSQL would log a notice for each
-/// index found). A failure is logged, not fatal: the indexes make reads and
-/// writes fast, not right.
+/// Gives every versions table its indexes under its own name
+/// ([`sql::name_indexes`]: those a rename left under another table's name,
+/// before index names followed renames, 2026-12-01) and makes any missing
+/// one again. Only what the catalog shows lacking is run (PostgreSQL would
+/// log a notice for each index found). A failing statement is logged, not
+/// fatal: the indexes make reads and writes fast, not right.
 async fn name_indexes(db: &dyn Backend, schema: &DbSchema) -> Result<(), StoreError> {
     let dialect = db.dialect();
-    let Some(query) = dialect.syntax().index_names_query() else {
+    let Some(query) = dialect.syntax().index_owners_query() else {
         return Ok(());
     };
-    let name = Column::new("name", FieldType::Text);
-    let existing: HashSet<String> = db
-        .fetch_rows(&Sql::fixed(dialect, query.to_owned()), &[&name])
+    let columns = [
+        Column::new("index", FieldType::Text),
+        Column::new("owner", FieldType::Text),
+    ];
+    let text = |row: &flux_capacitor::Row, column: &str| row.get(column).and_then(|v| v.as_str()).map(str::to_owned);
+    let owners: Vec<(String, String)> = db
+        .fetch_rows(&Sql::fixed(dialect, query.to_owned()), &[&columns[0], &columns[1]])
         .await?
         .iter()
-        .filter_map(|row| row.get("name")?.as_str().map(str::to_owned))
+        .filter_map(|row| Some((text(row, "index")?, text(row, "owner")?)))
         .collect();
-    for (table_name, table) in &schema.tables {
-        let versions = self::table_name(table_name);
-        if !schema.version_columns.contains_key(&versions) {
-            continue;
-        }
-        let build = format!("{BUILD_PREFIX}{table_name}");
-        let stale = sql::index_names(dialect, &build, table)
-            .iter()
-            .any(|i| existing.contains(i));
-        let mut statements = if stale {
-            sql::rename_indexes(dialect, table, &build, &versions, true)
-        } else {
-            Vec::new()
-        };
-        if !stale {
+    let mut existing: HashSet<String> = owners.iter().map(|(index, _)| index.clone()).collect();
+    let mut statements = sql::name_indexes(dialect, &owners, &mut existing);
+    for (name, table) in &schema.tables {
+        let versions = table_name(name);
+        if schema.version_columns.contains_key(&versions) {
             statements.extend(sql::missing_indexes(dialect, &versions, table, &existing));
         }
-        for statement in statements {
-            tracing::info!(statement = %statement.text, "row versions: naming an index");
-            if let Err(error) = db.execute(&statement).await {
-                tracing::warn!(%error, statement = %statement.text, "row versions: an index could not be made");
-            }
+    }
+    for statement in statements {
+        tracing::info!(statement = %statement.text, "row versions: naming an index");
+        if let Err(error) = db.execute(&statement).await {
+            tracing::warn!(%error, statement = %statement.text, "row versions: an index could not be named or made");
         }
     }
     Ok(())

@@ -338,3 +338,71 @@ async fn rebuilding_twice_into_targets_of_the_same_names_keeps_the_versions_inde
     })
     .await;
 }
+
+/// A rebuild made before index names followed their tables left the
+/// retired versions table with the live one's index names and the live one
+/// with the target's: the store names each after its table when it opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexes_a_rebuild_left_misnamed_are_named_after_their_tables_on_open() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        for i in 0..10 {
+            store.dispatch(issue(i)).await.unwrap();
+        }
+        db.create_tables(store.pool(), &tables("_next", false)).await;
+        let pairs = [("issues", "issues_next"), ("users", "users_next")];
+        store.rebuild(conformance::reducer(), &pairs, |_| {}).await.unwrap();
+        let retired = store
+            .schema()
+            .collections
+            .keys()
+            .find(|name| name.starts_with("issues_before_"))
+            .cloned()
+            .expect("the retired table");
+        let pool = store.pool().clone();
+        drop(store);
+        // The names an older rebuild left: the live ones on the retired
+        // table, the target's on the live one.
+        let (live, old) = ("flux_versions_issues".to_owned(), format!("flux_versions_{retired}"));
+        let statements: Vec<String> = match db.dialect {
+            // (`IF NOT EXISTS`: a pool connection that has not seen the drop
+            // checks its cached schema again instead of failing.)
+            Dialect::Sqlite => vec![
+                "DROP INDEX flux_versions_issues_closed".into(),
+                format!("CREATE INDEX IF NOT EXISTS flux_versions_issues_next_closed ON {live} (flux_valid_until_seq)"),
+                format!("CREATE INDEX IF NOT EXISTS flux_versions_issues_closed ON {old} (flux_valid_until_seq)"),
+            ],
+            Dialect::Postgres => ["key", "closed"]
+                .iter()
+                .flat_map(|s| {
+                    [
+                        format!("ALTER INDEX {live}_{s} RENAME TO flux_swap_{s}"),
+                        format!("ALTER INDEX {old}_{s} RENAME TO {live}_{s}"),
+                        format!("ALTER INDEX flux_swap_{s} RENAME TO flux_versions_issues_next_{s}"),
+                    ]
+                })
+                .collect(),
+            // Index names are the table's own.
+            Dialect::MySql => Vec::new(),
+        };
+        for statement in &statements {
+            flux_capacitor_server::testing::execute(&pool, statement).await;
+        }
+        let reopened = Store::builder(conformance::reducer())
+            .config(test_config())
+            .open(pool)
+            .await
+            .unwrap();
+        assert_versions_indexed(&reopened, db.dialect, "issues").await;
+        assert_versions_indexed(&reopened, db.dialect, &retired).await;
+        // And a later rebuild into targets of the old names finds their names free.
+        reopened.dispatch(issue(50)).await.unwrap();
+        db.create_tables(reopened.pool(), &tables("_next", false)).await;
+        reopened
+            .rebuild(conformance::reducer(), &pairs, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_versions_indexed(&reopened, db.dialect, "issues").await;
+    })
+    .await;
+}

@@ -172,11 +172,25 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
         vec![(key_index, create), closed_versions_index(self, name)]
     }
 
-    /// A query of the names of the indexes of the current schema (one text
-    /// column), where index names are the schema's; `None` where they are
-    /// each table's own.
-    fn index_names_query(&self) -> Option<&'static str> {
+    /// A query of the indexes of the current schema, each its name and its
+    /// table's (two text columns), where index names are the schema's;
+    /// `None` where they are each table's own.
+    fn index_owners_query(&self) -> Option<&'static str> {
         None
+    }
+
+    /// `ALTER INDEX ... RENAME`, where the dialect can rename an index.
+    fn rename_index(&self, from: &str, to: &str) -> Option<String> {
+        Some(format!(
+            "ALTER INDEX IF EXISTS {} RENAME TO {}",
+            self.quote(from),
+            self.quote(to)
+        ))
+    }
+
+    /// `DROP INDEX IF EXISTS`, where index names are the schema's.
+    fn drop_index(&self, name: &str) -> String {
+        format!("DROP INDEX IF EXISTS {}", self.quote(name))
     }
 
     /// Statements giving versions table `to`, renamed from `from`, the
@@ -188,13 +202,7 @@ pub(crate) trait Syntax: Sync + std::fmt::Debug {
         let _ = (key, kept);
         [KEY_INDEX, CLOSED_INDEX]
             .iter()
-            .map(|which| {
-                format!(
-                    "ALTER INDEX IF EXISTS {} RENAME TO {}",
-                    self.quote(&versions_index(from, which)),
-                    self.quote(&versions_index(to, which))
-                )
-            })
+            .filter_map(|which| self.rename_index(&versions_index(from, which), &versions_index(to, which)))
             .collect()
     }
 }

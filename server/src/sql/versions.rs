@@ -38,7 +38,7 @@ use flux_capacitor::{FieldType, Key, Operation};
 
 use super::Dialect;
 use super::builder::{Bind, Sql};
-use super::syntax::ValuesTable;
+use super::syntax::{CLOSED_INDEX, KEY_INDEX, ValuesTable, versions_index};
 #[cfg(doc)]
 use super::write::row_chunks;
 use super::write::{key_bind, push_filter, split_rows, write_bind};
@@ -150,14 +150,47 @@ pub(crate) fn missing_indexes(dialect: Dialect, name: &str, table: &Table, exist
         .collect()
 }
 
-/// The names of the indexes of versions table `name` made apart from it.
-pub(crate) fn index_names(dialect: Dialect, name: &str, table: &Table) -> Vec<String> {
+/// Statements giving every versions index found (`owners`: index name and
+/// table name, from the catalog) the name of the table it is on: a
+/// misnamed one (left by a rename before index names followed their
+/// table) is renamed, parked first under a free name since it may hold
+/// another's name, or, where indexes cannot be renamed, dropped to be made
+/// again ([`missing_indexes`]); a second one of a kind on a table is
+/// dropped. Updates `existing` (every index name) to what they leave.
+pub(crate) fn name_indexes(dialect: Dialect, owners: &[(String, String)], existing: &mut HashSet<String>) -> Vec<Sql> {
     let syntax = dialect.syntax();
-    syntax
-        .versions_indexes(name, &key_terms(dialect, table))
-        .into_iter()
-        .map(|(index, _)| index)
-        .collect()
+    let ours = |index: &str, owner: &str| {
+        if !owner.starts_with(crate::versions::PREFIX) || !index.starts_with("flux_v") {
+            return None;
+        }
+        let which = [KEY_INDEX, CLOSED_INDEX]
+            .into_iter()
+            .find(|which| index.ends_with(&format!("_{which}")))?;
+        Some(versions_index(owner, which))
+    };
+    let mut out = Vec::new();
+    let mut parked = Vec::new();
+    for (index, owner) in owners {
+        let Some(proper) = ours(index, owner).filter(|proper| proper != index) else {
+            continue;
+        };
+        existing.remove(index);
+        let park = format!("flux_vpark_{}", parked.len());
+        match syntax.rename_index(index, &park) {
+            Some(rename) => {
+                out.push(rename);
+                parked.push((park, proper));
+            }
+            None => out.push(syntax.drop_index(index)),
+        }
+    }
+    for (park, proper) in parked {
+        out.extend(match existing.insert(proper.clone()) {
+            true => syntax.rename_index(&park, &proper),
+            false => Some(syntax.drop_index(&park)),
+        });
+    }
+    out.into_iter().map(|text| Sql::fixed(dialect, text)).collect()
 }
 
 /// After versions table `from` of `table` was renamed `to`: its indexes

@@ -69,8 +69,8 @@ impl Syntax for PostgresSyntax {
         Some(VALUES)
     }
 
-    fn index_names_query(&self) -> Option<&'static str> {
-        Some("SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = current_schema()")
+    fn index_owners_query(&self) -> Option<&'static str> {
+        Some("SELECT indexname::TEXT, tablename::TEXT FROM pg_indexes WHERE schemaname = current_schema()")
     }
 }
 

@@ -58,8 +58,12 @@ impl Syntax for SqliteSyntax {
         vec![closed_versions_index(self, name)]
     }
 
-    fn index_names_query(&self) -> Option<&'static str> {
-        Some("SELECT name FROM sqlite_master WHERE type = 'index'")
+    fn index_owners_query(&self) -> Option<&'static str> {
+        Some("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")
+    }
+
+    fn rename_index(&self, _from: &str, _to: &str) -> Option<String> {
+        None
     }
 
     /// SQLite cannot rename an index: the old one is dropped and, for a
