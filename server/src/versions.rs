@@ -34,6 +34,13 @@
 //! layout (`NULL` becoming [`OPEN`]), which then takes the old one's name in
 //! one rename, the old one dropped (progress logged). A conversion cut short
 //! leaves the old table as it was, and runs again at the next open.
+//!
+//! **Index names** follow their versions table through every rename (the
+//! rebuild's switch, a build, a conversion): on SQLite and PostgreSQL they
+//! are the schema's, and a name left behind would keep a later table of the
+//! old name from getting its index. When the store opens, any versions
+//! index found under another table's name (left by a rename made before
+//! 2026-12-01) is named after its table, and a missing one made again.
 
 use std::collections::HashSet;
 use std::sync::Arc;
