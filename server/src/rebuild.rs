@@ -307,21 +307,21 @@ impl Store {
             let mut retired = Vec::new();
             let mut indexes = Vec::new();
             let current = shared.schema();
-            let versioned = |table: &str| shared.config.row_versions && current.versions.contains_key(table);
+            let versions_of = |table: &str| current.versions.get(table).filter(|_| shared.config.row_versions);
             for (collection, target) in &tables {
                 if schema.collections.contains_key(collection) {
                     let old = format!("{collection}_before_{done}");
                     if schema.collections.contains_key(&old) {
                         return Err(invalid(format!("table `{old}` exists already")));
                     }
-                    if let Some(versions) = current.versions.get(collection).filter(|_| versioned(collection)) {
+                    if let Some(versions) = versions_of(collection) {
                         let (from, to) = (table_name(collection), table_name(&old));
                         indexes.extend(rename_indexes(dialect, versions, &from, &to, false));
                         retired.push((from, to));
                     }
                     retired.push((collection.clone(), old));
                 }
-                if let Some(versions) = current.versions.get(target).filter(|_| versioned(target)) {
+                if let Some(versions) = versions_of(target) {
                     let (from, to) = (table_name(target), table_name(collection));
                     indexes.extend(rename_indexes(dialect, versions, &from, &to, true));
                     renames.push((from, to));

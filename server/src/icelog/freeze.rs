@@ -10,7 +10,8 @@ use flux_capacitor::StoredEvent;
 use super::objects::Objects;
 use super::{FreezeBelow, IceProgress, IceReport, SegmentInfo, manifest, segment};
 use crate::sql::codec::parse_timestamp;
-use crate::sql::{EVENT_PARAMS, insert_events, row_chunks};
+use crate::sql::write::split_rows;
+use crate::sql::{EVENT_PARAMS, insert_events};
 use crate::{EventQuery, Store, StoreError};
 
 /// The `seq` of the last event committed before `time` (0: none), by
@@ -164,10 +165,7 @@ impl Store {
         let mut done = 0;
         for info in &segments {
             let events = ice.read_segment(info).await?;
-            let mut rest = &events[..];
-            for size in row_chunks(events.len(), EVENT_PARAMS) {
-                let (chunk, tail) = rest.split_at(size);
-                rest = tail;
+            for chunk in split_rows(&events, EVENT_PARAMS) {
                 let rows = chunk
                     .iter()
                     .map(|e| Ok((e, parse_timestamp(&e.timestamp)?)))
