@@ -16,6 +16,10 @@
 //! (see the dialects' `batchable_tables`). Any other operation — `*_where`, or
 //! on any other table — is a barrier: the waves so far are written first, then
 //! it alone, exactly as the one-statement-per-operation path writes it.
+//! Each entry knows the `seq` of the next operation on its row before the
+//! next barrier, and whether one came before it: the row versions use it to
+//! write each version closed where the plan ends it
+//! ([`super::versions::after_many`]).
 //!
 //! The writer runs these statements optimistically: on any database error it
 //! rolls back and writes the group again one statement per operation, which
@@ -26,6 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use flux_capacitor::{Key, Operation};
 
 use super::syntax::{MultiUpdate, ValuesTable};
+use super::versions::Batched;
 use super::write::{key_bind, write_bind};
 use super::{Bind, Dialect, Sql, compile_operation, row_chunks};
 use crate::schema::{Column, Table};
@@ -51,6 +56,12 @@ struct Entry<'a> {
     operation: &'a Operation,
     /// The `seq` of the event it belongs to.
     seq: u64,
+    /// The `seq` of the next operation on the same row before a barrier,
+    /// if any: the row's version this one opens ends there.
+    next: Option<u64>,
+    /// Whether no operation on the same row comes before it since the last
+    /// barrier: only then is a version opened before this plan to be closed.
+    first: bool,
     key: Bind,
     /// Values of the shape's non-`NULL` columns, in the shape's order.
     values: Vec<Bind>,
@@ -82,7 +93,16 @@ impl Step<'_> {
         match self {
             Step::Group(group) => {
                 let table = group.table;
-                let written: Vec<(&Operation, u64)> = group.entries.iter().map(|e| (e.operation, e.seq)).collect();
+                let written: Vec<Batched<'_>> = group
+                    .entries
+                    .iter()
+                    .map(|e| Batched {
+                        operation: e.operation,
+                        seq: e.seq,
+                        next: e.next,
+                        first: e.first,
+                    })
+                    .collect();
                 let mut out = Vec::new();
                 group_statements(dialect, group, &mut out);
                 if let Some(v) = versions.and_then(|v| v.get(&table.name)) {
@@ -129,19 +149,24 @@ pub(crate) fn schedule<'a>(
 ) -> Vec<Step<'a>> {
     let mut out = Vec::new();
     let mut waves: Vec<Wave<'a>> = Vec::new();
-    let mut depth: HashMap<(&'a str, Key), usize> = HashMap::new();
+    // Per row: how many waves hold an operation on it, and where its last is.
+    let mut rows: HashMap<(&'a str, Key), (usize, Option<Position>)> = HashMap::new();
     for (table, operation, seq) in operations {
         let placed = batchable(table).then(|| entry(table, operation, seq)).flatten();
         match placed {
             Some(Placed::Nothing) => {}
-            Some(Placed::Entry(shape, key, entry)) => {
-                let slot = depth.entry((table.name.as_str(), key)).or_insert(0);
-                if waves.len() <= *slot {
+            Some(Placed::Entry(shape, key, mut entry)) => {
+                let (depth, last) = rows.entry((table.name.as_str(), key)).or_default();
+                if let Some(last) = last {
+                    waves[last.wave].groups[last.group].entries[last.entry].next = Some(seq);
+                    entry.first = false;
+                }
+                let slot = *depth;
+                if waves.len() <= slot {
                     waves.push(Wave::default());
                 }
-                let wave = &mut waves[*slot];
-                *slot += 1;
-                let at = *wave.index.entry(shape.clone()).or_insert_with(|| {
+                let wave = &mut waves[slot];
+                let group = *wave.index.entry(shape.clone()).or_insert_with(|| {
                     wave.groups.push(Group {
                         table,
                         shape,
@@ -149,17 +174,32 @@ pub(crate) fn schedule<'a>(
                     });
                     wave.groups.len() - 1
                 });
-                wave.groups[at].entries.push(entry);
+                let entries = &mut wave.groups[group].entries;
+                *last = Some(Position {
+                    wave: slot,
+                    group,
+                    entry: entries.len(),
+                });
+                *depth = slot + 1;
+                entries.push(entry);
             }
             None => {
                 flush(&mut waves, &mut out);
-                depth.clear();
+                rows.clear();
                 out.push(Step::Alone(table, operation, seq));
             }
         }
     }
     flush(&mut waves, &mut out);
     out
+}
+
+/// Where an entry is: its wave, its group in the wave, its place in the group.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    wave: usize,
+    group: usize,
+    entry: usize,
 }
 
 enum Placed<'a> {
@@ -194,6 +234,8 @@ fn entry<'a>(table: &'a Table, operation: &'a Operation, seq: u64) -> Option<Pla
                 key.clone(),
                 Entry {
                     seq,
+                    next: None,
+                    first: true,
                     operation,
                     key: key_bind(&key),
                     values,
@@ -229,6 +271,8 @@ fn entry<'a>(table: &'a Table, operation: &'a Operation, seq: u64) -> Option<Pla
                 id.clone(),
                 Entry {
                     seq,
+                    next: None,
+                    first: true,
                     operation,
                     key: key_bind(id),
                     values,
@@ -244,6 +288,8 @@ fn entry<'a>(table: &'a Table, operation: &'a Operation, seq: u64) -> Option<Pla
             id.clone(),
             Entry {
                 seq,
+                next: None,
+                first: true,
                 operation,
                 key: key_bind(id),
                 values: Vec::new(),
@@ -520,5 +566,94 @@ mod tests {
         assert_eq!(row_chunks(3, 1), vec![2, 1]);
         assert_eq!(row_chunks(0, 3), Vec::<usize>::new());
         assert!(row_chunks(10_000, 100).iter().all(|&n| n * 100 <= 8192));
+    }
+
+    /// The statements of `ops` (at `seq` 1, 2, ...) with the row versions of `notes`.
+    fn versioned(ops: &[Operation]) -> Vec<Sql> {
+        let table = notes();
+        let versions = BTreeMap::from([(
+            "notes".to_string(),
+            Table {
+                name: "flux_versions_notes".into(),
+                ..notes()
+            },
+        )]);
+        schedule(ops.iter().zip(1..).map(|(o, seq)| (&table, o, seq)), |_| true)
+            .into_iter()
+            .flat_map(|step| step.statements(Dialect::Sqlite, Some(&versions)))
+            .collect()
+    }
+
+    #[test]
+    fn versions_of_a_row_changed_again_in_the_plan_are_written_closed() {
+        let planned = versioned(&workload());
+        // Every row's first change is its create: no version is closed by an `UPDATE`.
+        assert!(
+            !planned.iter().any(|s| s.text.contains("SET flux_valid_until_seq")),
+            "{planned:#?}"
+        );
+        // The creates of `a` (1) and `b` (3) open versions ending at their updates (2, 4).
+        let opened = &planned[1];
+        assert_eq!(
+            opened.text,
+            r#"INSERT INTO "flux_versions_notes" ("id", "n", "title", flux_valid_from_seq, flux_valid_until_seq) SELECT "id", "n", "title", flux_keys.flux_s, flux_keys.flux_u FROM (SELECT column1 AS flux_k, column2 AS flux_s, column3 AS flux_u FROM (VALUES (?, ?, ?), (?, ?, ?))) AS flux_keys JOIN "notes" ON "id" COLLATE BINARY = flux_keys.flux_k"#
+        );
+        let text = |s: &str| Bind::Text(s.into());
+        assert_eq!(
+            opened.binds,
+            [
+                text("a"),
+                Bind::Int(1),
+                Bind::Int(2),
+                text("b"),
+                Bind::Int(3),
+                Bind::Int(4)
+            ]
+        );
+        // The last change of a row opens its current version.
+        let last = planned.last().unwrap();
+        assert!(last.text.contains("9223372036854775807"), "{}", last.text);
+        assert_eq!(last.binds, [Bind::Int(6), text("a")]);
+    }
+
+    #[test]
+    fn a_barrier_ends_what_the_plan_knows_of_a_row() {
+        let update = |title: &str| {
+            op(json!({ "op": "update_by_id", "collection": "notes", "id": "a", "patch": { "title": title } }))
+        };
+        let planned = versioned(&[
+            update("1"),
+            update("1"),
+            op(
+                json!({ "op": "destroy_where", "collection": "notes", "filter": { "op": "eq", "field": "n", "value": 1 } }),
+            ),
+            update("2"),
+        ]);
+        let closes: Vec<&Vec<Bind>> = planned
+            .iter()
+            .filter(|s| s.text.contains("SET flux_valid_until_seq") && !s.text.contains("IN (SELECT"))
+            .map(|s| &s.binds)
+            .collect();
+        // The first change of `a` on each side of the barrier closes its current version.
+        assert_eq!(
+            closes,
+            [
+                &vec![Bind::Int(1), Bind::Text("a".into())],
+                &vec![Bind::Int(4), Bind::Text("a".into())]
+            ]
+        );
+        let opened: Vec<&Vec<Bind>> = planned
+            .iter()
+            .filter(|s| s.text.starts_with(r#"INSERT INTO "flux_versions_notes""#))
+            .map(|s| &s.binds)
+            .collect();
+        assert_eq!(
+            opened,
+            [
+                &vec![Bind::Int(1), Bind::Int(2), Bind::Text("a".into())],
+                &vec![Bind::Int(2), Bind::Text("a".into())],
+                &vec![Bind::Int(4), Bind::Text("a".into())]
+            ]
+        );
     }
 }

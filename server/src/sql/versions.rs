@@ -30,7 +30,14 @@
 //! key FROM table WHERE filter)` (before the operation) and opens the new
 //! ones with one `INSERT ... SELECT` of the rows it left without a current
 //! version (after it). The multi-row path writes a create's version from
-//! the values it binds (`INSERT ... VALUES`) instead of reading the row back.
+//! the values it binds (`INSERT ... VALUES`) instead of reading the row back,
+//! and, knowing every change of a row in its plan, writes a version that a
+//! later change of the plan ends **already closed** ([`after_many`]): a
+//! row changed *n* times in a batch costs *n* inserts and at most one
+//! closing `UPDATE`, where closing is the dear part (on SQLite it moves the
+//! version's primary-key entry). The versions written are those of the
+//! one-statement-per-operation path, but for the empty ones, which no read
+//! sees.
 
 use std::collections::HashSet;
 
@@ -54,35 +61,60 @@ fn int(value: u64) -> Bind {
 /// [`row_chunks`] decides.
 pub(crate) const MAX_CASE_ROWS: usize = 64;
 
-/// `rows` split into the statements closing or opening their versions by key.
-fn in_key_chunks<T>(dialect: Dialect, rows: &[T]) -> Vec<&[T]> {
+/// `rows` split into the statements closing or opening their versions by
+/// key, of at most `params` parameters a row.
+fn in_key_chunks<T>(dialect: Dialect, rows: &[T], params: usize) -> Vec<&[T]> {
     match dialect.syntax().versions_values() {
-        Some(_) => split_rows(rows, 2).collect(),
+        Some(_) => split_rows(rows, params).collect(),
         None => rows.chunks(MAX_CASE_ROWS).collect(),
     }
 }
 
+/// A row in a versions statement by key: its key, the `seq` its version
+/// opens or closes at, and the `seq` a version opened ends at (`None`:
+/// current, unless the same multi-row plan changes the row again: [`Batched`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Span {
+    pub key: Key,
+    pub seq: u64,
+    pub until: Option<u64>,
+}
+
+impl Span {
+    /// The version of row `key` opened at `seq`, current until a later change.
+    pub(crate) fn open(key: Key, seq: u64) -> Self {
+        Span { key, seq, until: None }
+    }
+}
+
 /// `(VALUES (?, ?), ...) AS flux_keys (flux_k, flux_s)`, each row's key and
-/// `seq` (where `VALUES` takes no alias list, a `SELECT` renames its
-/// columns: names no read-model column can clash with); answers the join
-/// condition on `key` (`flux_keys.flux_s` is the `seq`).
-fn push_key_values(sql: &mut Sql, values: ValuesTable, key: &Column, rows: &[(Key, u64)]) -> String {
+/// `seq`, and its end as `flux_u` when `ends` (where `VALUES` takes no
+/// alias list, a `SELECT` renames its columns: names no read-model column
+/// can clash with); answers the join condition on `key`.
+fn push_key_values(sql: &mut Sql, values: ValuesTable, key: &Column, rows: &[Span], ends: bool) -> String {
     let key_cast = values.typed_values.then(|| sql.syntax.value_type(key));
     if !values.alias_list {
-        sql.push("(SELECT column1 AS flux_k, column2 AS flux_s FROM ");
+        sql.push("(SELECT column1 AS flux_k, column2 AS flux_s");
+        if ends {
+            sql.push(", column3 AS flux_u");
+        }
+        sql.push(" FROM ");
     }
     sql.push("(VALUES ");
-    sql.list(rows, ", ", |sql, (id, seq)| {
+    sql.list(rows, ", ", |sql, row| {
         sql.push("(");
-        sql.bind(key_bind(id), key_cast);
+        sql.bind(key_bind(&row.key), key_cast);
         sql.push(", ");
-        push_seq(sql, *seq);
+        push_seq(sql, row.seq);
+        if ends {
+            push_until(sql, row.until);
+        }
         sql.push(")");
     });
-    sql.push(if values.alias_list {
-        ") AS flux_keys (flux_k, flux_s)"
-    } else {
-        ")) AS flux_keys"
+    sql.push(match (values.alias_list, ends) {
+        (true, false) => ") AS flux_keys (flux_k, flux_s)",
+        (true, true) => ") AS flux_keys (flux_k, flux_s, flux_u)",
+        (false, _) => ")) AS flux_keys",
     });
     format!("{} = flux_keys.flux_k", key_expr(sql, key))
 }
@@ -307,6 +339,17 @@ fn push_open(sql: &mut Sql) {
     sql.push(", ").push(&OPEN.to_string());
 }
 
+/// `, <until>`: the `seq` a version ends at, [`push_open`] for a current one.
+fn push_until(sql: &mut Sql, until: Option<u64>) {
+    match until {
+        Some(until) => {
+            sql.push(", ");
+            push_seq(sql, until);
+        }
+        None => push_open(sql),
+    }
+}
+
 /// `UPDATE versions SET valid_until = `, replacing an empty twin where the
 /// three columns are a primary key (see the module docs).
 fn push_close(sql: &mut Sql, versions: &Table) {
@@ -322,12 +365,12 @@ fn push_current(sql: &mut Sql) {
 }
 
 /// `<key> IN (?, ...)`.
-fn push_keys(sql: &mut Sql, key: &Column, rows: &[(Key, u64)]) {
+fn push_keys(sql: &mut Sql, key: &Column, rows: &[Span]) {
     let exprs = key_exprs(sql, key);
     sql.list(exprs, " AND ", |sql, expr| {
         sql.push(&expr).push(" IN (");
-        sql.list(rows, ", ", |sql, (id, _)| {
-            sql.bind(key_bind(id), None);
+        sql.list(rows, ", ", |sql, row| {
+            sql.bind(key_bind(&row.key), None);
         });
         sql.push(")");
     });
@@ -348,43 +391,43 @@ fn push_key_in(sql: &mut Sql, key: &Column, table: &str, mut tail: impl FnMut(&m
     });
 }
 
-/// `CASE <key> WHEN ? THEN <seq> ... END`: each row's `seq`.
-fn push_seqs(sql: &mut Sql, key: &Column, rows: &[(Key, u64)]) {
+/// `CASE <key> WHEN ? THEN <seq> ... END`: each row's `seq` (`pick` of it).
+fn push_seqs(sql: &mut Sql, key: &Column, rows: &[Span], pick: fn(&Span) -> u64) {
     let expr = key_exprs(sql, key).pop().unwrap_or_default();
     sql.push("CASE ").push(&expr);
-    for (id, seq) in rows {
+    for row in rows {
         sql.push(" WHEN ");
-        sql.bind(key_bind(id), None);
+        sql.bind(key_bind(&row.key), None);
         sql.push(" THEN ");
-        push_seq(sql, *seq);
+        push_seq(sql, pick(row));
     }
     sql.push(" END");
 }
 
-/// Closes the current versions of rows `(key, seq)` (distinct keys) at their `seq`.
-pub(crate) fn close_keys(dialect: Dialect, versions: &Table, rows: &[(Key, u64)]) -> Sql {
+/// Closes the current versions of `rows` (distinct keys) at their `seq`.
+pub(crate) fn close_keys(dialect: Dialect, versions: &Table, rows: &[Span]) -> Sql {
     let mut sql = Sql::new(dialect);
     let key = versions.key_column();
     push_close(&mut sql, versions);
     match rows {
-        [(id, seq)] => {
-            push_seq(&mut sql, *seq);
+        [row] => {
+            push_seq(&mut sql, row.seq);
             sql.push(" WHERE ");
             push_current(&mut sql);
-            push_key(&mut sql, key, id);
+            push_key(&mut sql, key, &row.key);
         }
         _ => match sql.syntax.versions_values() {
             Some(values) => {
                 // `... = flux_keys.flux_s FROM (VALUES ...) AS flux_keys WHERE key = flux_keys.flux_k`:
                 // one primary-key seek a row.
                 sql.push("flux_keys.flux_s FROM ");
-                let join = push_key_values(&mut sql, values, key, rows);
+                let join = push_key_values(&mut sql, values, key, rows, false);
                 sql.push(" WHERE ");
                 push_current(&mut sql);
                 sql.push(&join);
             }
             None => {
-                push_seqs(&mut sql, key, rows);
+                push_seqs(&mut sql, key, rows, |row| row.seq);
                 sql.push(" WHERE ");
                 push_current(&mut sql);
                 push_keys(&mut sql, key, rows);
@@ -408,30 +451,41 @@ fn push_insert_select(sql: &mut Sql, versions: &Table) {
     sql.push(", ");
 }
 
-/// Opens a version of each of rows `(key, seq)` (distinct keys) as `source` holds it now.
-pub(crate) fn open_keys(dialect: Dialect, source: &Table, versions: &Table, rows: &[(Key, u64)]) -> Sql {
+/// Opens a version of each of `rows` (distinct keys) as `source` holds it
+/// now, valid from its `seq` until its `until`.
+pub(crate) fn open_keys(dialect: Dialect, source: &Table, versions: &Table, rows: &[Span]) -> Sql {
     let mut sql = Sql::new(dialect);
     let key = source.key_column();
+    let ends = rows.iter().any(|row| row.until.is_some());
     push_insert_select(&mut sql, versions);
     match rows {
-        [(id, seq)] => {
-            push_seq(&mut sql, *seq);
-            push_open(&mut sql);
+        [row] => {
+            push_seq(&mut sql, row.seq);
+            push_until(&mut sql, row.until);
             sql.push(" FROM ").ident(&source.name).push(" WHERE ");
-            push_key(&mut sql, key, id);
+            push_key(&mut sql, key, &row.key);
         }
         _ => match sql.syntax.versions_values() {
             Some(values) => {
                 // `... flux_keys.flux_s, OPEN FROM (VALUES ...) AS flux_keys JOIN source ON key = flux_keys.flux_k`.
                 sql.push("flux_keys.flux_s");
-                push_open(&mut sql);
+                if ends {
+                    sql.push(", flux_keys.flux_u");
+                } else {
+                    push_open(&mut sql);
+                }
                 sql.push(" FROM ");
-                let join = push_key_values(&mut sql, values, key, rows);
+                let join = push_key_values(&mut sql, values, key, rows, ends);
                 sql.push(" JOIN ").ident(&source.name).push(" ON ").push(&join);
             }
             None => {
-                push_seqs(&mut sql, key, rows);
-                push_open(&mut sql);
+                push_seqs(&mut sql, key, rows, |row| row.seq);
+                if ends {
+                    sql.push(", ");
+                    push_seqs(&mut sql, key, rows, |row| row.until.unwrap_or(OPEN as u64));
+                } else {
+                    push_open(&mut sql);
+                }
                 sql.push(" FROM ").ident(&source.name).push(" WHERE ");
                 push_keys(&mut sql, key, rows);
             }
@@ -510,7 +564,7 @@ pub(crate) fn around(
         Operation::DestroyWhere { .. } => {}
         _ => {
             if let Some(id) = row_key(source, operation) {
-                let rows = [(id, seq)];
+                let rows = [Span::open(id, seq)];
                 if !matches!(operation, Operation::Create { .. }) {
                     after.push(close_keys(dialect, versions, &rows));
                 }
@@ -544,8 +598,9 @@ fn created_values(source: &Table, versions: &Table, operation: &Operation) -> Op
         .collect()
 }
 
-/// Opens the versions of created rows from their values (see [`created_values`]).
-fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Values, u64)]) -> Sql {
+/// Opens the versions of created rows from their values (see
+/// [`created_values`]), each valid from its `seq` until its end.
+fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Values, u64, Option<u64>)]) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push("INSERT INTO ").ident(&versions.name).push(" (");
     sql.list(&versions.columns, ", ", |sql, c| {
@@ -553,54 +608,90 @@ fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Values, u64)]) -> 
     });
     push_validity(&mut sql);
     sql.push(") VALUES ");
-    sql.list(rows, ", ", |sql, (values, seq)| {
+    sql.list(rows, ", ", |sql, (values, seq, until)| {
         sql.push("(");
         sql.list(values, ", ", |sql, (bind, cast)| {
             sql.bind(bind.clone(), *cast);
         });
         sql.push(", ");
         push_seq(sql, *seq);
-        push_open(sql);
+        push_until(sql, *until);
         sql.push(")");
     });
     sql
 }
 
+/// A by-key operation of a multi-row plan ([`super::batch`]), with what
+/// the plan knows of the other operations on its row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batched<'a> {
+    pub operation: &'a Operation,
+    /// The `seq` of its event.
+    pub seq: u64,
+    /// The `seq` of the plan's next operation on the same row before a
+    /// barrier (an operation written alone), if any.
+    pub next: Option<u64>,
+    /// Whether no operation on the same row comes before it since the
+    /// plan's last barrier.
+    pub first: bool,
+}
+
 /// The versions statements after a multi-row statement of by-key
-/// operations `(operation, seq)` on distinct rows of `source` (a table
-/// without triggers).
+/// `operations` on distinct rows of `source` (a table without triggers).
+///
+/// Where the plan changes a row again later (`next`), the version an
+/// operation opens is written already closed there, and the later
+/// operation closes nothing: only a row's first operation since the last
+/// barrier closes the version opened before the plan. A version the same
+/// event would close again (`next` = its `seq`) is never in force and is
+/// not written. So a row changed *n* times in a batch costs *n* inserts
+/// and at most one `UPDATE` of its versions, not *n* of each.
 pub(crate) fn after_many<'a>(
     dialect: Dialect,
     source: &Table,
     versions: &Table,
-    operations: impl IntoIterator<Item = (&'a Operation, u64)>,
+    operations: impl IntoIterator<Item = Batched<'a>>,
 ) -> Vec<Sql> {
     let mut close = Vec::new();
     let mut open = Vec::new();
     let mut created = Vec::new();
-    for (operation, seq) in operations {
+    for Batched {
+        operation,
+        seq,
+        next,
+        first,
+    } in operations
+    {
+        // A version its own event closes again is never in force.
+        let opens = next != Some(seq);
         if let Some(values) = created_values(source, versions, operation) {
-            created.push((values, seq));
+            if opens {
+                created.push((values, seq, next));
+            }
             continue;
         }
         let Some(id) = row_key(source, operation) else { continue };
-        if !matches!(operation, Operation::Create { .. }) {
-            close.push((id.clone(), seq));
+        if first && !matches!(operation, Operation::Create { .. }) {
+            close.push(Span::open(id.clone(), seq));
         }
-        if !matches!(operation, Operation::DestroyById { .. }) {
-            open.push((id, seq));
+        if opens && !matches!(operation, Operation::DestroyById { .. }) {
+            open.push(Span {
+                key: id,
+                seq,
+                until: next,
+            });
         }
     }
-    let mut out: Vec<Sql> = in_key_chunks(dialect, &close)
+    let mut out: Vec<Sql> = in_key_chunks(dialect, &close, 2)
         .into_iter()
         .map(|rows| close_keys(dialect, versions, rows))
         .collect();
     out.extend(
-        in_key_chunks(dialect, &open)
+        in_key_chunks(dialect, &open, 3)
             .into_iter()
             .map(|rows| open_keys(dialect, source, versions, rows)),
     );
-    out.extend(split_rows(&created, versions.columns.len() + 1).map(|rows| insert_values(dialect, versions, rows)));
+    out.extend(split_rows(&created, versions.columns.len() + 2).map(|rows| insert_values(dialect, versions, rows)));
     out
 }
 
@@ -659,6 +750,16 @@ mod tests {
         Table::from_schema(name, &schema)
     }
 
+    /// A batched operation with no other on its row.
+    fn alone(operation: &Operation, seq: u64) -> Batched<'_> {
+        Batched {
+            operation,
+            seq,
+            next: None,
+            first: true,
+        }
+    }
+
     #[test]
     fn update_where_closes_then_reopens_what_it_matched() {
         let op = Operation::UpdateWhere {
@@ -697,7 +798,7 @@ mod tests {
             Dialect::Sqlite,
             &table("t"),
             &table("flux_versions_t"),
-            full.iter().zip([3, 4]),
+            full.iter().zip([3, 4]).map(|(operation, seq)| alone(operation, seq)),
         );
         assert_eq!(sql.len(), 1);
         assert_eq!(
@@ -724,7 +825,7 @@ mod tests {
                 Dialect::Sqlite,
                 &table("t"),
                 &table("flux_versions_t"),
-                [(&create(partial), 5)],
+                [alone(&create(partial), 5)],
             );
             assert!(sql[0].text.contains(" SELECT "), "{}", sql[0].text);
         }
@@ -732,7 +833,7 @@ mod tests {
 
     #[test]
     fn many_rows_take_their_own_seq() {
-        let rows = [(Key::from("a"), 3), (Key::from("b"), 4)];
+        let rows = [Span::open(Key::from("a"), 3), Span::open(Key::from("b"), 4)];
         let versions = table("flux_versions_t");
         // Joined with a `VALUES` list (one key seek a row) ...
         assert_eq!(
@@ -748,7 +849,7 @@ mod tests {
             close_keys(Dialect::MySql, &versions, &rows).text,
             "UPDATE `flux_versions_t` SET flux_valid_until_seq = CASE CAST(`id` AS BINARY) WHEN ? THEN ? WHEN ? THEN ? END WHERE flux_valid_until_seq = 9223372036854775807 AND `id` IN (?, ?) AND CAST(`id` AS BINARY) IN (?, ?)"
         );
-        let sizes = |dialect| -> Vec<usize> { in_key_chunks(dialect, &[0; 130]).iter().map(|c| c.len()).collect() };
+        let sizes = |dialect| -> Vec<usize> { in_key_chunks(dialect, &[0; 130], 2).iter().map(|c| c.len()).collect() };
         assert_eq!(sizes(Dialect::MySql), [64, 64, 2]);
         assert_eq!(sizes(Dialect::Sqlite), [128, 2]);
     }
