@@ -5,6 +5,7 @@ use flux_capacitor::{Event, Key, MemoryDatabase, RESTORE_EVENT, StoredEvent, agg
 use flux_capacitor_server::testing::{TestDb, for_each_backend, test_config, tracker_schema};
 use flux_capacitor_server::{Context, FindOptions, Point, Store, StoreError};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 async fn store(db: &TestDb) -> Store {
     let pool = db.pool_with_tables(&tracker_schema()).await;
@@ -308,7 +309,8 @@ fn random_applied_events(store: &Store, count: usize, mut seed: u64) -> Vec<Even
 
 /// Batches write several changes of a row with multi-row statements, each
 /// row's versions closed within the batch as they are opened: as of every
-/// `seq` and every row's history still equal a replay of the log.
+/// `seq` and every row's history still equal a replay of the log, and so
+/// after a rebuild (whose page of the whole log is one such plan).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batched_changes_of_a_row_keep_every_version() {
     for_each_backend(|db| async move {
@@ -325,34 +327,57 @@ async fn batched_changes_of_a_row_keep_every_version() {
         assert_eq!(log.len(), events.len());
         let states = expected_states(&store, &log);
         check_every_seq(&store, &states).await;
+        check_histories(&store, &states).await;
 
-        // Each row's history is exactly the events that changed it.
-        let row = |seq: usize, id: &str| {
-            let rows = states[seq].get("issues").and_then(Value::as_array)?;
-            rows.iter().find(|r| r["id"] == id).cloned()
-        };
-        for id in (0..6).map(|i| format!("i{i}")) {
-            let history = store.history("issues", id.as_str()).await.unwrap();
-            let seqs: Vec<u64> = history.iter().map(|c| c.event.seq).collect();
-            for change in &history {
-                let seq = change.event.seq as usize;
-                assert_eq!(
-                    change.before.clone().map(Value::Object),
-                    row(seq - 1, &id),
-                    "{id} before {seq}"
-                );
-                assert_eq!(
-                    change.after.clone().map(Value::Object),
-                    row(seq, &id),
-                    "{id} after {seq}"
-                );
-            }
-            for seq in 1..states.len() {
-                if row(seq - 1, &id) != row(seq, &id) {
-                    assert!(seqs.contains(&(seq as u64)), "{id} changed at {seq}: {seqs:?}");
-                }
-            }
+        // A rebuild writes its one page of the whole log through the same plans.
+        let mut next = tracker_schema();
+        next.collections = BTreeMap::from([("issues_next".to_owned(), next.collections["issues"].clone())]);
+        db.create_tables(store.pool(), &next).await;
+        let reducer = aggregate_reducers([boxed(restore()), boxed(conformance::reducer())]);
+        store
+            .rebuild(reducer, &[("issues", "issues_next")], |_| {})
+            .await
+            .unwrap();
+        for (seq, expected) in states.iter().enumerate() {
+            let then = store.as_of(seq as u64).await.unwrap().snapshot().await.unwrap();
+            assert_eq!(
+                then.get("issues"),
+                expected.get("issues"),
+                "as_of({seq}) after the rebuild"
+            );
         }
+        check_histories(&store, &states).await;
     })
     .await;
+}
+
+/// Each row's history (of the ids of [`random_applied_events`]) is exactly
+/// the events that changed it.
+async fn check_histories(store: &Store, states: &[Value]) {
+    let row = |seq: usize, id: &str| {
+        let rows = states[seq].get("issues").and_then(Value::as_array)?;
+        rows.iter().find(|r| r["id"] == id).cloned()
+    };
+    for id in (0..6).map(|i| format!("i{i}")) {
+        let history = store.history("issues", id.as_str()).await.unwrap();
+        let seqs: Vec<u64> = history.iter().map(|c| c.event.seq).collect();
+        for change in &history {
+            let seq = change.event.seq as usize;
+            assert_eq!(
+                change.before.clone().map(Value::Object),
+                row(seq - 1, &id),
+                "{id} before {seq}"
+            );
+            assert_eq!(
+                change.after.clone().map(Value::Object),
+                row(seq, &id),
+                "{id} after {seq}"
+            );
+        }
+        for seq in 1..states.len() {
+            if row(seq - 1, &id) != row(seq, &id) {
+                assert!(seqs.contains(&(seq as u64)), "{id} changed at {seq}: {seqs:?}");
+            }
+        }
+    }
 }
