@@ -107,7 +107,7 @@ fn push_key_values(sql: &mut Sql, values: ValuesTable, key: &Column, rows: &[Spa
         sql.push(", ");
         push_seq(sql, row.seq);
         if ends {
-            push_until(sql, row.until);
+            push_bound_until(sql, row.until);
         }
         sql.push(")");
     });
@@ -350,6 +350,14 @@ fn push_until(sql: &mut Sql, until: Option<u64>) {
     }
 }
 
+/// `, ?`: the `seq` a version ends at, [`OPEN`] for a current one, always
+/// bound — in a statement of many rows, so that its text does not depend on
+/// which of them end (each text is prepared and cached once).
+fn push_bound_until(sql: &mut Sql, until: Option<u64>) {
+    sql.push(", ");
+    push_seq(sql, until.unwrap_or(OPEN.unsigned_abs()));
+}
+
 /// `UPDATE versions SET valid_until = `, replacing an empty twin where the
 /// three columns are a primary key (see the module docs).
 fn push_close(sql: &mut Sql, versions: &Table) {
@@ -482,7 +490,7 @@ pub(crate) fn open_keys(dialect: Dialect, source: &Table, versions: &Table, rows
                 push_seqs(&mut sql, key, rows, |row| row.seq);
                 if ends {
                     sql.push(", ");
-                    push_seqs(&mut sql, key, rows, |row| row.until.unwrap_or(OPEN as u64));
+                    push_seqs(&mut sql, key, rows, |row| row.until.unwrap_or(OPEN.unsigned_abs()));
                 } else {
                     push_open(&mut sql);
                 }
@@ -608,6 +616,7 @@ fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Values, u64, Optio
     });
     push_validity(&mut sql);
     sql.push(") VALUES ");
+    let ends = rows.iter().any(|(_, _, until)| until.is_some());
     sql.list(rows, ", ", |sql, (values, seq, until)| {
         sql.push("(");
         sql.list(values, ", ", |sql, (bind, cast)| {
@@ -615,7 +624,11 @@ fn insert_values(dialect: Dialect, versions: &Table, rows: &[(Values, u64, Optio
         });
         sql.push(", ");
         push_seq(sql, *seq);
-        push_until(sql, *until);
+        if ends {
+            push_bound_until(sql, *until);
+        } else {
+            push_open(sql);
+        }
         sql.push(")");
     });
     sql
@@ -849,6 +862,18 @@ mod tests {
             close_keys(Dialect::MySql, &versions, &rows).text,
             "UPDATE `flux_versions_t` SET flux_valid_until_seq = CASE CAST(`id` AS BINARY) WHEN ? THEN ? WHEN ? THEN ? END WHERE flux_valid_until_seq = 9223372036854775807 AND `id` IN (?, ?) AND CAST(`id` AS BINARY) IN (?, ?)"
         );
+        // Rows that end and rows still current share one text: every end is bound.
+        let mixed = [
+            Span {
+                key: Key::from("a"),
+                seq: 3,
+                until: Some(5),
+            },
+            Span::open(Key::from("b"), 4),
+        ];
+        let opened = open_keys(Dialect::Sqlite, &table("t"), &versions, &mixed);
+        assert!(opened.text.contains("(VALUES (?, ?, ?), (?, ?, ?))"), "{}", opened.text);
+        assert_eq!(opened.binds[5], Bind::Int(i64::MAX));
         let sizes = |dialect| -> Vec<usize> { in_key_chunks(dialect, &[0; 130], 2).iter().map(|c| c.len()).collect() };
         assert_eq!(sizes(Dialect::MySql), [64, 64, 2]);
         assert_eq!(sizes(Dialect::Sqlite), [128, 2]);
