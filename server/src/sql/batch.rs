@@ -53,15 +53,9 @@ struct Shape<'a> {
 
 /// One operation in a wave.
 struct Entry<'a> {
-    operation: &'a Operation,
-    /// The `seq` of the event it belongs to.
-    seq: u64,
-    /// The `seq` of the next operation on the same row before a barrier,
-    /// if any: the row's version this one opens ends there.
-    next: Option<u64>,
-    /// Whether no operation on the same row comes before it since the last
-    /// barrier: only then is a version opened before this plan to be closed.
-    first: bool,
+    /// The operation, its event's `seq`, and what the plan knows of the
+    /// other operations on its row (for the row versions).
+    change: Batched<'a>,
     key: Bind,
     /// Values of the shape's non-`NULL` columns, in the shape's order.
     values: Vec<Bind>,
@@ -93,16 +87,7 @@ impl Step<'_> {
         match self {
             Step::Group(group) => {
                 let table = group.table;
-                let written: Vec<Batched<'_>> = group
-                    .entries
-                    .iter()
-                    .map(|e| Batched {
-                        operation: e.operation,
-                        seq: e.seq,
-                        next: e.next,
-                        first: e.first,
-                    })
-                    .collect();
+                let written: Vec<Batched<'_>> = group.entries.iter().map(|e| e.change).collect();
                 let mut out = Vec::new();
                 group_statements(dialect, group, &mut out);
                 if let Some(v) = versions.and_then(|v| v.get(&table.name)) {
@@ -158,8 +143,8 @@ pub(crate) fn schedule<'a>(
             Some(Placed::Entry(shape, key, mut entry)) => {
                 let (depth, last) = rows.entry((table.name.as_str(), key)).or_default();
                 if let Some(last) = last {
-                    waves[last.wave].groups[last.group].entries[last.entry].next = Some(seq);
-                    entry.first = false;
+                    waves[last.wave].groups[last.group].entries[last.entry].change.next = Some(seq);
+                    entry.change.first = false;
                 }
                 let slot = *depth;
                 if waves.len() <= slot {
@@ -233,10 +218,7 @@ fn entry<'a>(table: &'a Table, operation: &'a Operation, seq: u64) -> Option<Pla
                 shape,
                 key.clone(),
                 Entry {
-                    seq,
-                    next: None,
-                    first: true,
-                    operation,
+                    change: Batched::new(operation, seq),
                     key: key_bind(&key),
                     values,
                 },
@@ -270,10 +252,7 @@ fn entry<'a>(table: &'a Table, operation: &'a Operation, seq: u64) -> Option<Pla
                 shape,
                 id.clone(),
                 Entry {
-                    seq,
-                    next: None,
-                    first: true,
-                    operation,
+                    change: Batched::new(operation, seq),
                     key: key_bind(id),
                     values,
                 },
@@ -287,10 +266,7 @@ fn entry<'a>(table: &'a Table, operation: &'a Operation, seq: u64) -> Option<Pla
             },
             id.clone(),
             Entry {
-                seq,
-                next: None,
-                first: true,
-                operation,
+                change: Batched::new(operation, seq),
                 key: key_bind(id),
                 values: Vec::new(),
             },
@@ -328,7 +304,7 @@ fn group_statements(dialect: Dialect, group: Group<'_>, out: &mut Vec<Sql>) {
         let tail = rest.split_off(size);
         let chunk = std::mem::replace(&mut rest, tail);
         if size == 1 && shape.kind != Kind::Create {
-            out.extend(compile_operation(dialect, table, chunk[0].operation));
+            out.extend(compile_operation(dialect, table, chunk[0].change.operation));
             continue;
         }
         let columns: Vec<(&Column, bool)> = shape

@@ -81,8 +81,8 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    /// The version of row `key` opened at `seq`, current until a later change.
-    pub(crate) fn open(key: Key, seq: u64) -> Self {
+    /// Row `key` at `seq`, its version opened there current (no end).
+    pub(crate) fn at(key: Key, seq: u64) -> Self {
         Span { key, seq, until: None }
     }
 }
@@ -572,7 +572,7 @@ pub(crate) fn around(
         Operation::DestroyWhere { .. } => {}
         _ => {
             if let Some(id) = row_key(source, operation) {
-                let rows = [Span::open(id, seq)];
+                let rows = [Span::at(id, seq)];
                 if !matches!(operation, Operation::Create { .. }) {
                     after.push(close_keys(dialect, versions, &rows));
                 }
@@ -649,6 +649,18 @@ pub(crate) struct Batched<'a> {
     pub first: bool,
 }
 
+impl<'a> Batched<'a> {
+    /// `operation` at `seq`, as if alone on its row in the plan.
+    pub(crate) fn new(operation: &'a Operation, seq: u64) -> Self {
+        Batched {
+            operation,
+            seq,
+            next: None,
+            first: true,
+        }
+    }
+}
+
 /// The versions statements after a multi-row statement of by-key
 /// `operations` on distinct rows of `source` (a table without triggers).
 ///
@@ -685,7 +697,7 @@ pub(crate) fn after_many<'a>(
         }
         let Some(id) = row_key(source, operation) else { continue };
         if first && !matches!(operation, Operation::Create { .. }) {
-            close.push(Span::open(id.clone(), seq));
+            close.push(Span::at(id.clone(), seq));
         }
         if opens && !matches!(operation, Operation::DestroyById { .. }) {
             open.push(Span {
@@ -763,16 +775,6 @@ mod tests {
         Table::from_schema(name, &schema)
     }
 
-    /// A batched operation with no other on its row.
-    fn alone(operation: &Operation, seq: u64) -> Batched<'_> {
-        Batched {
-            operation,
-            seq,
-            next: None,
-            first: true,
-        }
-    }
-
     #[test]
     fn update_where_closes_then_reopens_what_it_matched() {
         let op = Operation::UpdateWhere {
@@ -811,7 +813,9 @@ mod tests {
             Dialect::Sqlite,
             &table("t"),
             &table("flux_versions_t"),
-            full.iter().zip([3, 4]).map(|(operation, seq)| alone(operation, seq)),
+            full.iter()
+                .zip([3, 4])
+                .map(|(operation, seq)| Batched::new(operation, seq)),
         );
         assert_eq!(sql.len(), 1);
         assert_eq!(
@@ -838,7 +842,7 @@ mod tests {
                 Dialect::Sqlite,
                 &table("t"),
                 &table("flux_versions_t"),
-                [alone(&create(partial), 5)],
+                [Batched::new(&create(partial), 5)],
             );
             assert!(sql[0].text.contains(" SELECT "), "{}", sql[0].text);
         }
@@ -846,7 +850,7 @@ mod tests {
 
     #[test]
     fn many_rows_take_their_own_seq() {
-        let rows = [Span::open(Key::from("a"), 3), Span::open(Key::from("b"), 4)];
+        let rows = [Span::at(Key::from("a"), 3), Span::at(Key::from("b"), 4)];
         let versions = table("flux_versions_t");
         // Joined with a `VALUES` list (one key seek a row) ...
         assert_eq!(
@@ -869,7 +873,7 @@ mod tests {
                 seq: 3,
                 until: Some(5),
             },
-            Span::open(Key::from("b"), 4),
+            Span::at(Key::from("b"), 4),
         ];
         let opened = open_keys(Dialect::Sqlite, &table("t"), &versions, &mixed);
         assert!(opened.text.contains("(VALUES (?, ?, ?), (?, ?, ?))"), "{}", opened.text);
