@@ -4,6 +4,7 @@ use alloc::string::{String, ToString};
 use core::ops::Deref;
 
 use serde::de::DeserializeOwned;
+use serde::de::value::MapDeserializer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -89,8 +90,12 @@ impl Event {
     /// an event a reducer does not know is no change, never an error. A known
     /// type whose payload does not fit is [`Error::InvalidPayload`].
     pub fn decode<E: DeserializeOwned>(&self) -> Result<Option<E>, Error> {
-        let wire = serde_json::json!({ "type": self.event_type, "payload": self.payload });
-        match serde_json::from_value::<E>(wire) {
+        // The event seen as `{"type": .., "payload": ..}` without copying its
+        // payload, the tag first so serde need not buffer the payload.
+        let tag = Value::String(self.event_type.clone());
+        let wire =
+            MapDeserializer::<_, serde_json::Error>::new([("type", &tag), ("payload", &self.payload)].into_iter());
+        match E::deserialize(wire) {
             Ok(typed) => Ok(Some(typed)),
             Err(err) => {
                 let message = err.to_string();

@@ -46,6 +46,14 @@ enum NoteEvent {
     RemoveNote { id: String },
 }
 
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(tag = "type", content = "payload", rename_all = "camelCase")]
+enum Shapes {
+    Ping,
+    Count(u64),
+    Pair(String, f64),
+}
+
 #[test]
 fn typed_events_decode_and_unknown_types_are_none() {
     let add = Event::new("addNote", json!({ "id": "n1", "title": "Hi" }));
@@ -69,6 +77,26 @@ fn typed_events_decode_and_unknown_types_are_none() {
             .starts_with("event `addNote`: invalid payload: missing field `title`"),
         "{bad}"
     );
+    let not_an_object = Event::new("removeNote", json!(["n1"]))
+        .decode::<NoteEvent>()
+        .unwrap_err();
+    assert_eq!(not_an_object.kind(), "invalid_payload", "{not_an_object}");
+    // Other variant shapes decode as serde_json::from_value would decode them.
+    let shapes = [
+        (Event::new("ping", json!(null)), Some(Shapes::Ping)),
+        (
+            Event::new("count", json!(18446744073709551615u64)),
+            Some(Shapes::Count(u64::MAX)),
+        ),
+        (
+            Event::new("pair", json!(["a", -1.5])),
+            Some(Shapes::Pair("a".into(), -1.5)),
+        ),
+        (Event::new("Pair", json!(["a", 1])), None),
+    ];
+    for (event, expected) in shapes {
+        assert_eq!(event.decode::<Shapes>().unwrap(), expected, "{event:?}");
+    }
     let typed = Event::from_typed(&NoteEvent::RemoveNote { id: "n1".into() }).unwrap();
     assert_eq!(typed, Event::new("removeNote", json!({ "id": "n1" })));
 }
