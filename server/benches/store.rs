@@ -57,6 +57,11 @@ const SECTIONS: [&str; 9] = [
     "growth",
 ];
 
+/// The allocator of the `flux-capacitor` binary (its default `mimalloc`
+/// feature), so the figures are the service's; the baselines use it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     // `cargo test --all-targets` runs bench targets too, without `--bench`:

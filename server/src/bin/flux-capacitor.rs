@@ -16,6 +16,13 @@ use flux_capacitor_server::http::HttpConfig;
 use flux_capacitor_server::starter::{self, Dependencies};
 use flux_capacitor_server::{Config, Store};
 
+/// mimalloc rather than the system's allocator: replaying a log spent about a
+/// quarter of its time in glibc's malloc and free (BENCHMARKS.md §3). The
+/// `mimalloc` feature, on by default; the library itself sets no allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Where and how to make the app.
 #[derive(Debug, clap::Args)]
 struct NewArgs {
