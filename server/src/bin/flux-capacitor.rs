@@ -18,7 +18,9 @@ use flux_capacitor_server::{Config, Store};
 
 /// mimalloc rather than the system's allocator: replaying a log spent about a
 /// quarter of its time in glibc's malloc and free (BENCHMARKS.md §3). The
-/// `mimalloc` feature, on by default; the library itself sets no allocator.
+/// `mimalloc` feature, on by default, built without transparent huge pages
+/// (with them the resident memory more than doubled); the library itself sets
+/// no allocator.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
