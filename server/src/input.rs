@@ -96,12 +96,7 @@ fn check_shape(index: usize, event: &Event) -> Result<(), StoreError> {
 /// as `MemoryDatabase::dispatch` and wasm report it).
 pub(crate) fn check_event(index: usize, event: &Event, max_bytes: usize) -> Result<(), StoreError> {
     check_shape(index, event)?;
-    let size = serde_json::to_string(&event.payload).map_or(0, |s| s.len())
-        + event
-            .meta
-            .as_ref()
-            .and_then(|m| serde_json::to_string(m).ok())
-            .map_or(0, |s| s.len());
+    let size = json_len(&event.payload) + event.meta.as_ref().map_or(0, json_len);
     if size > max_bytes {
         return Err(StoreError::EventTooLarge {
             event: EventAt {
@@ -113,6 +108,23 @@ pub(crate) fn check_event(index: usize, event: &Event, max_bytes: usize) -> Resu
         });
     }
     check_domain(index, event)
+}
+
+/// The length in bytes of `value`'s compact JSON text, counted as it is
+/// written rather than written into a string.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_or(0, |()| count.0)
 }
 
 /// Checks an event's values against the portable value domain
@@ -127,4 +139,27 @@ pub(crate) fn check_domain(index: usize, event: &Event) -> Result<(), StoreError
         },
         source: Box::new(source),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::json_len;
+
+    #[test]
+    fn json_len_is_the_length_of_the_compact_text() {
+        let values = [
+            json!(null),
+            json!({ "a": "é\"\n\u{1F600}\u{0007}", "b": [1, -2.5, 1e300, true, 18446744073709551615u64], "c": {} }),
+            json!("x".repeat(5000)),
+        ];
+        for value in values {
+            assert_eq!(
+                json_len(&value),
+                serde_json::to_string(&value).unwrap().len(),
+                "{value}"
+            );
+        }
+    }
 }
