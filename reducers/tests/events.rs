@@ -204,3 +204,92 @@ fn a_client_chosen_id_travels_in_the_wire_form_and_a_stored_event_has_one_id() {
         "an id is a UUID"
     );
 }
+
+mod decode_differential {
+    use flux_capacitor::Event;
+    use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde_json::{Value, json};
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(tag = "type", content = "payload", rename_all = "camelCase")]
+    enum Typed {
+        AddNote {
+            id: String,
+            title: Option<String>,
+            #[serde(default)]
+            tags: Vec<String>,
+        },
+        Ping,
+        Count(u64),
+        Pair(String, f64),
+        Strict(Strict),
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Strict {
+        id: i64,
+    }
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[a-z\u{e9}\"]{0,4}".prop_map(Value::from),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(3, 12, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(prop::sample::select(vec!["id", "title", "tags", "x"]), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            ]
+        })
+    }
+
+    /// What `decode` answered before it read the payload in place: the
+    /// event as a JSON object, deserialized from a copy.
+    fn oracle(event: &Event) -> Result<Option<Typed>, String> {
+        match serde_json::from_value::<Typed>(json!({ "type": event.event_type, "payload": event.payload })) {
+            Ok(typed) => Ok(Some(typed)),
+            Err(err)
+                if err
+                    .to_string()
+                    .starts_with(&format!("unknown variant `{}`", event.event_type)) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn decode_answers_what_deserializing_a_copy_answers(
+            event_type in prop::sample::select(vec!["addNote", "ping", "count", "pair", "strict", "other", "AddNote"]),
+            payload in value(),
+        ) {
+            let event = Event::new(event_type, payload);
+            let decoded = event.decode::<Typed>().map_err(|err| match err {
+                flux_capacitor::Error::InvalidPayload { message, .. } => message,
+                other => panic!("{other}"),
+            });
+            // The same value, or an error both ways (serde words a few
+            // errors differently without its buffer: "expected fewer elements
+            // in array" for "expected 1 element in sequence").
+            match (decoded, oracle(&event)) {
+                (Err(_), Err(_)) => {}
+                (decoded, expected) => prop_assert_eq!(decoded, expected, "{:?}", event),
+            }
+        }
+    }
+}
