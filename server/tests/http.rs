@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use flux_capacitor::testing::conformance;
 use flux_capacitor::{Event, Key, StoredEvent, aggregate_reducers, boxed, restore};
-use flux_capacitor_server::http::{Access, ApiError, Authenticator, BearerTokens, HttpConfig, app};
+use flux_capacitor_server::http::{Access, ApiError, Authenticator, BearerTokens, HttpConfig, NEXT_AFTER, app};
 use flux_capacitor_server::testing::{TestDb, execute, for_each_backend, test_config, tracker_schema};
 use flux_capacitor_server::{Context, Store, command_fn};
 use futures::StreamExt;
@@ -316,6 +316,77 @@ async fn authorization_allows_and_denies() {
         assert_eq!(types(mary), ["addUser", "addIssue", "closeIssue"]);
         let (_, guest) = call(&router, "GET", "/events?limit=1", Some("t-guest"), None).await;
         assert_eq!(types(guest), ["addIssue"], "a page holds `limit` visible events");
+    })
+    .await;
+}
+
+/// `GET /events` as `token`: the `seq`s of its page and its `Flux-Next-After`.
+async fn events_page(router: &Router, uri: &str, token: &str) -> (Vec<u64>, Option<u64>) {
+    let request = Request::builder()
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    let next = response
+        .headers()
+        .get(NEXT_AFTER)
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let page: Vec<StoredEvent> = serde_json::from_slice(&bytes).unwrap();
+    (page.iter().map(|e| e.seq).collect(), next)
+}
+
+/// A page of `GET /events` reads at most `max_events_scanned` events of the
+/// log: where an access rule withholds most of them, the page is cut short
+/// with `Flux-Next-After`, and following it reaches every event the caller
+/// may see, each once; a page without it ends the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_pages_read_a_bounded_part_of_the_log() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let config = HttpConfig {
+            max_events_scanned: 10,
+            ..config()
+        };
+        let router = app(store.clone(), config);
+        // 25 events the guest may not receive, then 3 it may.
+        for i in 0..25 {
+            let body = json!({ "handle": format!("u{i}"), "name": "U" });
+            assert_eq!(post(&router, "addUser", "t-mary", body).await.0, StatusCode::OK);
+        }
+        for id in ["a", "b", "c"] {
+            let body = json!({ "id": id, "title": "T", "author": "mary" });
+            assert_eq!(post(&router, "addIssue", "t-mary", body).await.0, StatusCode::OK);
+        }
+        let page = |uri: &'static str, token| events_page(&router, uri, token);
+        assert_eq!(page("/events?limit=2", "t-guest").await, (vec![], Some(10)));
+        assert_eq!(page("/events?limit=2&after=10", "t-guest").await, (vec![], Some(20)));
+        assert_eq!(
+            page("/events?limit=2&after=20", "t-guest").await,
+            (vec![26, 27], Some(27))
+        );
+        assert_eq!(page("/events?limit=2&after=27", "t-guest").await, (vec![28], None));
+        // Following the header from the start finds what one unbounded read would.
+        let mut after = 0;
+        let mut seen = Vec::new();
+        loop {
+            let uri = format!("/events?limit=1&after={after}");
+            let (seqs, next) = events_page(&router, &uri, "t-guest").await;
+            seen.extend(seqs);
+            match next {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        assert_eq!(seen, [26, 27, 28]);
+        // Every event visible: a full page says where the next starts.
+        let all: Vec<u64> = (1..=28).collect();
+        assert_eq!(page("/events?limit=28", "t-mary").await, (all.clone(), Some(28)));
+        assert_eq!(page("/events?after=28", "t-mary").await, (vec![], None));
+        assert_eq!(page("/events", "t-mary").await, (all, None));
+        assert_eq!(page("/events?limit=0", "t-mary").await, (vec![], None));
     })
     .await;
 }
@@ -1092,6 +1163,14 @@ async fn cors_is_off_by_default_and_allows_only_the_configured_origins() {
     );
     let (_, headers) = from_origin(&router, "GET", "/events", "https://notes.example", &[]).await;
     assert_eq!(allowed(&headers).as_deref(), Some("https://notes.example"));
+    assert_eq!(
+        headers["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase(),
+        NEXT_AFTER,
+        "the page can read where the next page of the log starts"
+    );
 
     // Another origin (or the same host on another port or scheme) is refused.
     for stranger in ["http://evil.example", "http://localhost:8080", "https://localhost:5173"] {

@@ -163,6 +163,7 @@ impl CorsConfig {
             .allow_methods(self.methods.clone())
             .allow_headers(self.headers.clone())
             .allow_credentials(self.credentials)
+            .expose_headers([HeaderName::from_static(super::NEXT_AFTER)])
             .max_age(self.max_age)
     }
 }

@@ -9,7 +9,7 @@
 //! | `GET /collections/{name}?as_of=` | the rows as they were right after a `seq` (a number) or an RFC 3339 time ([`Store::as_of`]; a time after the last event is now, a `seq` past the head is 400 `invalid_point`); the other parameters apply as above |
 //! | `GET /collections/{name}/{id}/history` | every event that changed the row: `[{ "event", "before", "after" }]` ([`Store::history`]) |
 //! | `POST /collections/{name}/{id}/restore` | brings a destroyed row back with a logged `flux/restore` event ([`Store::restore`]; `Content-Type: application/json` required, else 415, with no body or `{}`); answers the stored event; 409 when it exists or never existed |
-//! | `GET /events?after=&limit=&type=` | the log after `seq` `after` (default 0), at most `limit` (default and maximum [`HttpConfig::max_page`]) events, optionally only of the given `type`s (repeatable) |
+//! | `GET /events?after=&limit=&type=` | the log after `seq` `after` (default 0), at most `limit` (default and maximum [`HttpConfig::max_page`]) events the caller may receive, optionally only of the given `type`s (repeatable); an answer that may not be the log's end carries [`NEXT_AFTER`] (`Flux-Next-After: <seq>`), the `after` of the next page |
 //! | `GET /health` | liveness: `{"status":"ok"}` while the process serves (no authentication) |
 //! | `GET /ready` | readiness: 200 when the database answers and the writer runs, else 503; the body is [`Health`](crate::Health): `database`, `writer`, `log_seq`, `published_seq`, `lag` (no authentication) |
 //! | `GET /metrics` | Prometheus metrics ([`Store::metrics`]): dispatches, events, commit latency and group sizes, subscribers, the feed's lag (no authentication: they hold counts, never data; keep them on an internal network if counts are sensitive) |
@@ -99,6 +99,7 @@ pub use cors::{CorsConfig, InvalidOrigin};
 pub use error::ApiError;
 pub use live::CLOSE_BEHIND;
 pub use rate::RateLimit;
+pub use routes::NEXT_AFTER;
 
 use crate::Store;
 
@@ -114,6 +115,13 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Default and largest page of `/collections` and `/events` (default 1000).
     pub max_page: u64,
+    /// Most events of the log one `GET /events` reads to find a page of
+    /// events the caller may receive (default 100,000; never fewer than the
+    /// page's `limit`). Under an
+    /// [`Access::may_receive`] that withholds most events, a page could
+    /// otherwise read the whole log, a cost growing with its length; a page
+    /// cut short here carries [`NEXT_AFTER`] saying where to go on.
+    pub max_events_scanned: u64,
     /// Files served for every other path (`index.html` for directories),
     /// e.g. a frontend (default: none). Never anything outside it: a
     /// symbolic link leading out of the directory is answered 404, like `..`
@@ -187,6 +195,7 @@ impl Default for HttpConfig {
             access: Arc::new(AllowAll),
             body_limit: 1024 * 1024,
             max_page: 1000,
+            max_events_scanned: 100_000,
             static_dir: None,
             cors: None,
             max_live: 10_000,
@@ -207,6 +216,7 @@ impl std::fmt::Debug for HttpConfig {
         f.debug_struct("HttpConfig")
             .field("body_limit", &self.body_limit)
             .field("max_page", &self.max_page)
+            .field("max_events_scanned", &self.max_events_scanned)
             .field("static_dir", &self.static_dir)
             .field("cors", &self.cors)
             .field("max_live", &self.max_live)

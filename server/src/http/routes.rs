@@ -4,6 +4,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use flux_capacitor::{Event, FieldType, Filter, Row, StoredEvent};
 use serde_json::Value;
 use uuid::Uuid;
@@ -302,34 +304,80 @@ pub(crate) async fn restore(
     stored.pop().map(Json).ok_or(ApiError::Store(crate::StoreError::Closed))
 }
 
-/// `GET /events`: pages through the log until `limit` events the user may
-/// receive are found (or the log ends), so a short page always means the end.
+/// The response header of `GET /events` naming the `after` of the next
+/// page (`Flux-Next-After: 1234`), present when the answer may not have
+/// reached the log's end: on a full page (`limit` events), and on a page
+/// cut short after reading [`HttpConfig::max_events_scanned`](super::HttpConfig::max_events_scanned)
+/// events of the log, most of them withheld by
+/// [`Access::may_receive`](super::Access::may_receive). A page without it
+/// ends the log as it was when read. Exposed to cross-origin pages.
+pub const NEXT_AFTER: &str = "flux-next-after";
+
+/// `GET /events`: pages through the log until `limit` events the caller may
+/// receive are found, the log ends, or [`HttpConfig::max_events_scanned`](super::HttpConfig::max_events_scanned)
+/// events were read; [`NEXT_AFTER`] says where the next page starts.
 pub(crate) async fn events(
     State(app): State<AppState>,
     params: EventParams,
     Caller(ctx): Caller,
-) -> Result<Json<Vec<StoredEvent>>, ApiError> {
+) -> Result<Response, ApiError> {
+    let (events, next) = visible_events(&app, &ctx, params).await?;
+    let mut response = Json(events).into_response();
+    if let Some(seq) = next {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(NEXT_AFTER), HeaderValue::from(seq));
+    }
+    Ok(response)
+}
+
+/// The page of `GET /events`, and the `after` of the next one unless the
+/// log ended.
+async fn visible_events(
+    app: &AppState,
+    ctx: &Context,
+    params: EventParams,
+) -> Result<(Vec<StoredEvent>, Option<u64>), ApiError> {
+    let limit = params.limit;
     let mut out = Vec::new();
     let mut after = params.after;
-    while (out.len() as u64) < params.limit {
+    let mut scanned = 0u64;
+    // The first read asks for `limit`, enough when every event is visible;
+    // the later ones (events were withheld) for a full page, or a caller
+    // asking for one event at a time would cost a query per event.
+    let mut read = limit;
+    // Reading a page of `limit` is never cut short.
+    let max_scanned = app.config.max_events_scanned.max(limit);
+    while (out.len() as u64) < limit {
+        let budget = max_scanned.saturating_sub(scanned);
+        if budget == 0 {
+            return Ok((out, Some(after)));
+        }
+        let asked = read.min(budget);
         let page = app
             .store
             .events(EventQuery {
                 after_seq: after,
-                limit: params.limit,
+                limit: asked,
                 types: params.types.clone(),
             })
             .await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        let full = page.len() as u64 == params.limit;
-        out.extend(page.into_iter().filter(|e| app.config.access.may_receive(&ctx, e)));
+        scanned += page.len() as u64;
+        let full = page.len() as u64 == asked;
+        out.extend(page.into_iter().filter(|e| app.config.access.may_receive(ctx, e)));
         if !full {
             break;
         }
+        read = app.config.max_page.max(limit);
     }
-    out.truncate(params.limit as usize);
-    Ok(Json(out))
+    if limit > 0 && out.len() as u64 >= limit {
+        out.truncate(limit as usize);
+        let last = out.last().map(|e| e.seq);
+        return Ok((out, last));
+    }
+    Ok((out, None))
 }
 
 #[cfg(test)]
