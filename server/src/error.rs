@@ -69,7 +69,7 @@ pub enum StoreError {
     },
     /// The event's client-chosen [`id`](flux_capacitor::Event::id) is already
     /// in the log for an event with a different `type`, `payload`, `error` or
-    /// `meta` (compared in canonical form, without `meta.request_id`, which
+    /// `meta` (compared in canonical form, without `meta.request_id` and `meta.request_hash`, which
     /// each request sets anew): the id names another event. Nothing was
     /// written. HTTP 409.
     #[error("event #{index}: id {id} is already committed as event {seq} with other content ({reason})")]

@@ -9,6 +9,26 @@ use serde_json::{Map, Value};
 
 use crate::{Store, StoreError};
 
+/// The `meta` field of the request id ([`Context::request_id`]).
+pub(crate) const REQUEST_ID: &str = "request_id";
+
+/// The `meta` field the HTTP service writes into the first event of a
+/// command dispatched with an `id`: a fingerprint of the request (see
+/// `http::routes`). Like [`REQUEST_ID`], a resend's events are compared
+/// with the committed ones without it.
+pub(crate) const REQUEST_HASH: &str = "request_hash";
+
+/// Calls `write` on `event.meta` as an object: made one (empty) if it is
+/// none or not an object.
+pub(crate) fn write_meta(event: &mut Event, write: impl FnOnce(&mut Map<String, Value>)) {
+    let mut meta = match event.meta.take() {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    write(&mut meta);
+    event.meta = Some(Value::Object(meta));
+}
+
 /// Who dispatches and why: passed to middleware and command handlers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
@@ -28,16 +48,13 @@ impl Context {
         if self.user.is_none() && self.request_id.is_none() {
             return;
         }
-        let mut meta = match event.meta.take() {
-            Some(Value::Object(map)) => map,
-            _ => Map::new(),
-        };
-        for (name, value) in [("user", &self.user), ("request_id", &self.request_id)] {
-            if let Some(value) = value {
-                meta.insert(name.into(), Value::String(value.clone()));
+        write_meta(event, |meta| {
+            for (name, value) in [("user", &self.user), (REQUEST_ID, &self.request_id)] {
+                if let Some(value) = value {
+                    meta.insert(name.into(), Value::String(value.clone()));
+                }
             }
-        }
-        event.meta = Some(Value::Object(meta));
+        });
     }
 
     /// A context for `user`.

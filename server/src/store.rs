@@ -392,7 +392,7 @@ impl Store {
     /// the dispatch are committed as usual: the answer holds one stored event
     /// per event sent, in the order sent. Resending is therefore always
     /// safe. The same id with another `type`, `payload`, `error` or `meta`
-    /// (compared in canonical form, without `meta.request_id`) is
+    /// (compared in canonical form, without `meta.request_id` and `meta.request_hash`) is
     /// [`StoreError::IdConflict`] and nothing of the dispatch is written; an
     /// id twice in one dispatch, or the nil UUID, is
     /// [`StoreError::InvalidEvent`]. The check reads the log through its

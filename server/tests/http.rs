@@ -1525,6 +1525,26 @@ async fn dispatch_with_an_id_commits_once_and_answers_a_resend_from_the_log() {
         let again = send(issue.clone(), "t-mary").await;
         assert_eq!(again, first);
         assert_eq!(log_len(&store).await, 1);
+        // Its body spelled otherwise (key order, spacing, `3.0` for `3`) is the same request.
+        let respelled = r#"{ "author": "mary", "title": "Leaks", "id": "1" }"#;
+        assert_eq!(
+            call(&router, "POST", &uri, Some("t-mary"), Some(respelled)).await,
+            first
+        );
+        let hash = first.1[0]["meta"]["request_hash"].as_str().unwrap();
+        assert!(
+            hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{hash}"
+        );
+        // Another request under the id that the command refuses (another body,
+        // or another command, unknown here) is not told it was written.
+        let unknown = format!("/dispatch/noSuchCommand?id={id}");
+        for uri in [&uri, &unknown] {
+            let body = r#"{ "id": "1", "bogus": 1 }"#;
+            let refused = call(&router, "POST", uri, Some("t-mary"), Some(body)).await;
+            assert_error(&refused, StatusCode::CONFLICT, "id_conflict", "another request");
+        }
+        assert_eq!(log_len(&store).await, 1);
         // Another user resending it: a conflict, not someone else's answer.
         let guest = send(issue.clone(), "t-guest").await;
         assert_error(&guest, StatusCode::CONFLICT, "id_conflict", &id.to_string());

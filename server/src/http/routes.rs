@@ -13,7 +13,9 @@ use uuid::Uuid;
 use super::extract::{Caller, EventParams, JsonBody, Readable, ReadableRow, number};
 use super::rate::DispatchPermit;
 use super::{ApiError, AppState};
+use crate::middleware::{REQUEST_HASH, write_meta};
 use crate::{Change, Context, Direction, EventQuery, FindOptions, Point, StoreError};
+use sha2::{Digest, Sha256};
 
 /// `POST /dispatch/{command}[?id=<uuid>]`: credentials (401), the caller's
 /// rate (429), then the content type (415 unless `application/json`), then
@@ -42,15 +44,19 @@ pub(crate) async fn dispatch(
     if !app.config.access.may_command(&ctx, &command) {
         return Err(ApiError::Forbidden(format!("may not run command `{command}`")));
     }
+    let request = id.map(|id| Resendable {
+        id,
+        hash: request_hash(&command, &payload),
+    });
     let checked = async {
         let events = app.store.command_events(&command, payload, &ctx).await?;
-        let events = event_ids(events, id)?;
+        let events = event_ids(events, request.as_ref())?;
         authorize(&app, &ctx, &events).await?;
         Ok::<_, ApiError>(events)
     };
-    let events = match (checked.await, id) {
+    let events = match (checked.await, request) {
         (Ok(events), _) => events,
-        (Err(refusal), Some(id)) => return resent(&app, &ctx, id).await?.map(Json).ok_or(refusal),
+        (Err(refusal), Some(request)) => return answer_refused(&app, &ctx, request, refusal).await,
         (Err(refusal), None) => return Err(refusal),
     };
     tracing::info!(
@@ -92,10 +98,35 @@ pub(crate) fn command_event_id(id: Uuid, index: usize) -> Uuid {
     Uuid::from_u128(id.as_u128() ^ index as u128)
 }
 
+/// A dispatch with a client-chosen `id`: the id, and the request's
+/// fingerprint ([`request_hash`]).
+struct Resendable {
+    id: Uuid,
+    hash: String,
+}
+
+/// The fingerprint of a request, written into its first event's
+/// `meta.request_hash`: SHA-256 (first 128 bits, hex) of the canonical JSON
+/// of `[command, body]` — the same for a resend however its body is spaced,
+/// its keys ordered or its numbers written (`3.0` is `3`). A resend the
+/// command or the access rules now refuse is answered from the log only when
+/// its fingerprint is the committed one ([`resent`]).
+fn request_hash(command: &str, payload: &Value) -> String {
+    let canonical = flux_capacitor::hash::canonical_json(&serde_json::json!([command, payload]));
+    Sha256::digest(canonical.as_bytes())[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// The command's events with their ids ([`command_event_id`]) when the
-/// request gave one.
-fn event_ids(mut events: Vec<Event>, id: Option<Uuid>) -> Result<Vec<Event>, ApiError> {
-    let Some(id) = id else { return Ok(events) };
+/// request gave one, its first event with the request's fingerprint in
+/// `meta.request_hash`.
+fn event_ids(mut events: Vec<Event>, request: Option<&Resendable>) -> Result<Vec<Event>, ApiError> {
+    let Some(Resendable { id, hash }) = request else {
+        return Ok(events);
+    };
+    let id = *id;
     if events.len() > MAX_COMMAND_EVENTS {
         return Err(ApiError::bad_request(
             "invalid_event",
@@ -108,26 +139,55 @@ fn event_ids(mut events: Vec<Event>, id: Option<Uuid>) -> Result<Vec<Event>, Api
     for (index, event) in events.iter_mut().enumerate() {
         event.id = Some(command_event_id(id, index));
     }
+    if let Some(first) = events.first_mut() {
+        write_meta(first, |meta| {
+            meta.insert(REQUEST_HASH.into(), Value::String(hash.clone()));
+        });
+    }
     Ok(events)
 }
 
-/// The answer to a resend refused by its command or the access rules (as a
-/// `removeNote` is once the note is gone): when `id` is committed, its
-/// dispatch's events as stored — if the same user committed it, else
-/// `id_conflict` (409); `None` when `id` is not in the log.
-async fn resent(app: &AppState, ctx: &Context, id: Uuid) -> Result<Option<Vec<StoredEvent>>, ApiError> {
+/// The answer to a dispatch with an `id` that its command or the access
+/// rules refused (as a `removeNote` is once the note is gone): the events
+/// the id committed, when it did and the request is the one that committed
+/// them ([`resent`]); else the refusal.
+async fn answer_refused(
+    app: &AppState,
+    ctx: &Context,
+    request: Resendable,
+    refusal: ApiError,
+) -> Result<Json<Vec<StoredEvent>>, ApiError> {
+    resent(app, ctx, &request).await?.map(Json).ok_or(refusal)
+}
+
+/// The events `request.id` committed, as stored, when it is a resend of
+/// the request that committed them: the same user and the same
+/// `meta.request_hash` ([`request_hash`]: the same command and body);
+/// `id_conflict` (409) when the id committed something else; `None` when
+/// `request.id` is not in the log.
+async fn resent(app: &AppState, ctx: &Context, request: &Resendable) -> Result<Option<Vec<StoredEvent>>, ApiError> {
+    let id = request.id;
     let ids: Vec<Uuid> = (0..MAX_COMMAND_EVENTS).map(|i| command_event_id(id, i)).collect();
     let found = app.store.events_by_id(&ids).await?;
     let Some(first) = found.iter().find(|e| e.id == id) else {
         return Ok(None);
     };
-    let user = first.meta.as_ref().and_then(|m| m.get("user")).and_then(Value::as_str);
-    if user != ctx.user.as_deref() {
+    let meta = |field: &str| first.meta.as_ref().and_then(|m| m.get(field)).and_then(Value::as_str);
+    let conflict = if meta("user") != ctx.user.as_deref() {
+        Some("committed by another user")
+    } else if meta(REQUEST_HASH) != Some(request.hash.as_str()) {
+        // Events committed before the store kept fingerprints, or through
+        // the `Store` API, have none: never taken for this request.
+        Some("committed for another request (another command or body), which the command now refuses")
+    } else {
+        None
+    };
+    if let Some(reason) = conflict {
         return Err(StoreError::IdConflict {
             index: 0,
             id,
             seq: first.seq,
-            reason: "committed by another user".into(),
+            reason: reason.into(),
         }
         .into());
     }
@@ -387,9 +447,13 @@ mod tests {
     #[test]
     fn a_command_s_events_get_distinct_ids_the_same_on_every_resend() {
         let id = Uuid::now_v7();
+        let request = Resendable {
+            id,
+            hash: request_hash("add", &Value::Null),
+        };
         let events = |n: usize| vec![Event::new("e", Value::Null); n];
         let ids = |events: Vec<Event>| events.into_iter().map(|e| e.id.unwrap()).collect::<Vec<_>>();
-        let first = ids(event_ids(events(MAX_COMMAND_EVENTS), Some(id)).unwrap());
+        let first = ids(event_ids(events(MAX_COMMAND_EVENTS), Some(&request)).unwrap());
         assert_eq!(first[0], id);
         assert_eq!(
             first.iter().collect::<std::collections::HashSet<_>>().len(),
@@ -400,8 +464,47 @@ mod tests {
                 .iter()
                 .all(|i| i.get_version() == id.get_version() && i.get_variant() == id.get_variant())
         );
-        assert_eq!(ids(event_ids(events(MAX_COMMAND_EVENTS), Some(id)).unwrap()), first);
-        assert!(event_ids(events(MAX_COMMAND_EVENTS + 1), Some(id)).is_err());
+        assert_eq!(
+            ids(event_ids(events(MAX_COMMAND_EVENTS), Some(&request)).unwrap()),
+            first
+        );
+        assert!(event_ids(events(MAX_COMMAND_EVENTS + 1), Some(&request)).is_err());
         assert!(event_ids(events(3), None).unwrap().iter().all(|e| e.id.is_none()));
+    }
+
+    #[test]
+    fn the_first_event_carries_the_request_s_fingerprint() {
+        let request = Resendable {
+            id: Uuid::now_v7(),
+            hash: request_hash("add", &Value::Null),
+        };
+        let events = vec![
+            Event::new("e", Value::Null).with_meta(serde_json::json!({ "kept": 1 })),
+            Event::new("e", Value::Null),
+        ];
+        let events = event_ids(events, Some(&request)).unwrap();
+        assert_eq!(
+            events[0].meta,
+            Some(serde_json::json!({ "kept": 1, REQUEST_HASH: request.hash }))
+        );
+        assert_eq!(events[1].meta, None);
+    }
+
+    #[test]
+    fn a_request_s_fingerprint_is_of_its_meaning_not_its_spelling() {
+        let hash = |command: &str, body: &str| request_hash(command, &serde_json::from_str(body).unwrap());
+        let first = hash("addNote", r#"{"id":"n1","n":3,"tags":["a"]}"#);
+        assert_eq!(first.len(), 32);
+        assert!(first.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(hash("addNote", r#"{ "tags": ["a"], "n": 3.0, "id": "n1" }"#), first);
+        for (command, body) in [
+            ("editNote", r#"{"id":"n1","n":3,"tags":["a"]}"#),
+            ("addNote", r#"{"id":"n1","n":4,"tags":["a"]}"#),
+            ("addNote", r#"{"id":"n1","n":3,"tags":["a"],"x":null}"#),
+            ("addNote", r#"{"id":"n1","n":3,"tags":["a","a"]}"#),
+            ("addNote", "null"),
+        ] {
+            assert_ne!(hash(command, body), first, "{command} {body}");
+        }
     }
 }

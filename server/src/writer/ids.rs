@@ -24,6 +24,7 @@ use uuid::Uuid;
 use super::{Batch, Request};
 use crate::StoreError;
 use crate::icelog::read::frozen_events_by_id;
+use crate::middleware::{REQUEST_HASH, REQUEST_ID};
 use crate::sql::backend::WriteTx;
 use crate::store::Shared;
 
@@ -132,7 +133,8 @@ fn take_known(request: &mut Request, found: &HashMap<Uuid, StoredEvent>) {
 
 /// Whether `sent` is the event committed as `stored`: the same `type`,
 /// `error`, `payload` and `meta` in canonical form (`3.0` is `3`), except
-/// `meta.request_id`, which every request sets anew (an empty `meta` is none).
+/// `meta.request_id` and `meta.request_hash`, which every request sets anew
+/// (an empty `meta` is none).
 fn same_event(sent: &Event, stored: &StoredEvent) -> Result<(), String> {
     if sent.event_type != stored.event_type {
         return Err(format!(
@@ -155,7 +157,8 @@ fn same_event(sent: &Event, stored: &StoredEvent) -> Result<(), String> {
 fn comparable_meta(meta: Option<&Value>) -> Option<Value> {
     let mut meta = canonical(meta?).into_owned();
     if let Value::Object(map) = &mut meta {
-        map.remove("request_id");
+        map.remove(REQUEST_ID);
+        map.remove(REQUEST_HASH);
         if map.is_empty() {
             return None;
         }
