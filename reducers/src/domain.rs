@@ -124,6 +124,58 @@ impl Num {
     }
 }
 
+/// The first integer literal of the JSON `text` that lies beyond the 64-bit
+/// integers and that a double would round, with its byte offset:
+/// `-9223372036854775809`, `18446744073709551617` (not `18446744073709551616`,
+/// which is 2^64 exactly). `serde_json` reads such a literal straight into
+/// the nearest double, so [`check_value`] never sees it; a service checks
+/// text it receives with this after parsing it. (Literals within the 64-bit
+/// integers reach [`check_value`] as written.) `text` is taken to be valid
+/// JSON.
+pub fn inexact_big_integer(text: &str) -> Option<(usize, &str)> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    // An escape's next byte is never the string's end.
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = at;
+                while at < bytes.len() && matches!(bytes[at], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                    at += 1;
+                }
+                let literal = &text[start..at];
+                if is_inexact_big_integer(literal) {
+                    return Some((start, literal));
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// Whether `literal` (a JSON number) is an integer beyond `i64` and `u64`
+/// that a double would round.
+fn is_inexact_big_integer(literal: &str) -> bool {
+    // 19 digits and a sign at least: anything shorter fits an `i64`.
+    if literal.len() < 19 || !literal.bytes().all(|b| b == b'-' || b.is_ascii_digit()) {
+        return false;
+    }
+    if literal.parse::<i64>().is_ok() || literal.parse::<u64>().is_ok() {
+        return false;
+    }
+    // The nearest double, written out in full (`{:.0}` is exact), is the
+    // literal itself only if the double holds it exactly.
+    literal.parse::<f64>().is_ok_and(|f| format!("{f:.0}") != literal)
+}
+
 /// Checks `value` against the domain; `at` names where it is (for the error).
 pub fn check_value(value: &Value, at: impl FnOnce() -> String) -> Result<(), Error> {
     walk(value, 0).map_err(|rule| Error::UnsupportedValue { at: at(), rule })
@@ -331,6 +383,36 @@ mod tests {
         assert_eq!(num("1e308"), Ok(Num::Float(1e308)));
         assert_eq!(num("5e-324"), Ok(Num::Float(5e-324)));
         assert_eq!(num("0.5"), Ok(Num::Float(0.5)));
+    }
+
+    #[test]
+    fn integer_literals_beyond_64_bits_are_found_when_a_double_rounds_them() {
+        for (text, found) in [
+            (r#"{"n":-9223372036854775809}"#, Some((5, "-9223372036854775809"))),
+            ("[18446744073709551617]", Some((1, "18446744073709551617"))),
+            (
+                "[1, 123456789012345678901234567891]",
+                Some((4, "123456789012345678901234567891")),
+            ),
+            // Doubles exactly: 2^64, -2^64 and 2^70.
+            (
+                "[18446744073709551616, -18446744073709551616, 1180591620717411303424]",
+                None,
+            ),
+            // Within the 64-bit integers: left to `check_value`, which sees them as written.
+            ("[9007199254740993, 18446744073709551615, -9223372036854775808]", None),
+            // Not integer literals; numbers inside strings and keys are text.
+            ("[1.8446744073709551617e19, 123456789012345678901.5]", None),
+            (
+                r#"{"-9223372036854775809":"18446744073709551617 \" 18446744073709551617"}"#,
+                None,
+            ),
+        ] {
+            assert_eq!(inexact_big_integer(text), found, "{text}");
+        }
+        // What serde_json makes of one: the nearest double, silently.
+        let value: Value = serde_json::from_str("-9223372036854775809").unwrap();
+        assert!(check_value(&value, String::new).is_ok());
     }
 
     #[test]

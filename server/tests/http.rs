@@ -198,6 +198,17 @@ async fn dispatch_errors_are_typed_json_and_write_nothing() {
         );
         let not_object = post(&router, "addIssue", "t-mary", json!([1, 2])).await;
         assert_error(&not_object, StatusCode::BAD_REQUEST, "invalid_event", "payload");
+        // Integer literals a double would round, beyond the 64-bit integers
+        // (which the JSON parser would round silently) as well as within them.
+        for (number, named) in [
+            ("-9223372036854775809", "`-9223372036854775809` (byte 50)"),
+            ("18446744073709551617", "`18446744073709551617`"),
+            ("9007199254740993", "`addIssue` payload"),
+        ] {
+            let body = format!(r#"{{ "id": "4", "title": "T", "author": "mary", "n": {number} }}"#);
+            let rounded = call(&router, "POST", "/dispatch/addIssue", Some("t-mary"), Some(&body)).await;
+            assert_error(&rounded, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_value", named);
+        }
 
         assert_eq!(
             log_len(&store).await,

@@ -56,6 +56,15 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The request is well-formed but holds what the service cannot take
+    /// (422), e.g. a number in the body that no double holds exactly.
+    #[error("{code}: {message}")]
+    Unprocessable {
+        /// A stable snake_case code.
+        code: &'static str,
+        /// What was wrong, naming where.
+        message: String,
+    },
     /// The store refused or failed the operation.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -77,6 +86,7 @@ impl ApiError {
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
+            ApiError::Unprocessable { code, message } => (StatusCode::UNPROCESSABLE_ENTITY, code, message.clone()),
             ApiError::UnsupportedMediaType(m) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", m.clone())
             }

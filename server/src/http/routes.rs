@@ -38,8 +38,7 @@ pub(crate) async fn dispatch(
     let payload: Value = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))?
+        parse_body(&body)?
     };
     if !app.config.access.may_command(&ctx, &command) {
         return Err(ApiError::Forbidden(format!("may not run command `{command}`")));
@@ -67,6 +66,27 @@ pub(crate) async fn dispatch(
         "dispatch"
     );
     Ok(Json(app.store.dispatch_all_with(events, &ctx).await?))
+}
+
+/// A dispatch's JSON body: 400 `invalid_json` unless it parses, 422
+/// `unsupported_value` if it holds an integer literal beyond the 64-bit
+/// integers that a double would round (the parser would round it silently;
+/// [`flux_capacitor::domain`] refuses every such literal).
+fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    let value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))?;
+    // Valid JSON is UTF-8.
+    let text = std::str::from_utf8(body).unwrap_or_default();
+    if let Some((at, literal)) = flux_capacitor::domain::inexact_big_integer(text) {
+        return Err(ApiError::Unprocessable {
+            code: "unsupported_value",
+            message: format!(
+                "the body's number `{literal}` (byte {at}): {}",
+                flux_capacitor::domain::rule::INEXACT_NUMBER
+            ),
+        });
+    }
+    Ok(value)
 }
 
 /// The query of `POST /dispatch/{command}`.
