@@ -104,3 +104,44 @@ async fn static_files_never_leave_the_directory() {
     // The refusals look like a missing file: nothing says a link is there.
     assert_eq!(get(&router, "/db-link").await, get(&router, "/missing.js").await);
 }
+
+/// A method no route takes is answered with the service's error body, on a
+/// route of its own (`Allow` naming the route's methods) and on a path the
+/// static files would serve (`Allow: GET,HEAD`); without static files an
+/// unknown path is 404, whatever the method.
+#[tokio::test]
+async fn methods_no_route_takes_get_the_error_body() {
+    let tmp = tempfile::tempdir().unwrap();
+    layout(tmp.path());
+    let store = Store::connect("sqlite::memory:", conformance::reducer()).await.unwrap();
+    let call = |router: Router, method: &'static str, uri: &'static str| async move {
+        let request = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        (status, allow, body["error"]["code"].as_str().map(str::to_owned))
+    };
+    let with_files = app(store.clone(), HttpConfig::default().static_dir(tmp.path().join("web")));
+    let without = app(store, HttpConfig::default());
+    let refused = |allow: &str| {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some(allow.to_owned()),
+            Some("method_not_allowed".to_owned()),
+        )
+    };
+    for router in [&with_files, &without] {
+        assert_eq!(call(router.clone(), "GET", "/dispatch/addIssue").await, refused("POST"));
+        assert_eq!(call(router.clone(), "DELETE", "/events").await, refused("GET,HEAD"));
+    }
+    assert_eq!(
+        call(with_files.clone(), "POST", "/dispatch/").await,
+        refused("GET,HEAD")
+    );
+    assert_eq!(call(with_files, "PUT", "/index.html").await, refused("GET,HEAD"));
+    let unknown = (StatusCode::NOT_FOUND, None, Some("not_found".to_owned()));
+    assert_eq!(call(without.clone(), "POST", "/dispatch/").await, unknown);
+    assert_eq!(call(without, "PUT", "/index.html").await, unknown);
+}

@@ -24,6 +24,10 @@ pub enum ApiError {
     /// No such collection or row (404).
     #[error("{0}")]
     NotFound(String),
+    /// The route does not take the request's method (405; the `Allow`
+    /// header lists those it takes).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The request itself is malformed: bad JSON, bad query parameter,
     /// unknown command (400).
     #[error("{code}: {message}")]
@@ -85,6 +89,7 @@ impl ApiError {
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.clone()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", m.clone()),
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
             ApiError::Unprocessable { code, message } => (StatusCode::UNPROCESSABLE_ENTITY, code, message.clone()),
             ApiError::UnsupportedMediaType(m) => {

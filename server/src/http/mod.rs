@@ -19,7 +19,8 @@
 //! Errors are `{"error": {"code", "message"}}` ([`ApiError`]) with the
 //! matching status: 400 for malformed requests and unknown commands or
 //! fields, 401/403 for authentication and authorization, 404 for unknown
-//! collections and rows, 409 for a duplicate key, 413 for a body over
+//! collections, rows and routes, 405 for a method the route does not take
+//! (with `Allow`), 409 for a duplicate key, 413 for a body over
 //! [`HttpConfig::body_limit`], 415 for a dispatch or restore whose body is not
 //! `application/json`, 422 for events the reducers or the schema
 //! refuse, 429 for a user over [`HttpConfig::max_live_per_user`] live
@@ -90,6 +91,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri, header};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
@@ -102,6 +105,12 @@ pub use rate::RateLimit;
 pub use routes::NEXT_AFTER;
 
 use crate::Store;
+
+/// The answer to a method a route does not take: the usual error body
+/// (axum adds the `Allow` header on a route's own).
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("`{}` does not take {method}", uri.path()))
+}
 
 /// Settings of the service: authentication, authorization, limits and an
 /// optional directory of static files.
@@ -294,6 +303,8 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .route("/sagas", get(sagas::sagas))
+        // After every route: it applies to those registered before it.
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(AppState {
             store,
@@ -304,7 +315,21 @@ pub fn app(store: Store, config: HttpConfig) -> Router {
     let router = match static_dir {
         Some(dir) => {
             let files = files::StaticFiles::new(dir);
-            router.fallback(move |request: axum::extract::Request| files.clone().serve(request))
+            router.fallback(move |request: axum::extract::Request| {
+                let files = files.clone();
+                async move {
+                    if matches!(*request.method(), Method::GET | Method::HEAD) {
+                        files.serve(request).await
+                    } else {
+                        let allow = [(header::ALLOW, "GET,HEAD")];
+                        (
+                            allow,
+                            method_not_allowed(request.method().clone(), request.uri().clone()).await,
+                        )
+                            .into_response()
+                    }
+                }
+            })
         }
         None => router.fallback(|| async { ApiError::NotFound("no such route".into()) }),
     };
