@@ -21,10 +21,12 @@ fn field_type(udt: &str) -> (Option<FieldType>, Option<&'static str>) {
 }
 
 /// The most bytes of a text key: a B-tree index entry holds at most 2704
-/// bytes (with the default 8 KB pages), 12 of them the entry's own headers.
-/// PostgreSQL might fit a longer key that compresses well; refusing every
-/// longer one keeps the outcome independent of the text's content.
-pub(crate) const MAX_KEY_BYTES: u64 = 2692;
+/// bytes (with the default 8 KB pages), 12 of them the entry's own headers,
+/// and the row versions' index puts two sequence numbers (16 bytes) beside
+/// the key: `(key, valid_until, valid_from)`. PostgreSQL might fit a longer
+/// key that compresses well; refusing every longer one keeps the outcome
+/// independent of the text's content (and of whether versions are kept).
+pub(crate) const MAX_KEY_BYTES: u64 = 2676;
 
 pub(crate) async fn introspect(conn: &mut PgConnection) -> Result<DbSchema, sqlx::Error> {
     let rows = sqlx::query(
