@@ -670,6 +670,58 @@ async fn as_of_history_and_restore_routes() {
     .await;
 }
 
+/// A restore with a client-chosen id: its resend is answered from the log,
+/// also once the row was destroyed again (never restored twice); another
+/// user or another row under the id is a conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_with_an_id_is_safe_to_resend() {
+    for_each_backend(|db| async move {
+        let store = tracker(&db).await;
+        let router = app(store.clone(), config());
+        for id in ["r", "s"] {
+            let body = json!({ "id": id, "title": "T", "author": "mary" });
+            assert_eq!(post(&router, "addIssue", "t-mary", body).await.0, StatusCode::OK);
+            store
+                .dispatch(Event::new("removeIssue", json!({ "id": id })))
+                .await
+                .unwrap();
+        }
+        let id = uuid::Uuid::now_v7();
+        let uri = format!("/collections/issues/r/restore?id={id}");
+        let first = call(&router, "POST", &uri, Some("t-mary"), None).await;
+        assert_eq!(first.0, StatusCode::OK, "{}", first.1);
+        assert_eq!(first.1["id"], json!(id.to_string()));
+        assert_eq!(call(&router, "POST", &uri, Some("t-mary"), None).await, first);
+        // Destroyed again: the resend does not bring it back a second time.
+        store
+            .dispatch(Event::new("removeIssue", json!({ "id": "r" })))
+            .await
+            .unwrap();
+        let logged = log_len(&store).await;
+        assert_eq!(call(&router, "POST", &uri, Some("t-mary"), None).await, first);
+        assert_eq!(log_len(&store).await, logged);
+        let gone = call(&router, "GET", "/collections/issues/r", Some("t-mary"), None).await;
+        assert_eq!(gone.0, StatusCode::NOT_FOUND);
+        // Another user, or another row, under the id.
+        let guest = call(&router, "POST", &uri, Some("t-guest"), None).await;
+        assert_error(&guest, StatusCode::CONFLICT, "id_conflict", "another user");
+        let other = format!("/collections/issues/s/restore?id={id}");
+        let other = call(&router, "POST", &other, Some("t-mary"), None).await;
+        assert_error(&other, StatusCode::CONFLICT, "id_conflict", "another request");
+        let bad = call(
+            &router,
+            "POST",
+            "/collections/issues/s/restore?id=nope",
+            Some("t-mary"),
+            None,
+        )
+        .await;
+        assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_event", "`id` must");
+        assert_eq!(log_len(&store).await, logged, "nothing written by the refusals");
+    })
+    .await;
+}
+
 /// Only an issue's author renames or restores it: a rule on the event and
 /// the stored row ([`Access::authorize_event`]).
 struct AuthorsOnly;

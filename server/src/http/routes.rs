@@ -30,10 +30,7 @@ pub(crate) async fn dispatch(
     query: Result<Query<DispatchParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {
-    let id = match query {
-        Ok(Query(params)) => params.id.as_deref().map(parse_event_id).transpose()?,
-        Err(rejection) => return Err(ApiError::bad_request("invalid_query", rejection.body_text())),
-    };
+    let id = client_event_id(query)?;
     let body = body.map_err(|rejection| body_error(&app, rejection))?;
     let payload: Value = if body.is_empty() {
         Value::Null
@@ -89,11 +86,20 @@ fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-/// The query of `POST /dispatch/{command}`.
+/// The query of `POST /dispatch/{command}` and of a restore.
 #[derive(serde::Deserialize)]
 pub(crate) struct DispatchParams {
-    /// The client-chosen id of the command's (first) event.
+    /// The client-chosen id of the command's (first) event, or of the
+    /// restore's.
     id: Option<String>,
+}
+
+/// The client-chosen event id of a write's query (`?id=<uuid>`), if any.
+fn client_event_id(query: Result<Query<DispatchParams>, QueryRejection>) -> Result<Option<Uuid>, ApiError> {
+    match query {
+        Ok(Query(params)) => params.id.as_deref().map(parse_event_id).transpose(),
+        Err(rejection) => Err(ApiError::bad_request("invalid_query", rejection.body_text())),
+    }
 }
 
 /// Most events a command dispatched with an `id` may give.
@@ -356,17 +362,21 @@ pub(crate) async fn history(
     Ok(Json(changes))
 }
 
-/// `POST /collections/{name}/{id}/restore`: the row's checks (401, 403,
-/// 404), then the content type (415 unless `application/json`, like
-/// dispatch: a cross-site form cannot send it), then the body (none, or
-/// `{}`), then [`Access`](super::Access) on the `flux/restore` event.
+/// `POST /collections/{name}/{id}/restore[?id=<uuid>]`: the row's checks
+/// (401, 403, 404), then the content type (415 unless `application/json`,
+/// like dispatch: a cross-site form cannot send it), then the body (none,
+/// or `{}`), then [`Access`](super::Access) on the `flux/restore` event.
+/// With `id` the event carries it, and a resend of the same restore (same
+/// user, collection and key) is answered from the log, as a dispatch's.
 pub(crate) async fn restore(
     State(app): State<AppState>,
     ReadableRow { name, id, key }: ReadableRow,
     Caller(ctx): Caller,
     _json: JsonBody,
+    query: Result<Query<DispatchParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<StoredEvent>, ApiError> {
+    let event_id = client_event_id(query)?;
     let body = body.map_err(|rejection| body_error(&app, rejection))?;
     let empty = body.iter().all(u8::is_ascii_whitespace)
         || serde_json::from_slice::<Value>(&body).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()));
@@ -377,11 +387,27 @@ pub(crate) async fn restore(
         ));
     }
     may_dispatch(&app, &ctx, flux_capacitor::RESTORE_EVENT)?;
+    let request = event_id.map(|id| Resendable {
+        id,
+        hash: request_hash(
+            flux_capacitor::RESTORE_EVENT,
+            &serde_json::json!({ "collection": name, "key": key }),
+        ),
+    });
+    // A resend is answered from the log before the row is looked at: by
+    // then the row exists (409), or was destroyed again and would come back
+    // twice.
+    if let Some(request) = &request
+        && let Some(mut events) = resent(&app, &ctx, request).await?
+    {
+        return events.pop().map(Json).ok_or(ApiError::Store(StoreError::Closed));
+    }
     let event = app.store.restore_event(&name, key).await?;
-    app.config.access.authorize_event(&ctx, &event, &app.store).await?;
-    tracing::info!(collection = name, id, user = ctx.user.as_deref(), "restore");
-    let mut stored = app.store.dispatch_all_with(vec![event], &ctx).await?;
-    stored.pop().map(Json).ok_or(ApiError::Store(crate::StoreError::Closed))
+    let events = event_ids(vec![event], request.as_ref())?;
+    authorize(&app, &ctx, &events).await?;
+    tracing::info!(collection = name, id, user = ctx.user.as_deref(), event_id = ?event_id, "restore");
+    let mut stored = app.store.dispatch_all_with(events, &ctx).await?;
+    stored.pop().map(Json).ok_or(ApiError::Store(StoreError::Closed))
 }
 
 /// The response header of `GET /events` naming the `after` of the next
