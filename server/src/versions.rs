@@ -314,6 +314,23 @@ async fn build(
             "row versions: building"
         );
     }
+    // Versions the reducers do not reproduce the table from would answer a
+    // past that never was (a store opened without the reducers of its
+    // tables builds nothing): the live table and its replay must at least
+    // hold as many rows.
+    for (live, scratch, _) in &plan {
+        let (rows, replayed) = (row_count(db, &live.name).await?, row_count(db, &scratch.name).await?);
+        if rows != replayed {
+            return Err(StoreError::rejected(
+                None,
+                format!(
+                    "the log replays into {replayed} rows of `{}`, which holds {rows}: \
+                     are all its reducers in this store?",
+                    live.name
+                ),
+            ));
+        }
+    }
     let renames: Vec<(String, String)> = plan
         .iter()
         .map(|(live, _, versions)| (versions.name.clone(), table_name(&live.name)))
@@ -334,6 +351,23 @@ async fn build(
         "row versions: built"
     );
     Ok(())
+}
+
+/// How many rows `table` holds.
+async fn row_count(db: &dyn Backend, table: &str) -> Result<u64, StoreError> {
+    let dialect = db.dialect();
+    let count = Sql::fixed(
+        dialect,
+        format!("SELECT COUNT(*) AS n FROM {}", dialect.syntax().quote(table)),
+    );
+    let rows = db
+        .fetch_rows(&count, &[&crate::schema::Column::new("n", FieldType::Integer)])
+        .await?;
+    Ok(rows
+        .first()
+        .and_then(|row| row.get("n"))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0))
 }
 
 /// Renames tables `(from, to)` at once, then runs `indexes` (the renamed

@@ -91,7 +91,9 @@ enum Command {
     New(NewArgs),
     /// Print the event log as JSON lines.
     Events(EventsArgs),
-    /// Serve the tables and the log over HTTP (read-only: no reducers, no commands).
+    /// Serve the tables and the log over HTTP (read-only: no reducers, no
+    /// commands, no time machine: `as_of` and `history` need the app's own
+    /// binary, which keeps the row versions).
     Serve(ServeArgs),
     #[command(flatten)]
     IceLog(IceLogCommand),
@@ -109,8 +111,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return new_app(args);
     }
     // No reducers: this binary never dispatches; it reads the log and tables.
+    // Nor does it keep row versions: without the app's reducers it could not
+    // build a missing versions table from the log, and one started at the
+    // head would keep the app from building the whole history later.
     let config = Config {
         icelog: cli.icelog.clone(),
+        row_versions: false,
         ..Config::default()
     };
     let store = Store::builder(combine_reducers())
