@@ -6,7 +6,8 @@
 //!    it, with the new schema) and is empty; the retired names are free.
 //! 2. **Replay** the log, page by page (one transaction each), through the
 //!    new reducers, each operation on collection `c` redirected to its target
-//!    table, written with the multi-row statements of dispatch
+//!    table (operations on collections not named are left out: their tables
+//!    stay as they are), written with the multi-row statements of dispatch
 //!    (`sql::batch`). Dispatches go on meanwhile, with the old reducers, into the live
 //!    tables; they wait at most one page for the writers' lock.
 //! 3. **Catch up** with the events committed meanwhile, until a page comes back empty.
@@ -95,6 +96,8 @@ struct Plan<'a> {
     tables: &'a [(String, String)],
     /// The tables that take multi-row statements, read at the start.
     batchable: HashSet<String>,
+    /// The collections of `tables` the new reducers wrote so far.
+    written: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Plan<'_> {
@@ -107,24 +110,21 @@ impl Plan<'_> {
     }
 
     /// The new reducers' changeset of `event`, each operation pointed at
-    /// its target table and checked against the schema as read at the start.
+    /// its target table and checked against the schema as read at the start;
+    /// operations on collections that are not rebuilt are left out (their
+    /// live tables stay as they are).
     fn reduce(&self, schema: &DbSchema, event: &StoredEvent) -> Result<Vec<Operation>, StoreError> {
         let reduced = run_reducer(self.reducer, event).map_err(|e| Self::fail(event, e))?;
         let mut out = Vec::with_capacity(reduced.operations().len());
         for operation in reduced.operations() {
-            let target = self
-                .tables
-                .iter()
-                .find(|(live, _)| live == operation.collection())
-                .map(|(_, target)| target.as_str())
-                .ok_or_else(|| {
-                    Self::fail(
-                        event,
-                        CoreError::UnknownCollection {
-                            collection: operation.collection().into(),
-                        },
-                    )
-                })?;
+            let Some((collection, target)) = self.tables.iter().find(|(live, _)| live == operation.collection()) else {
+                continue;
+            };
+            if let Ok(mut written) = self.written.lock()
+                && !written.contains(collection)
+            {
+                written.insert(collection.clone());
+            }
             let operation = retarget(operation, target);
             schema.validate(&operation).map_err(|e| Self::fail(event, e))?;
             if self.shared.config.row_versions && !schema.versions.contains_key(target) {
@@ -208,9 +208,11 @@ impl Plan<'_> {
 
 impl Store {
     /// Rebuilds the read model with `reducer` from the whole log, into the
-    /// tables `tables` names — `(collection, new table)` pairs covering every
-    /// collection the new reducers write — then switches: each `new table`
-    /// becomes `collection`, the old one `collection_before_<seq>`. See the
+    /// tables `tables` names — `(collection, new table)` pairs, one for each
+    /// collection to rebuild; what the new reducers write to other
+    /// collections is left out, their tables staying as they are — then
+    /// switches: each `new table` becomes `collection`, the old one
+    /// `collection_before_<seq>`. See the
     /// [module docs](crate::rebuild) for the steps, the pause and failures.
     /// `progress` is called after every page.
     pub async fn rebuild(
@@ -228,7 +230,7 @@ impl Store {
         for (collection, target) in &tables {
             if !schema.collections.contains_key(target) {
                 return Err(invalid(format!(
-                    "no table `{target}` (create it with your new migrations first)"
+                    "no table `{target}` with a primary key (create it with your new migrations first)"
                 )));
             }
             if !self
@@ -247,6 +249,9 @@ impl Store {
             if tables.iter().filter(|(c, _)| c == collection).count() > 1 {
                 return Err(invalid(format!("collection `{collection}` is mapped twice")));
             }
+            if tables.iter().filter(|(_, t)| t == target).count() > 1 {
+                return Err(invalid(format!("table `{target}` is the target of two collections")));
+            }
         }
         let batchable = shared.db().batchable_tables().await.unwrap_or_else(|err| {
             tracing::debug!(error = %err, "rebuild: cannot tell which tables take multi-row statements; using none");
@@ -257,6 +262,7 @@ impl Store {
             reducer: &*reducer,
             tables: &tables,
             batchable,
+            written: std::sync::Mutex::default(),
         };
         let page_size = shared.config.replay_page.max(1) as u64 * 2;
         let started = Instant::now();
@@ -302,6 +308,18 @@ impl Store {
                     break;
                 }
                 done = plan.page(&mut *tx, done, &events).await?;
+            }
+            // A collection that is no table and that the reducers never
+            // wrote is most likely a misspelt one: switching would only
+            // make an empty table of that name.
+            let written = plan.written.lock().map(|w| w.clone()).unwrap_or_default();
+            if let Some((collection, _)) = tables
+                .iter()
+                .find(|(c, _)| !schema.collections.contains_key(c) && !written.contains(c))
+            {
+                return Err(invalid(format!(
+                    "no table `{collection}`, and the new reducers write no collection of that name"
+                )));
             }
             let mut renames = Vec::new();
             let mut retired = Vec::new();

@@ -207,26 +207,43 @@ async fn a_failing_rebuild_leaves_the_live_tables_and_the_log_untouched() {
         );
         assert_eq!(before, after, "live tables and log untouched");
 
-        // Refusals before any replay: a missing or non-empty target, an unmapped collection.
+        // Refusals: a missing target, one target for two collections, and a
+        // collection that is no table and that the reducers never write (a
+        // misspelt one: nothing switched, the target still empty).
         let missing = store.rebuild(v2(), &[("issues", "nowhere")], |_| {}).await.unwrap_err();
         assert!(missing.to_string().contains("nowhere"), "{missing}");
-        let unmapped = store
-            .rebuild(v2(), &[("issues", "issues_next"), ("users", "users_next")], |_| {})
+        let twice = store
+            .rebuild(v2(), &[("issues", "issues_next"), ("users", "issues_next")], |_| {})
             .await
             .unwrap_err();
-        assert!(
-            matches!(unmapped, StoreError::Replay { seq: 1, .. }) && unmapped.to_string().contains("audit"),
-            "{unmapped}"
-        );
+        assert!(twice.to_string().contains("two collections"), "{twice}");
+        let misspelt = store
+            .rebuild(v2(), &[("issue", "issues_next")], |_| {})
+            .await
+            .unwrap_err();
+        assert!(misspelt.to_string().contains("no table `issue`"), "{misspelt}");
         assert_eq!(
             contents(&store, &["issues_next"]).await,
             json!({ "issues_next": null }),
-            "the failed page wrote nothing"
+            "nothing written to the target"
         );
 
         // The store keeps working with the old reducers.
         store.dispatch(issue(99)).await.unwrap();
         assert!(store.find_by_id("issues", "0099").await.unwrap().is_some());
+
+        // Rebuilding one collection leaves what the new reducers write to
+        // others (`users`, `audit`) out: their tables stay as they are.
+        let users = contents(&store, &["users"]).await;
+        let issues = contents(&store, &["issues"]).await;
+        store.rebuild(v2(), &[("issues", "issues_next")], |_| {}).await.unwrap();
+        assert_eq!(contents(&store, &["users"]).await, users);
+        assert_eq!(
+            contents(&store, &["issues"]).await,
+            issues,
+            "the same reducer for issues"
+        );
+        assert_eq!(contents(&store, &["audit"]).await, json!({ "audit": null }));
     })
     .await;
 }
