@@ -89,6 +89,18 @@ impl DbPool {
         self.backend().dialect()
     }
 
+    /// The database file of an SQLite pool, absolute (`None` in memory and
+    /// for other databases).
+    pub(crate) fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        let DbPool::Sqlite(sqlite) = self else { return None };
+        let file = sqlite.connect_options().get_filename().to_owned();
+        let text = file.to_string_lossy();
+        if text.is_empty() || text.contains(":memory:") || text.starts_with("file:") {
+            return None;
+        }
+        Some(std::path::absolute(&file).unwrap_or(file))
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.backend().close().await;

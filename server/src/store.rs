@@ -215,6 +215,7 @@ impl StoreBuilder {
         let schema = if self.config.row_versions {
             // Under a lock: instances starting at once must not race on the
             // versions tables' DDL, nor drop each other's half-built ones.
+            let _file_lock = versions::startup_file_lock(&pool).await?;
             db.serialized_startup(Box::pin(versions::ensure_on_open(
                 db,
                 &icelog,

@@ -187,6 +187,33 @@ pub(crate) fn just_made(err: &StoreError) -> bool {
     matches!(err, StoreError::Database { source, .. } if matches!(&**source, sqlx::Error::Protocol(m) if m == JUST_MADE))
 }
 
+/// On an SQLite file, an exclusive lock on `<file>.flux-startup-lock`,
+/// held while the store opens its row versions (released when the answer
+/// is dropped): SQLite has no advisory lock to serialize that across
+/// processes as PostgreSQL and MySQL have, and two instances starting at
+/// once would each drop the other's half-built tables as an interrupted
+/// build's leftovers, and both fall back to versions starting at the head.
+/// The file stays (removing a lock file races with its next taker).
+pub(crate) async fn startup_file_lock(pool: &crate::DbPool) -> Result<Option<std::fs::File>, StoreError> {
+    let Some(database) = pool.sqlite_file() else {
+        return Ok(None);
+    };
+    let path = format!("{}.flux-startup-lock", database.display());
+    let lock = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|err| StoreError::database(sqlx::Error::Io(std::io::Error::other(err))))?
+    .map_err(|err| StoreError::database(sqlx::Error::Io(err)))?;
+    Ok(Some(lock))
+}
+
 /// When the store opens: drops what an interrupted build left, adds
 /// missing columns, and builds the versions of every table that has none
 /// from the log (see the module docs). Answers the schema as it is then.

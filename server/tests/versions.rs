@@ -315,6 +315,34 @@ async fn versions_are_not_built_from_a_replay_that_misses_the_rows() {
     .await;
 }
 
+/// Instances starting at once on a store whose versions are missing: one
+/// builds them from the log while the others wait (on SQLite a lock file
+/// beside the database), and none drops another's half-built tables: every
+/// one answers the whole past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_at_once_build_the_versions_once() {
+    for_each_backend(|db| async move {
+        let pool = db.pool_with_tables(&schema()).await;
+        let store = open(pool.clone()).await;
+        let runner = &mut TestRunner::deterministic();
+        let reads: Vec<FindOptions> = (0..4).map(|_| options().new_tree(runner).unwrap().current()).collect();
+        for _ in 0..6 {
+            write(&store, events().new_tree(runner).unwrap().current()).await;
+        }
+        drop(store);
+        execute(&pool, "DROP TABLE flux_versions_items").await;
+        let (a, b, c) = tokio::join!(
+            async { open(db.pool().await).await },
+            async { open(db.pool().await).await },
+            async { open(db.pool().await).await },
+        );
+        for store in [&a, &b, &c] {
+            check(store, &reads).await.unwrap();
+        }
+    })
+    .await;
+}
+
 /// A versions table of the first layout (a nullable `flux_valid_to_seq`,
 /// `NULL` for current, no key) is converted when the store opens: the same
 /// answers, and versioning goes on.

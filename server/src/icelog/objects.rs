@@ -131,14 +131,7 @@ impl Objects {
 /// (`notes.db` → `/absolute/path/notes.db.icelog`); none in memory nor on a server
 /// database (PostgreSQL, MySQL/MariaDB: configure one).
 pub(crate) fn default_location(pool: &DbPool) -> Option<String> {
-    let DbPool::Sqlite(sqlite) = pool else { return None };
-    let file = sqlite.connect_options().get_filename().to_owned();
-    let text = file.to_string_lossy();
-    if text.is_empty() || text.contains(":memory:") || text.starts_with("file:") {
-        return None;
-    }
     // Absolute: the manifest records it, and a store started from another
     // working directory must find the same segments.
-    let file = std::path::absolute(&file).unwrap_or(file);
-    Some(format!("{}.icelog", file.display()))
+    Some(format!("{}.icelog", pool.sqlite_file()?.display()))
 }
