@@ -85,10 +85,10 @@ impl Column {
             limit,
             length: length as u64,
         };
-        if let Some(max) = self.max_bytes {
-            if text.len() as u64 > max {
-                return Err(too_long(format!("{max} bytes"), text.len()));
-            }
+        if let Some(max) = self.max_bytes
+            && text.len() as u64 > max
+        {
+            return Err(too_long(format!("{max} bytes"), text.len()));
         }
         if let Some(max) = self.max_chars {
             // Cheap first: no more bytes than characters allowed means fewer characters.

@@ -49,7 +49,7 @@ struct Subscriber {
 impl Subscriber {
     fn sees(&self, event: &StoredEvent, filtered: bool) -> bool {
         let n = event.payload["n"].as_u64().unwrap();
-        self.only.is_none_or(|only| event.event_type == only) && (!filtered || n % self.k == 0)
+        self.only.is_none_or(|only| event.event_type == only) && (!filtered || n.is_multiple_of(self.k))
     }
 }
 
