@@ -114,10 +114,20 @@ struct Cache {
     objects: HashMap<String, Objects>,
 }
 
+/// `location` with a relative directory made absolute: the manifest
+/// records it, and a process started from another working directory must
+/// find the same segments. URLs are kept as they are.
+fn absolute_location(location: String) -> String {
+    if location.is_empty() || location.contains("://") {
+        return location;
+    }
+    std::path::absolute(&location).map_or(location, |path| path.display().to_string())
+}
+
 impl IceLog {
     pub(crate) fn new(location: Option<String>, segment_events: usize) -> IceLog {
         IceLog {
-            location,
+            location: location.map(absolute_location),
             segment_events: segment_events.max(1),
             cache: Mutex::default(),
         }
@@ -179,5 +189,20 @@ impl IceLog {
                 .into(),
         })?;
         self.objects(location)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_location;
+
+    #[test]
+    fn a_relative_directory_is_recorded_absolute_and_urls_as_they_are() {
+        let recorded = absolute_location("frozen/events".into());
+        assert!(std::path::Path::new(&recorded).is_absolute(), "{recorded}");
+        assert!(recorded.ends_with("frozen/events"), "{recorded}");
+        for url in ["/var/lib/icelog", "file:///var/lib/icelog", "s3://bucket/prefix", ""] {
+            assert_eq!(absolute_location(url.into()), url);
+        }
     }
 }
