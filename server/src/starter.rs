@@ -98,6 +98,9 @@ pub enum NewAppError {
         "invalid app name `{0}`: use 1 to {MAX_NAME_LEN} lowercase ASCII letters, digits, `-` or `_`, starting with a letter (e.g. `my-app`)"
     )]
     BadName(String),
+    /// The name is one cargo refuses, or that of a Flux Capacitor crate.
+    #[error("invalid app name `{0}`: {1}; choose another")]
+    ReservedName(String, &'static str),
     /// No name was given and the path has no usable last component.
     #[error("cannot take an app name from `{0}`: pass --name")]
     NoName(PathBuf),
@@ -119,10 +122,40 @@ pub fn check_name(name: &str) -> Result<(), NewAppError> {
     let ok = name.len() <= MAX_NAME_LEN
         && chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(())
+    if !ok {
+        return Err(NewAppError::BadName(name.into()));
+    }
+    match reserved(name) {
+        Some(why) => Err(NewAppError::ReservedName(name.into(), why)),
+        None => Ok(()),
+    }
+}
+
+/// Why cargo would refuse `name` for the app's packages and binary, or why
+/// it would collide with the crates the app depends on.
+fn reserved(name: &str) -> Option<&'static str> {
+    const KEYWORDS: &[&str] = &[
+        "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
+        "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
+        "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct", "super",
+        "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    ];
+    const WINDOWS: &[&str] = &[
+        "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1",
+        "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    ];
+    if KEYWORDS.contains(&name) {
+        Some("a Rust keyword")
+    } else if ["test", "core", "std", "alloc", "proc_macro", "proc-macro"].contains(&name) {
+        Some("the name of a Rust built-in library")
+    } else if ["build", "deps", "examples", "incremental"].contains(&name) {
+        Some("cargo keeps a directory of that name for its own output")
+    } else if WINDOWS.contains(&name) {
+        Some("a file name Windows reserves")
+    } else if name.replace('_', "-") == "flux-capacitor" {
+        Some("the name of the Flux Capacitor crate the app depends on")
     } else {
-        Err(NewAppError::BadName(name.into()))
+        None
     }
 }
 

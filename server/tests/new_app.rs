@@ -94,6 +94,19 @@ fn refuses_a_non_empty_directory_a_bad_name_and_a_non_checkout() {
         assert!(matches!(err, NewAppError::BadName(_)), "{bad:?}: {err:?}");
         assert!(err.to_string().contains("invalid app name"), "{err}");
     }
+    for reserved in [
+        "build",
+        "deps",
+        "test",
+        "self",
+        "flux-capacitor",
+        "flux_capacitor",
+        "nul",
+    ] {
+        let err = new_app(&dir.path().join("x"), Some(reserved), &Dependencies::Published).unwrap_err();
+        assert!(matches!(err, NewAppError::ReservedName(..)), "{reserved:?}: {err:?}");
+        assert!(err.to_string().contains("choose another"), "{err}");
+    }
     assert!(!dir.path().join("x").exists(), "nothing made for a bad name");
 
     let err = new_app(
