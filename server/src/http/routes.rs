@@ -52,7 +52,7 @@ pub(crate) async fn dispatch(
     };
     let events = match (checked.await, request) {
         (Ok(events), _) => events,
-        (Err(refusal), Some(request)) => return answer_refused(&app, &ctx, request, refusal).await,
+        (Err(refusal), Some(request)) => return resent(&app, &ctx, &request).await?.map(Json).ok_or(refusal),
         (Err(refusal), None) => return Err(refusal),
     };
     tracing::info!(
@@ -139,10 +139,10 @@ struct Resendable {
 /// its fingerprint is the committed one ([`resent`]).
 fn request_hash(command: &str, payload: &Value) -> String {
     let canonical = flux_capacitor::hash::canonical_json(&serde_json::json!([command, payload]));
-    Sha256::digest(canonical.as_bytes())[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let digest = Sha256::digest(canonical.as_bytes());
+    let mut first = [0; 16];
+    first.copy_from_slice(&digest[..16]);
+    format!("{:032x}", u128::from_be_bytes(first))
 }
 
 /// The command's events with their ids ([`command_event_id`]) when the
@@ -171,19 +171,6 @@ fn event_ids(mut events: Vec<Event>, request: Option<&Resendable>) -> Result<Vec
         });
     }
     Ok(events)
-}
-
-/// The answer to a dispatch with an `id` that its command or the access
-/// rules refused (as a `removeNote` is once the note is gone): the events
-/// the id committed, when it did and the request is the one that committed
-/// them ([`resent`]); else the refusal.
-async fn answer_refused(
-    app: &AppState,
-    ctx: &Context,
-    request: Resendable,
-    refusal: ApiError,
-) -> Result<Json<Vec<StoredEvent>>, ApiError> {
-    resent(app, ctx, &request).await?.map(Json).ok_or(refusal)
 }
 
 /// The events `request.id` committed, as stored, when it is a resend of
